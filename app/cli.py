@@ -1,0 +1,152 @@
+"""The ``wijzer`` command line: ingest, inspect, search, ask, evaluate and start the app.
+
+It only presents: every command calls the same Python API that the Streamlit app uses.
+Settings come from ``WIJZER_*`` environment variables and ``.env`` (see ``wijzer.settings``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wijzer.settings import Settings
+
+app = typer.Typer(
+    help="Transformatiewijzer: advice from the PBL/VU report 'Werken aan transformatie', with sources.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]Error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _progress_printer():
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+@app.command()
+def ingest(
+    force: bool = typer.Option(False, "--force", help="Rebuild every document even if nothing changed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Build or update the index from the corpus folder (incremental; a no-op when nothing changed)."""
+    from ingest.index import IndexUnavailable
+    from ingest.pipeline import ingest as run_ingest
+
+    settings = Settings()
+    try:
+        report = run_ingest(settings, progress=None if as_json else _progress_printer(), force=force)
+    except (IndexUnavailable, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        console.print(report.summary())
+
+
+@app.command()
+def info(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """What the index holds: documents, chunk counts, findings, text boxes, tables, version."""
+    from ingest.index import IndexStore, IndexUnavailable
+
+    settings = Settings()
+    try:
+        snap = IndexStore(settings).snapshot()
+    except IndexUnavailable as exc:
+        _fail(str(exc))
+    if snap is None:
+        _fail(f"No index yet at {settings.index_dir if not settings.server_mode else settings.chroma_host}; run `wijzer ingest`.")
+    data = {
+        "corpus_version": snap.corpus_version,
+        "generation": snap.generation,
+        "built_at": snap.state.get("built_at"),
+        "embedders": snap.state.get("embedders"),
+        "index": str(settings.index_dir) if not settings.server_mode else f"chroma://{settings.chroma_host}:{settings.chroma_port or 8000}",
+        "chunks": len(snap.chunks),
+        "sentences": len(snap.sentences),
+        "documents": [],
+    }
+    for doc_id, doc in snap.documents.items():
+        chunks = [c for c in snap.chunks if c.doc_id == doc_id]
+        data["documents"].append(
+            {
+                "doc_id": doc_id,
+                "title": doc["info"]["title"],
+                "file": doc["info"]["path"],
+                "kind": doc["info"]["kind"],
+                "attribution": doc["info"].get("attribution", ""),
+                "chunks": len(chunks),
+                "chunks_per_part": dict(Counter(c.part for c in chunks)),
+                "chunks_per_kind": dict(Counter(c.kind for c in chunks)),
+                **doc["structure"],
+            }
+        )
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[bold]Corpus version[/] {data['corpus_version'][:12]} · generation {data['generation']} · built {data['built_at']}")
+    console.print(f"[bold]Index[/] {data['index']} · embedders {', '.join(data['embedders'])} · {data['chunks']} chunks, {data['sentences']} sentences")
+    for d in data["documents"]:
+        console.print(f"\n[bold]{d['title']}[/] ({d['file']}, {d['kind']}) — {d['chunks']} chunks")
+        console.print("  parts: " + ", ".join(f"{k} {v}" for k, v in d["chunks_per_part"].items()))
+        console.print("  kinds: " + ", ".join(f"{k} {v}" for k, v in d["chunks_per_kind"].items()))
+        for label, key in (("finding", "findings"), ("text box", "textboxes"), ("table", "tables")):
+            for n, title in d.get(key, {}).items():
+                console.print(f"  {label} {n}: {title}")
+
+
+@app.command()
+def chunks(
+    jsonl: bool = typer.Option(True, "--jsonl/--table", help="One JSON object a line (default) or a table."),
+) -> None:
+    """The index as an evaluator can audit it: every chunk with its text, offsets and structure."""
+    from ingest.index import IndexStore, IndexUnavailable
+
+    try:
+        snap = IndexStore(Settings()).snapshot()
+    except IndexUnavailable as exc:
+        _fail(str(exc))
+    if snap is None:
+        _fail("No index yet; run `wijzer ingest`.")
+    if jsonl:
+        for c in snap.chunks:
+            print(json.dumps(c.to_dict(), ensure_ascii=False))
+        return
+    table = Table("id", "part", "ch", "section", "tk", "kind", "chars")
+    for c in snap.chunks:
+        table.add_row(c.id, c.part, str(c.chapter or ""), (c.section or "")[:40], str(c.textbox or ""), c.kind, str(len(c.text)))
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

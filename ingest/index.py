@@ -1,0 +1,275 @@
+"""Index stage: Chroma (local directory or server) plus a BM25 index, in generations.
+
+Layout, for collection prefix ``p`` and generation ``g``:
+
+- ``p-state`` — one record: which generation is active, the corpus version, embedders, documents.
+- ``p-g<g>-chunks-<embedder>`` — every chunk with its vector (one collection per embedder).
+- ``p-g<g>-sents-<embedder>`` — every sentence of every chunk, primary embedder only.
+- ``p-g<g>-docs`` — the cleaned text of every document, for showing a passage in its context.
+- ``<index_dir>/lexical-<g>/`` — the BM25 index (rebuilt from Chroma when missing, e.g. on a replica).
+
+An ingest writes a new generation and switches ``p-state`` to it only at the end, so a crash halfway
+leaves the previous generation active and whole. The generation before the active one is kept, so
+readers that loaded it keep working until they reload.
+
+### Usage example
+
+```python
+from wijzer.settings import Settings
+from ingest.index import IndexStore
+store = IndexStore(Settings())
+snap = store.snapshot()          # None when nothing was ingested yet
+len(snap.chunks), snap.state["corpus_version"]
+```
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from ingest.embed import embedder_slug
+from ingest.lexical import LexicalIndex
+from ingest.models import Chunk
+from wijzer.settings import Settings
+
+_STATE_ID = "state"
+_COSINE = {"hnsw": {"space": "cosine"}}
+
+
+class IndexUnavailable(RuntimeError):
+    """The index cannot be reached or has not been built; the message says what to do."""
+
+
+@dataclass
+class Sentence:
+    chunk_index: int  # position of its chunk in IndexSnapshot.chunks
+    start: int  # offsets relative to the chunk text
+    end: int
+
+
+@dataclass
+class IndexSnapshot:
+    """Everything a reader needs from one generation, loaded into memory once."""
+
+    state: dict
+    chunks: list[Chunk]
+    chunk_vectors: dict[str, np.ndarray]  # embedder -> (n_chunks, d), rows in chunk order
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray  # (n_sentences, d) for the primary embedder
+    lexical: LexicalIndex
+    documents: dict[str, dict] = field(default_factory=dict)  # doc_id -> {"text", "info", "structure"}
+
+    @property
+    def generation(self) -> int:
+        return int(self.state["generation"])
+
+    @property
+    def corpus_version(self) -> str:
+        return self.state["corpus_version"]
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What is embedded and BM25-indexed for a chunk: its context in front of its text.
+
+    The stored passage stays as it is; only the vectors and the lexical tokens see the context
+    (document › chapter › section › text box or table), which places short passages far better.
+    """
+    return f"{chunk.doc_title} › {chunk.context_label()}\n{chunk.text}"
+
+
+class IndexStore:
+    """Reads and writes the index for one ``Settings``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.prefix = settings.collection_prefix
+        self._client = None
+        self._lock = threading.Lock()
+
+    # -- connection ---------------------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            try:
+                if self.settings.server_mode:
+                    self._client = chromadb.HttpClient(
+                        host=self.settings.chroma_host,
+                        port=self.settings.chroma_port or 8000,
+                        settings=chroma_settings,
+                    )
+                    self._client.heartbeat()
+                else:
+                    self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+                    self._client = chromadb.PersistentClient(
+                        path=str(self.settings.index_dir / "chroma"), settings=chroma_settings
+                    )
+            except Exception as exc:
+                self._client = None
+                where = (
+                    f"the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port or 8000}"
+                    if self.settings.server_mode
+                    else f"the index directory {self.settings.index_dir}"
+                )
+                raise IndexUnavailable(f"Cannot open {where}: {exc}") from exc
+        return self._client
+
+    def _collection(self, name: str, create: bool = False):
+        if create:
+            return self.client.get_or_create_collection(name, embedding_function=None, configuration=_COSINE)
+        return self.client.get_collection(name, embedding_function=None)
+
+    def names(self, generation: int) -> dict[str, str]:
+        g = f"{self.prefix}-g{generation}"
+        out = {"docs": f"{g}-docs"}
+        for emb in self.settings.embedders:
+            out[f"chunks:{emb}"] = f"{g}-chunks-{embedder_slug(emb)}"
+        out["sents"] = f"{g}-sents-{embedder_slug(self.settings.embedder)}"
+        return out
+
+    def lexical_dir(self, generation: int, corpus_version: str) -> Path:
+        return self.settings.index_dir / f"lexical-{self.prefix}-g{generation}-{corpus_version[:12]}"
+
+    # -- state ----------------------------------------------------------------------------------
+    def read_state(self) -> dict | None:
+        try:
+            col = self.client.get_collection(f"{self.prefix}-state", embedding_function=None)
+        except IndexUnavailable:
+            raise
+        except Exception:
+            return None
+        got = col.get(ids=[_STATE_ID], include=["documents"])
+        if not got["ids"]:
+            return None
+        return json.loads(got["documents"][0])
+
+    def write_state(self, state: dict) -> None:
+        """Switch readers to ``state`` in one write (the moment a new generation goes live)."""
+        col = self._collection(f"{self.prefix}-state", create=True)
+        col.upsert(ids=[_STATE_ID], documents=[json.dumps(state, ensure_ascii=False)], embeddings=[[0.0]])
+
+    # -- writing a generation -------------------------------------------------------------------
+    def create_generation(self, generation: int) -> dict:
+        names = self.names(generation)
+        for name in names.values():
+            try:
+                self.client.delete_collection(name)  # left over from an interrupted ingest
+            except Exception:
+                pass
+        return {key: self._collection(name, create=True) for key, name in names.items()}
+
+    def drop_generations(self, keep: set[int]) -> None:
+        """Delete collections and lexical folders of every generation not in ``keep``."""
+        marker = f"{self.prefix}-g"
+        for col in self.client.list_collections():
+            name = col if isinstance(col, str) else col.name
+            if name.startswith(marker):
+                gen = name[len(marker) :].split("-", 1)[0]
+                if gen.isdigit() and int(gen) not in keep:
+                    self.client.delete_collection(name)
+        if self.settings.index_dir.exists():
+            for folder in self.settings.index_dir.glob(f"lexical-{self.prefix}-g*"):
+                gen = folder.name[len(f"lexical-{self.prefix}-g") :].split("-", 1)[0]
+                if gen.isdigit() and int(gen) not in keep:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def fetch_vectors(self, generation: int, ids: list[str]) -> dict[str, dict[str, list]]:
+        """Existing vectors by id, per collection key, so unchanged chunks are not embedded again."""
+        out: dict[str, dict[str, list]] = {}
+        if not ids:
+            return out
+        for key, name in self.names(generation).items():
+            if key == "docs":
+                continue
+            try:
+                col = self._collection(name)
+            except Exception:
+                continue
+            if key == "sents":
+                got = col.get(where={"chunk_id": {"$in": ids}}, include=["embeddings", "metadatas"])
+                for meta, vec in zip(got["metadatas"], got["embeddings"]):
+                    out.setdefault(key, {}).setdefault(meta["chunk_id"], []).append((meta, list(vec)))
+            else:
+                got = col.get(ids=ids, include=["embeddings"])
+                out[key] = {i: list(v) for i, v in zip(got["ids"], got["embeddings"])}
+        return out
+
+    # -- reading --------------------------------------------------------------------------------
+    def snapshot(self) -> IndexSnapshot | None:
+        """Load the active generation into memory (None when nothing was ingested yet)."""
+        state = self.read_state()
+        if state is None:
+            return None
+        gen = int(state["generation"])
+        names = self.names(gen)
+        missing = [e for e in self.settings.embedders if e not in state.get("embedders", [])]
+        if missing:
+            raise IndexUnavailable(
+                f"The index was built with {state.get('embedders')} but the settings ask for {missing}; "
+                "run `wijzer ingest` to rebuild it."
+            )
+        primary = self._collection(names[f"chunks:{self.settings.embedder}"])
+        got = primary.get(include=["documents", "metadatas", "embeddings"])
+        order = sorted(range(len(got["ids"])), key=lambda i: (got["metadatas"][i]["doc_id"], got["metadatas"][i].get("ordinal", 0)))
+        chunks = [Chunk.from_metadata(got["documents"][i], got["metadatas"][i]) for i in order]
+        ids = [c.id for c in chunks]
+        vectors = {self.settings.embedder: np.asarray([got["embeddings"][i] for i in order], dtype=np.float32)}
+        for emb in self.settings.embedders[1:]:
+            other = self._collection(names[f"chunks:{emb}"]).get(ids=ids, include=["embeddings"])
+            by_id = dict(zip(other["ids"], other["embeddings"]))
+            vectors[emb] = np.asarray([by_id[i] for i in ids], dtype=np.float32)
+        position = {cid: n for n, cid in enumerate(ids)}
+        sents_got = self._collection(names["sents"]).get(include=["metadatas", "embeddings"])
+        sentences: list[Sentence] = []
+        sent_vecs: list = []
+        for meta, vec in zip(sents_got["metadatas"], sents_got["embeddings"]):
+            if meta["chunk_id"] in position:
+                sentences.append(Sentence(position[meta["chunk_id"]], int(meta["start"]), int(meta["end"])))
+                sent_vecs.append(vec)
+        docs_got = self._collection(names["docs"]).get(include=["documents", "metadatas"])
+        documents = {
+            i: {"text": text, **json.loads(meta["payload"])}
+            for i, text, meta in zip(docs_got["ids"], docs_got["documents"], docs_got["metadatas"])
+        }
+        lex_dir = self.lexical_dir(gen, state["corpus_version"])
+        try:
+            lexical = LexicalIndex.load(lex_dir)
+            if lexical.size != len(chunks):
+                raise ValueError("size mismatch")
+        except Exception:
+            # A replica or a fresh machine: rebuild the BM25 index from what Chroma holds.
+            from ingest.index import embed_text as _et
+
+            lexical = LexicalIndex.build([_et(c) for c in chunks])
+            try:
+                lexical.save(lex_dir)
+            except OSError:
+                pass
+        dim = vectors[self.settings.embedder].shape[1] if len(chunks) else 1
+        return IndexSnapshot(
+            state=state,
+            chunks=chunks,
+            chunk_vectors=vectors,
+            sentences=sentences,
+            sentence_vectors=np.asarray(sent_vecs, dtype=np.float32).reshape(-1, dim),
+            lexical=lexical,
+            documents=documents,
+        )
+
+    def wait_for_state(self, timeout_s: float = 10.0) -> dict | None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = self.read_state()
+            if state:
+                return state
+            time.sleep(0.2)
+        return None

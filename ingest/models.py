@@ -1,0 +1,181 @@
+"""The typed records that flow through ingestion: documents, blocks, chunks.
+
+``Chunk`` is the public unit: its field names are the format of ``wijzer chunks --jsonl`` and of the
+metadata every retrieved passage carries. Keep them stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+
+class Kind(str, Enum):
+    """What a passage is, in the report's own terms."""
+
+    FINDING = "finding"  # text of a finding (bevinding): tension, search, analysis
+    WORKING_METHOD = "working_method"  # a way of working colleagues tried (aansluiten / vernieuwen)
+    WHAT_IS_NEEDED = "what_is_needed"  # 'Wat is nodig?'
+    ROLE_OF_TOP = "role_of_top"  # 'Wat vraagt dit van de ambtelijke top?' / 'Rol van de ambtelijke top'
+    PRACTICE_EXAMPLE = "practice_example"  # text boxes and case descriptions
+    TABLE = "table"
+    METHOD = "method"  # how the study was done (verantwoording)
+    TEXT = "text"  # other running text (voorwoord, inleiding, conclusie …)
+    FRONT_MATTER = "front_matter"  # colophon; indexed for audit, not retrieved by default
+    REFERENCE = "reference"  # reference list; never surfaces as an answer
+
+    @classmethod
+    def from_str(cls, value: str) -> "Kind":
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(
+                f"Unknown kind {value!r}; supported: {', '.join(k.value for k in cls)}"
+            ) from None
+
+
+#: Kinds that are kept out of retrieval unless a filter asks for them explicitly.
+NOT_RETRIEVED = frozenset({Kind.REFERENCE.value, Kind.FRONT_MATTER.value})
+
+
+@dataclass
+class DocumentInfo:
+    """A document of the corpus and its bibliographic metadata (from ``corpus/manifest.toml``)."""
+
+    doc_id: str
+    path: str  # file name relative to the corpus folder
+    title: str
+    short_title: str = ""
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    publisher: str = ""
+    publication_number: str | None = None
+    kind: str = "document"  # report | case_study | document
+    attribution: str = ""
+    profile: str = "generic"
+    sha256: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Block:
+    """One paragraph-like unit of a cleaned document, with its place in the structure.
+
+    ``start``/``end`` are character offsets into the cleaned document text.
+    """
+
+    text: str
+    start: int
+    end: int
+    role: str = "paragraph"  # paragraph | heading | table_row | list_item | caption
+    level: int = 0  # heading level where known (1 = part/chapter)
+    part: str = ""
+    chapter: int | None = None
+    chapter_title: str | None = None
+    section: str | None = None
+    section_path: list[str] = field(default_factory=list)
+    textbox: int | None = None
+    textbox_title: str | None = None
+    table: int | None = None
+    table_title: str | None = None
+    kind: str = Kind.TEXT.value
+    strategy: str | None = None  # aansluiten | vernieuwen where the structure says so
+    group: int = 0  # blocks with the same group id may share a chunk
+
+
+@dataclass
+class Chunk:
+    """A passage as it is indexed, retrieved, cited and shown in context."""
+
+    id: str
+    doc_id: str
+    doc_title: str
+    text: str
+    start: int
+    end: int
+    part: str
+    chapter: int | None
+    chapter_title: str | None
+    section: str | None
+    section_path: list[str]
+    textbox: int | None
+    textbox_title: str | None
+    table: int | None
+    table_title: str | None
+    kind: str
+    strategy: str | None
+    practices: list[str]
+    ordinal: int = 0  # position within its document
+
+    @staticmethod
+    def make_id(doc_id: str, text: str, start: int) -> str:
+        """Stable id from the content (and its place, so two identical paragraphs stay apart)."""
+        digest = hashlib.sha1(f"{doc_id}\x1f{start}\x1f{text}".encode("utf-8")).hexdigest()
+        return f"{doc_id[:24]}-{digest[:12]}"
+
+    def context_label(self) -> str:
+        """Chapter › section › text box or table: what a reader needs to place the passage."""
+        parts: list[str] = []
+        if self.chapter_title:
+            parts.append(self.chapter_title)
+        elif self.part:
+            parts.append(self.part)
+        for heading in self.section_path:
+            if heading and heading not in parts:
+                parts.append(heading)
+        if self.textbox:
+            parts.append(f"Tekstkader {self.textbox}. {self.textbox_title or ''}".strip())
+        if self.table:
+            parts.append(f"Tabel {self.table}. {self.table_title or ''}".strip())
+        return " › ".join(parts)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_metadata(self) -> dict:
+        """Flat metadata for Chroma (scalars only; lists as JSON strings)."""
+        out: dict = {}
+        for key, value in asdict(self).items():
+            if key == "text":
+                continue
+            if isinstance(value, list):
+                out[key] = json.dumps(value, ensure_ascii=False)
+            elif value is None:
+                continue
+            else:
+                out[key] = value
+        for practice in self.practices:
+            out[f"practice:{practice}"] = True
+        return out
+
+    @classmethod
+    def from_metadata(cls, text: str, meta: dict) -> "Chunk":
+        def lst(key: str) -> list[str]:
+            raw = meta.get(key)
+            return json.loads(raw) if isinstance(raw, str) else list(raw or [])
+
+        return cls(
+            id=meta["id"],
+            doc_id=meta["doc_id"],
+            doc_title=meta.get("doc_title", ""),
+            text=text,
+            start=int(meta["start"]),
+            end=int(meta["end"]),
+            part=meta.get("part", ""),
+            chapter=meta.get("chapter"),
+            chapter_title=meta.get("chapter_title"),
+            section=meta.get("section"),
+            section_path=lst("section_path"),
+            textbox=meta.get("textbox"),
+            textbox_title=meta.get("textbox_title"),
+            table=meta.get("table"),
+            table_title=meta.get("table_title"),
+            kind=meta.get("kind", Kind.TEXT.value),
+            strategy=meta.get("strategy"),
+            practices=lst("practices"),
+            ordinal=int(meta.get("ordinal", 0)),
+        )

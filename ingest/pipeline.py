@@ -1,0 +1,333 @@
+"""Ingestion, end to end: corpus files → read → clean/structure → chunk → embed → index.
+
+Incremental and idempotent: an unchanged corpus (same files, same settings) does no work at all; a
+changed file is re-read and only its new chunks are embedded (vectors of chunks whose content did not
+change are carried over); a removed file's chunks disappear; another embedder or chunk size rebuilds.
+A file that cannot be read is skipped and named, and if an earlier version of it was indexed, that
+version stays. The new generation goes live in one write at the end (see ``ingest.index``).
+
+### Usage example
+
+```python
+from wijzer.settings import Settings
+from ingest.pipeline import ingest
+report = ingest(Settings())
+print(report.summary())
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ingest.chunk import chunk_document, sentence_spans
+from ingest.embed import get_embedder
+from ingest.index import IndexStore, embed_text
+from ingest.lexical import LexicalIndex
+from ingest.manifest import document_info, file_sha256, load_manifest
+from ingest.models import NOT_RETRIEVED, Chunk, DocumentInfo
+from ingest.profiles import load_profile
+from ingest.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from ingest.structure import structure_document
+from wijzer.settings import Settings
+
+#: Bump when cleaning, structure or chunking change in a way that alters chunks.
+PIPELINE_VERSION = "1"
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> reason
+    embedded_chunks: int = 0
+    reused_chunks: int = 0
+    chunks: int = 0
+    generation: int = 0
+    corpus_version: str = ""
+    noop: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.noop:
+            head = f"Index up to date (corpus version {self.corpus_version[:12]}); nothing to do."
+        else:
+            head = (
+                f"Index generation {self.generation}: {self.chunks} chunks "
+                f"({self.embedded_chunks} embedded, {self.reused_chunks} reused) in {self.seconds:.1f} s; "
+                f"corpus version {self.corpus_version[:12]}."
+            )
+        lines = [head]
+        for label, names in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
+            if names:
+                lines.append(f"  {label}: {', '.join(names)}")
+        if self.unchanged and not self.noop:
+            lines.append(f"  unchanged: {', '.join(self.unchanged)}")
+        for name, reason in self.skipped.items():
+            lines.append(f"  skipped: {name} — {reason}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _params(settings: Settings) -> dict:
+    return {
+        "pipeline": PIPELINE_VERSION,
+        "chunk_target_chars": settings.chunk_target_chars,
+        "embedders": settings.embedders,
+    }
+
+
+def _corpus_version(docs: dict[str, dict], params: dict) -> str:
+    payload = json.dumps(
+        {"docs": sorted((d, v["sha256"]) for d, v in docs.items()), "params": params}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def corpus_files(settings: Settings) -> tuple[list[Path], dict[str, str]]:
+    """The document files in the corpus folder, and the ones passed over with the reason."""
+    manifest = load_manifest(settings.corpus_dir)
+    files, passed = [], {}
+    if not settings.corpus_dir.is_dir():
+        raise FileNotFoundError(
+            f"Corpus folder {settings.corpus_dir} does not exist; create it or set WIJZER_CORPUS_DIR"
+        )
+    for path in sorted(settings.corpus_dir.iterdir()):
+        if path.name in manifest.ignore or path.name.startswith(".") or path.is_dir():
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            passed[path.name] = f"unsupported file type {path.suffix or '(none)'}"
+            continue
+        files.append(path)
+    return files, passed
+
+
+def parse_file(path: Path, settings: Settings, sha256: str, manifest) -> tuple[DocumentInfo, dict, list[Chunk]]:
+    """Read, clean, structure and chunk one file (no embedding)."""
+    result = read_document(path, max_bytes=settings.max_file_mb * 1024 * 1024)
+    info = document_info(path, manifest, result.title, sha256)
+    profile = load_profile(info.profile)
+    doc = structure_document(result.text, profile)
+    chunks = chunk_document(doc, info, profile, target_chars=settings.chunk_target_chars)
+    if not chunks:
+        raise ReadError(path, "no text left after cleaning")
+    structure = {
+        "parts": doc.parts,
+        "findings": {str(k): v for k, v in sorted(doc.findings.items())},
+        "textboxes": {str(k): v for k, v in sorted(doc.textboxes.items())},
+        "tables": {str(k): v for k, v in sorted(doc.tables.items())},
+        "notes": result.notes,
+        "format": result.fmt,
+    }
+    return info, {"text": doc.text, "structure": structure}, chunks
+
+
+def ingest(settings: Settings, progress: ProgressFn | None = None, force: bool = False) -> IngestReport:
+    """Bring the index in line with the corpus folder (see the module docstring)."""
+    t0 = time.perf_counter()
+    progress = progress or (lambda stage, done, total: None)
+    report = IngestReport()
+    store = IndexStore(settings)
+    old = store.read_state()
+    params = _params(settings)
+    old_docs: dict[str, dict] = old["documents"] if old else {}
+    same_params = bool(old) and old.get("params") == params and not force
+    manifest = load_manifest(settings.corpus_dir)
+    files, passed = corpus_files(settings)
+    report.skipped.update(passed)
+
+    new_docs: dict[str, dict] = {}
+    parsed: dict[str, tuple[DocumentInfo, dict, list[Chunk]]] = {}
+    seen_files: set[str] = set()
+    for n, path in enumerate(files):
+        progress("read", n, len(files))
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            report.skipped[path.name] = f"cannot read the file: {exc}"
+            continue
+        prev = next((d for d in old_docs.values() if d["info"]["path"] == path.name), None)
+        if prev and prev["sha256"] == sha and same_params:
+            new_docs[prev["info"]["doc_id"]] = prev
+            report.unchanged.append(path.name)
+            seen_files.add(path.name)
+            continue
+        try:
+            info, payload, chunks = parse_file(path, settings, sha, manifest)
+        except ReadError as exc:
+            report.skipped[path.name] = exc.reason
+            if prev:  # keep what was indexed of it before: losing nothing beats being current
+                new_docs[prev["info"]["doc_id"]] = prev
+                report.skipped[path.name] += " (the previously indexed version stays)"
+                seen_files.add(path.name)
+            continue
+        if info.doc_id in new_docs:
+            report.skipped[path.name] = (
+                f"its document id {info.doc_id!r} is already used by {new_docs[info.doc_id]['info']['path']}; "
+                "give it another doc_id in manifest.toml"
+            )
+            continue
+        seen_files.add(path.name)
+        parsed[info.doc_id] = (info, payload, chunks)
+        new_docs[info.doc_id] = {
+            "sha256": sha,
+            "info": info.to_dict(),
+            "chunk_ids": [c.id for c in chunks],
+            "structure": payload["structure"],
+        }
+        (report.changed if prev else report.added).append(path.name)
+    progress("read", len(files), len(files))
+    report.removed = sorted(d["info"]["path"] for d in old_docs.values() if d["info"]["path"] not in seen_files)
+
+    version = _corpus_version(new_docs, params)
+    report.corpus_version = version
+    if old and old.get("corpus_version") == version and same_params and not parsed and not report.removed:
+        report.noop = True
+        report.generation = int(old["generation"])
+        report.chunks = sum(len(d["chunk_ids"]) for d in new_docs.values())
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    _write_generation(store, settings, old, new_docs, parsed, params, version, report, progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write_generation(store, settings, old, new_docs, parsed, params, version, report, progress) -> None:
+    gen = int(old["generation"]) + 1 if old else 1
+    old_gen = int(old["generation"]) if old else None
+    store.drop_generations(keep={old_gen} if old_gen else set())  # debris of interrupted ingests
+    cols = store.create_generation(gen)
+
+    # Unchanged documents: their chunks and texts come from the old generation.
+    carried_ids: list[str] = []
+    carried_docs: dict[str, dict] = {}
+    if old_gen is not None and old.get("params") == params:
+        for doc_id, entry in new_docs.items():
+            if doc_id not in parsed:
+                carried_ids.extend(entry["chunk_ids"])
+                carried_docs[doc_id] = entry
+    all_chunks: list[Chunk] = []
+    doc_texts: dict[str, str] = {}
+    if carried_docs:
+        old_names = store.names(old_gen)
+        old_docs_col = store._collection(old_names["docs"])
+        got = old_docs_col.get(ids=list(carried_docs), include=["documents"])
+        doc_texts.update(dict(zip(got["ids"], got["documents"])))
+        old_primary = store._collection(old_names[f"chunks:{settings.embedder}"])
+        got = old_primary.get(ids=carried_ids, include=["documents", "metadatas"])
+        all_chunks.extend(Chunk.from_metadata(t, m) for t, m in zip(got["documents"], got["metadatas"]))
+    elif old_gen is not None:
+        # Settings changed (embedder, chunk size): every document is parsed again.
+        manifest = load_manifest(settings.corpus_dir)
+        for doc_id, entry in list(new_docs.items()):
+            if doc_id in parsed:
+                continue
+            path = settings.corpus_dir / entry["info"]["path"]
+            info, payload, chunks = parse_file(path, settings, entry["sha256"], manifest)
+            parsed[doc_id] = (info, payload, chunks)
+            entry["chunk_ids"] = [c.id for c in chunks]
+    for doc_id, (info, payload, chunks) in parsed.items():
+        all_chunks.extend(chunks)
+        doc_texts[doc_id] = payload["text"]
+
+    same_embedders = old_gen is not None and old.get("params", {}).get("embedders") == params["embedders"]
+    reuse = store.fetch_vectors(old_gen, [c.id for c in all_chunks]) if same_embedders else {}
+    _embed_into(cols, settings, all_chunks, reuse, report, progress)
+
+    for doc_id, text in doc_texts.items():
+        entry = new_docs[doc_id]
+        cols["docs"].add(
+            ids=[doc_id],
+            documents=[text],
+            embeddings=[[0.0]],
+            metadatas=[{"payload": json.dumps({"info": entry["info"], "structure": entry["structure"]}, ensure_ascii=False)}],
+        )
+    ordered = sorted(all_chunks, key=lambda c: (c.doc_id, c.ordinal))
+    lexical = LexicalIndex.build([embed_text(c) for c in ordered])
+    lexical.save(store.lexical_dir(gen, version))
+
+    state = {
+        "generation": gen,
+        "corpus_version": version,
+        "embedders": settings.embedders,
+        "params": params,
+        "documents": new_docs,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "chunks": len(all_chunks),
+    }
+    store.write_state(state)  # the switch: readers see the new generation from here on
+    store.drop_generations(keep={gen, old_gen} if old_gen else {gen})
+    report.generation = gen
+    report.chunks = len(all_chunks)
+
+
+def _embed_into(cols, settings, chunks: list[Chunk], reuse: dict, report: IngestReport, progress) -> None:
+    batch = 32
+    retrievable = [c for c in chunks if c.kind not in NOT_RETRIEVED]
+    for emb_name in settings.embedders:
+        key = f"chunks:{emb_name}"
+        known = reuse.get(key, {})
+        todo = [c for c in chunks if c.id not in known]
+        vectors: dict[str, list] = dict(known)
+        if todo:
+            embedder = get_embedder(emb_name)
+            for i in range(0, len(todo), batch):
+                progress(f"embed {emb_name}", i, len(todo))
+                part = todo[i : i + batch]
+                for c, v in zip(part, embedder.encode_passages([embed_text(c) for c in part])):
+                    vectors[c.id] = v.tolist()
+            progress(f"embed {emb_name}", len(todo), len(todo))
+        if emb_name == settings.embedder:
+            report.embedded_chunks = len(todo)
+            report.reused_chunks = len(chunks) - len(todo)
+        for i in range(0, len(chunks), 256):
+            part = chunks[i : i + 256]
+            cols[key].add(
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                metadatas=[c.to_metadata() for c in part],
+                embeddings=[vectors[c.id] for c in part],
+            )
+
+    # Sentences of retrievable chunks, primary embedder: sentence-level matching and refusal.
+    known_sents = reuse.get("sents", {})
+    embedder = get_embedder(settings.embedder)
+    rows: list[tuple[str, dict, list | None, str]] = []
+    for c in retrievable:
+        if c.id in known_sents:
+            for meta, vec in known_sents[c.id]:
+                rows.append((f"{c.id}:{meta['start']}", meta, vec, ""))
+            continue
+        for s, e in sentence_spans(c.text):
+            if e - s < 12:
+                continue
+            meta = {"chunk_id": c.id, "start": s, "end": e, "doc_id": c.doc_id}
+            rows.append((f"{c.id}:{s}", meta, None, c.text[s:e]))
+    todo = [r for r in rows if r[2] is None]
+    fresh: dict[str, list] = {}
+    for i in range(0, len(todo), 64):
+        progress("embed sentences", i, len(todo))
+        part = todo[i : i + 64]
+        for r, v in zip(part, embedder.encode_passages([r[3] for r in part])):
+            fresh[r[0]] = v.tolist()
+    rows = [(rid, meta, vec if vec is not None else fresh[rid], text) for rid, meta, vec, text in rows]
+    progress("embed sentences", len(todo), len(todo))
+    for i in range(0, len(rows), 512):
+        part = rows[i : i + 512]
+        cols["sents"].add(
+            ids=[r[0] for r in part],
+            metadatas=[r[1] for r in part],
+            embeddings=[r[2] for r in part],
+        )

@@ -1,0 +1,244 @@
+"""Structure stage: place every cleaned block in the document's structure.
+
+It walks the blocks of the clean stage with a ``Profile`` and records, per block: part, chapter
+(finding) number and title, section path, text box, table, kind and strategy. It also builds the
+cleaned document text (blocks joined by blank lines) and each block's offsets into it, so a passage
+can later be shown in its context.
+
+### Usage example
+
+```python
+from ingest.structure import structure_document
+from ingest.profiles import load_profile
+doc = structure_document(text, load_profile("werken-aan-transformatie"))
+[b for b in doc.blocks if b.textbox == 3][0].textbox_title
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.clean import CleanBlock, clean_blocks
+from ingest.models import Block, Kind
+from ingest.profiles import PartRule, Profile
+
+_PASS_THROUGH_KINDS = {Kind.REFERENCE.value, Kind.FRONT_MATTER.value, Kind.METHOD.value}
+
+
+@dataclass
+class StructuredDocument:
+    text: str  # the cleaned document text
+    blocks: list[Block]
+    textboxes: dict[int, str] = field(default_factory=dict)
+    tables: dict[int, str] = field(default_factory=dict)
+    findings: dict[int, str] = field(default_factory=dict)
+    parts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    part: str = ""
+    part_kind: str = Kind.TEXT.value
+    part_is_chapter: bool = False
+    dropping: bool = False
+    chapter: int | None = None
+    chapter_title: str | None = None
+    section: str | None = None
+    subsection: str | None = None
+    textbox: int | None = None
+    textbox_title: str | None = None
+    table: int | None = None
+    table_title: str | None = None
+    awaiting_caption: bool = False
+    sub_kind: str | None = None
+    strategy: str | None = None
+
+    def end_inserts(self) -> None:
+        self.textbox = self.textbox_title = None
+        self.table = self.table_title = None
+        self.awaiting_caption = False
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "deel"
+
+
+def structure_document(text: str, profile: Profile) -> StructuredDocument:
+    """Clean ``text`` and assign structure to every block (see the module docstring)."""
+    doc = StructuredDocument(text="", blocks=[], findings=dict(profile.findings))
+    state = _State()
+    pieces: list[str] = []
+    offset = 0
+
+    def emit(cb: CleanBlock, role: str, kind: str, strategy: str | None) -> None:
+        nonlocal offset
+        if pieces:
+            offset += 2  # the blank line between blocks
+        start = offset
+        pieces.append(cb.text)
+        offset += len(cb.text)
+        path = [p for p in (state.section, state.subsection) if p]
+        doc.blocks.append(
+            Block(
+                text=cb.text,
+                start=start,
+                end=offset,
+                role=role,
+                level=cb.level,
+                part=state.part,
+                chapter=state.chapter,
+                chapter_title=state.chapter_title,
+                section=state.subsection or state.section,
+                section_path=path,
+                textbox=state.textbox,
+                textbox_title=state.textbox_title,
+                table=state.table,
+                table_title=state.table_title,
+                kind=kind,
+                strategy=strategy,
+            )
+        )
+
+    for cb in clean_blocks(text, profile):
+        single_line = "\n" not in cb.text and len(cb.text) <= 200
+        line = cb.text.strip()
+        # Some headings end in "?" or look like list items; the profile knows them.
+        is_heading = cb.role == "heading" or bool(
+            single_line
+            and (
+                any(rule.pattern.match(line) for rule in profile.subheadings)
+                or (
+                    profile.finding_heading is not None
+                    and not state.part_is_chapter
+                    and profile.finding_heading.match(line)
+                )
+            )
+        )
+
+        part_rule = _match_part(profile, line) if (is_heading or cb.level) else None
+        if part_rule is not None:
+            rule, m = part_rule
+            _enter_part(state, rule, m, profile, doc)
+            if not state.dropping:
+                emit(cb, "heading", state.part_kind, None)
+            continue
+        if cb.level == 1 and not profile.parts:
+            # A document without a part list: its level-1 headings are its parts.
+            _enter_part(state, PartRule(id=_slug(line), pattern=re.compile("")), None, profile, doc)
+            state.part = _slug(line)
+            emit(cb, "heading", state.part_kind, None)
+            continue
+        if state.dropping:
+            continue
+        if not state.part:
+            state.part, state.part_kind = profile.preamble_part, profile.preamble_kind
+            doc.parts.append(state.part)
+
+        if single_line and (m := profile.textbox.match(line)):
+            state.end_inserts()
+            state.textbox, state.textbox_title = int(m.group("n")), m.group("title").strip() or None
+            state.subsection, state.sub_kind = None, None
+            doc.textboxes.setdefault(state.textbox, state.textbox_title or "")
+            emit(cb, "heading", profile.textbox_kind, None)
+            continue
+        if single_line and (m := profile.table.match(line)):
+            state.end_inserts()
+            if not state.part_is_chapter and profile.finding_heading is not None:
+                state.chapter = state.chapter_title = None  # a summary table spans all findings
+            state.table, state.awaiting_caption = int(m.group("n")), True
+            doc.tables.setdefault(state.table, "")
+            emit(cb, "heading", Kind.TABLE.value, None)
+            continue
+        if state.awaiting_caption and cb.role != "table_row":
+            state.table_title = line
+            doc.tables[state.table] = line
+            state.awaiting_caption = False
+            emit(cb, "caption", Kind.TABLE.value, None)
+            continue
+        if state.table is not None and cb.role != "table_row":
+            state.end_inserts()
+
+        if is_heading or cb.level:
+            _enter_heading(state, cb, line, profile, doc)
+            emit(cb, "heading", state.part_kind, None)
+            continue
+
+        kind, strategy = _kind_of(state, line, profile, cb.role)
+        role = "table_row" if cb.role == "table_row" else ("list_item" if cb.role == "list" else "paragraph")
+        emit(cb, role, kind, strategy)
+
+    doc.text = "\n\n".join(pieces)
+    return doc
+
+
+def _match_part(profile: Profile, line: str):
+    for rule in profile.parts:
+        m = rule.pattern.match(line)
+        if m:
+            return rule, m
+    return None
+
+
+def _enter_part(state: _State, rule: PartRule, m, profile: Profile, doc: StructuredDocument) -> None:
+    chapter = int(m.group("n")) if rule.chapter and m and "n" in m.groupdict() else None
+    part_id = rule.id.replace("{n}", str(chapter)) if chapter is not None else rule.id
+    state.__dict__.update(_State().__dict__)
+    state.part, state.part_kind, state.dropping = part_id, rule.kind, rule.drop
+    state.part_is_chapter = rule.chapter
+    if chapter is not None:
+        state.chapter = chapter
+        state.chapter_title = profile.findings.get(chapter) or m.group("title").strip()
+        doc.findings.setdefault(chapter, state.chapter_title)
+    if not rule.drop and part_id not in doc.parts:
+        doc.parts.append(part_id)
+
+
+def _enter_heading(state: _State, cb: CleanBlock, line: str, profile: Profile, doc) -> None:
+    if (
+        not state.part_is_chapter
+        and profile.finding_heading is not None
+        and (m := profile.finding_heading.match(line))
+    ):
+        state.end_inserts()
+        state.chapter = int(m.group("n"))
+        state.chapter_title = profile.findings.get(state.chapter) or m.group("title").strip()
+        state.section = state.subsection = state.sub_kind = state.strategy = None
+        return
+    if profile.finding_scope_end is not None and profile.finding_scope_end.match(line):
+        if not state.part_is_chapter:
+            state.chapter = state.chapter_title = None
+    for rule in profile.subheadings:
+        if rule.pattern.match(line):
+            state.subsection, state.sub_kind = line, rule.kind
+            return
+    if state.textbox is not None and cb.level == 0 and profile.practices_in(line) and len(line) < 90:
+        state.subsection = line  # a practice's sub-heading inside a text box (text box 2)
+        return
+    state.end_inserts()
+    if cb.level >= 3:
+        state.subsection = line
+    else:
+        state.section, state.subsection = line, None
+        state.strategy = profile.method_sections.get(line)
+    state.sub_kind = None
+
+
+def _kind_of(state: _State, line: str, profile: Profile, role: str) -> tuple[str, str | None]:
+    if state.part_kind in _PASS_THROUGH_KINDS:
+        return state.part_kind, None
+    if state.table is not None or role == "table_row":
+        return Kind.TABLE.value, None
+    if state.textbox is not None:
+        return profile.textbox_kind, None
+    for rule in profile.paragraph_prefixes:
+        if rule.pattern.match(line):
+            return rule.kind, rule.strategy
+    if state.sub_kind:
+        return state.sub_kind, None
+    if state.strategy:
+        return Kind.WORKING_METHOD.value, state.strategy
+    if state.chapter is not None:
+        return Kind.FINDING.value, None
+    return state.part_kind, None

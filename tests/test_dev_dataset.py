@@ -1,0 +1,141 @@
+"""Validates the development question set evals/datasets/dev.jsonl against EVAL_SCHEMA.md.
+
+Checks: every line parses; fields, types and allowed values; unique ids; turn_of points at an
+earlier id; gold quotes are verbatim substrings of one line of the corpus; answerable/unanswerable
+consistency; and minimum coverage (size, languages, personas, sections, follow-ups, refusals).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATASET = REPO_ROOT / "evals" / "datasets" / "dev.jsonl"
+CORPUS = REPO_ROOT / "corpus" / "werken-aan-transformatie.txt"
+
+FIELDS = {
+    "id": str,
+    "persona": str,
+    "lang": str,
+    "question": str,
+    "answerable": bool,
+    "gold_quotes": list,
+    "gold_section": (str, type(None)),
+    "must_mention": list,
+    "turn_of": (str, type(None)),
+}
+PERSONAS = {"civil_servant", "trainer", "evaluator"}
+LANGS = {"nl", "en"}
+SECTIONS = {
+    "voorwoord", "samenvatting", "conclusie", "inleiding",
+    "h1", "h2", "h3", "h4", "h5", "h6", "reflectie", "verantwoording",
+}
+
+MIN_ITEMS = 60
+MIN_EN = 8
+MIN_UNANSWERABLE = 10
+MIN_FOLLOWUPS = 6
+MIN_LONG_STORIES = 10  # questions of 250-600 characters
+REQUIRED_SECTIONS = {"h1", "h2", "h3", "h4", "h5", "h6", "inleiding", "reflectie", "verantwoording"}
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    assert DATASET.is_file(), f"missing dataset {DATASET}"
+    out = []
+    for n, raw in enumerate(DATASET.read_text(encoding="utf-8").splitlines(), 1):
+        assert raw.strip(), f"line {n} is empty"
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:  # pragma: no cover - message only
+            pytest.fail(f"line {n} is not valid JSON: {exc}")
+        assert isinstance(obj, dict), f"line {n} is not a JSON object"
+        out.append(obj)
+    assert out, "dataset is empty"
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus_lines() -> list[str]:
+    assert CORPUS.is_file(), f"missing corpus file {CORPUS}"
+    return CORPUS.read_text(encoding="utf-8").splitlines()
+
+
+def test_fields_and_types(rows):
+    for r in rows:
+        assert set(r) == set(FIELDS), f"{r.get('id')}: fields {sorted(r)} != {sorted(FIELDS)}"
+        for name, typ in FIELDS.items():
+            assert isinstance(r[name], typ), f"{r['id']}: {name} has type {type(r[name]).__name__}"
+        assert r["id"].strip(), "empty id"
+        assert r["question"].strip(), f"{r['id']}: empty question"
+        assert all(isinstance(q, str) and q.strip() for q in r["gold_quotes"]), f"{r['id']}: bad gold quote"
+        assert all(isinstance(m, str) and m.strip() for m in r["must_mention"]), f"{r['id']}: bad must_mention"
+
+
+def test_allowed_values(rows):
+    for r in rows:
+        assert r["persona"] in PERSONAS, f"{r['id']}: persona {r['persona']!r}"
+        assert r["lang"] in LANGS, f"{r['id']}: lang {r['lang']!r}"
+        assert r["gold_section"] is None or r["gold_section"] in SECTIONS, (
+            f"{r['id']}: gold_section {r['gold_section']!r}")
+        for m in r["must_mention"]:
+            assert m == m.lower(), f"{r['id']}: must_mention {m!r} is not lower-case"
+
+
+def test_ids_unique(rows):
+    dupes = [i for i, c in Counter(r["id"] for r in rows).items() if c > 1]
+    assert not dupes, f"duplicate ids: {dupes}"
+
+
+def test_turn_of_points_to_earlier_item(rows):
+    seen: set[str] = set()
+    for r in rows:
+        if r["turn_of"] is not None:
+            assert r["turn_of"] != r["id"], f"{r['id']}: turn_of points at itself"
+            assert r["turn_of"] in seen, f"{r['id']}: turn_of {r['turn_of']!r} is not an earlier id"
+        seen.add(r["id"])
+
+
+def test_answerable_consistency(rows):
+    for r in rows:
+        if r["answerable"]:
+            assert 1 <= len(r["gold_quotes"]) <= 3, f"{r['id']}: needs 1-3 gold quotes"
+            assert r["must_mention"], f"{r['id']}: answerable item without must_mention"
+            assert r["gold_section"] is not None, f"{r['id']}: answerable item without gold_section"
+        else:
+            assert r["gold_quotes"] == [], f"{r['id']}: unanswerable item with gold quotes"
+            assert r["must_mention"] == [], f"{r['id']}: unanswerable item with must_mention"
+            assert r["gold_section"] is None, f"{r['id']}: unanswerable item with gold_section"
+
+
+def test_gold_quotes_are_verbatim_within_one_line(rows, corpus_lines):
+    missing = []
+    for r in rows:
+        for q in r["gold_quotes"]:
+            if "\n" in q or not any(q in line for line in corpus_lines):
+                missing.append(f"{r['id']}: {q[:80]!r}")
+    assert not missing, "gold quotes not found verbatim inside one corpus line:\n" + "\n".join(missing)
+
+
+def test_must_mention_terms_occur_in_corpus(rows, corpus_lines):
+    text = "\n".join(corpus_lines).lower()
+    absent = [f"{r['id']}: {m!r}" for r in rows for m in r["must_mention"] if m not in text]
+    assert not absent, "must_mention terms that never occur in the corpus:\n" + "\n".join(absent)
+
+
+def test_coverage(rows):
+    assert len(rows) >= MIN_ITEMS, f"only {len(rows)} items"
+    langs = Counter(r["lang"] for r in rows)
+    assert langs["en"] >= MIN_EN, f"only {langs['en']} English items"
+    assert set(Counter(r["persona"] for r in rows)) == PERSONAS
+    unanswerable = sum(not r["answerable"] for r in rows)
+    assert unanswerable >= MIN_UNANSWERABLE, f"only {unanswerable} unanswerable items"
+    followups = sum(r["turn_of"] is not None for r in rows)
+    assert followups >= MIN_FOLLOWUPS, f"only {followups} follow-up pairs"
+    sections = {r["gold_section"] for r in rows if r["gold_section"]}
+    assert REQUIRED_SECTIONS <= sections, f"sections missing: {sorted(REQUIRED_SECTIONS - sections)}"
+    long_stories = sum(250 <= len(r["question"]) <= 600 for r in rows)
+    assert long_stories >= MIN_LONG_STORIES, f"only {long_stories} long situational questions"

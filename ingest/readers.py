@@ -31,6 +31,7 @@ else:
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -116,6 +117,8 @@ def _load_bytes(path: Path, max_bytes: int) -> bytes:
             raise ReadError(path, "does not exist; check the name and the folder")
         if path.is_dir():
             raise ReadError(path, "is a folder, not a file")
+        if not path.is_file():  # a pipe or device would block or never end
+            raise ReadError(path, "is not a regular file")
         size = path.stat().st_size
         if size > max_bytes:
             raise ReadError(path, _too_big(size, max_bytes))
@@ -126,8 +129,8 @@ def _load_bytes(path: Path, max_bytes: int) -> bytes:
         raise
     except PermissionError:
         raise ReadError(path, "cannot be opened: permission denied; check the file's permissions") from None
-    except OSError as exc:
-        raise ReadError(path, f"cannot be opened ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ReadError(path, f"cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
     if len(data) > max_bytes:
         raise ReadError(path, _too_big(len(data), max_bytes))
     if not data:
@@ -157,7 +160,9 @@ def _human_size(n: int) -> str:
 
 # Characters that str.splitlines() treats as line breaks: made explicit so later stages that split
 # lines and stages that count offsets agree on where lines are.
-_LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\x0b": "\n", "\x0c": "\n\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n\n"}
+_LINE_BREAKS = {
+    "\r\n": "\n", "\r": "\n", "\x0b": "\n", "\x0c": "\n\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n\n",
+}
 _LINE_BREAK_RE = re.compile("|".join(map(re.escape, _LINE_BREAKS)))
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\x1c-\x1e\ufeff\ufffe\uffff]")
 
@@ -188,7 +193,8 @@ def _join_blocks(blocks: list[str]) -> str:
     """Paragraph blocks → text with one blank line between them; a block never holds a blank line."""
     out = []
     for block in blocks:
-        lines = [line.rstrip() for line in _normalize_breaks(block).split("\n")]
+        # Trailing tabs stay: they are the empty last cells of a table row.
+        lines = [line.rstrip(" \u00a0") for line in _normalize_breaks(block).split("\n")]
         block = "\n".join(line for line in lines if line.strip())
         if block:
             out.append(block)
@@ -287,14 +293,24 @@ class _Line:
     page: int
     y: float | None = None  # baseline in page space; None when pypdf gave no position
     size: float = 0.0  # effective font size (font size × text and graphics scaling)
+    x: float | None = None  # left edge
+    right: float | None = None  # right edge of the text as set without justification; None if unknown
+    first_word: float | None = None  # width of the first word plus a space: would it fit on the line above?
     heading: int = 0  # heading level when the line is (part of) a heading
     heading_id: int = -1  # lines of one wrapped heading share an id
 
 
-_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+_LIGATURES = str.maketrans(
+    {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"}
+)
+# Bullet glyphs, including the private-use code points of Symbol/Wingdings bullets in Word exports.
 _BULLET_RE = re.compile(r"^(?:[•◦▪▫●○■□‣⁃∙·\uf0b7\uf0a7\uf0d8\uf076\uf0fc\uf02d])\s*(.*)$")
 _DASH_BULLET_RE = re.compile(r"^[-–—]\s+(.*)$")
-_TERMINAL = tuple(".!?:;…\"”’)")
+_SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*$")
+
+
+def _ends_sentence(text: str) -> bool:
+    return bool(_SENTENCE_END.search(text))
 
 
 @contextmanager
@@ -340,16 +356,23 @@ def _read_pdf(path: Path, data: bytes) -> ReadResult:
                 raise ReadError(path, "is encrypted; remove the password and add it again")
             notes.append("PDF is protected without a password to open it; read it anyway")
         try:
-            pages = _pdf_lines(reader, notes)
+            pages, failed = _pdf_lines(reader)
         except FileNotDecryptedError:
             raise ReadError(path, "is encrypted; remove the password and add it again") from None
         except Exception as exc:
             raise ReadError(path, _corrupt_pdf_reason(data, exc)) from None
         n_pages = len(pages)
-        empty = [i + 1 for i, lines in enumerate(pages) if not lines]
         if n_pages == 0:
             raise ReadError(path, "has no pages; it may be damaged, export it again")
-        if len(empty) == n_pages:
+        if len(failed) == n_pages:
+            first_error = next(iter(failed.values()))
+            raise ReadError(path, f"is a damaged PDF: no page could be read ({first_error}); export it again")
+        if failed:
+            shown = ", ".join(map(str, list(failed)[:10])) + (" …" if len(failed) > 10 else "")
+            plural = "s" if len(failed) != 1 else ""
+            notes.append(f"{len(failed)} damaged page{plural} skipped (page {shown})")
+        empty = [i + 1 for i, lines in enumerate(pages) if not lines and i + 1 not in failed]
+        if len(empty) + len(failed) == n_pages:
             raise ReadError(path, "has no text layer (scanned?); run OCR first")
         if empty:
             shown = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
@@ -376,7 +399,9 @@ def _read_pdf(path: Path, data: bytes) -> ReadResult:
             (b.lstrip("#").strip() for b in blocks if re.match(r"#{1,6} ", b)), None
         )
     if warnings:
-        notes.append(f"the PDF has structural damage that was repaired while reading ({warnings[0]})")
+        notes.append(
+            f"pypdf reported problems in the file structure (first: {warnings[0]}); check the text for gaps"
+        )
     return ReadResult(text=_join_blocks(blocks), title=title, fmt="pdf", notes=notes)
 
 
@@ -396,39 +421,76 @@ def _pdf_meta_title(reader) -> str | None:
         return None
     title = _one_line(str(title)) if title else ""
     # Producers often put the source file name or a placeholder there; that is no title.
-    if not title or re.search(r"\.(docx?|pdf|indd|pptx?|odt)$", title, re.I) or title.lower() in {"untitled", "titel"}:
-        return None
-    if title.lower().startswith("microsoft word - "):
+    if (
+        not title
+        or re.search(r"\.(docx?|pdf|indd|pptx?|odt)$", title, re.I)
+        or title.lower() in {"untitled", "titel", "naamloos"}
+        or title.lower().startswith("microsoft word - ")
+    ):
         return None
     return title
 
 
-def _pdf_lines(reader, notes: list[str]) -> list[list[_Line]]:
-    """All pages as lists of non-empty lines, with position and font size where pypdf reports them."""
+def _pdf_lines(reader) -> tuple[list[list[_Line]], dict[int, str]]:
+    """All pages as lists of non-empty lines (with position and font size where pypdf reports them),
+    and the pages (1-based) that could not be read, with the error.
+
+    One damaged page should not cost the whole document, so page errors are collected, not raised.
+    """
     pages: list[list[_Line]] = []
-    failed = []
+    failed: dict[int, str] = {}
     for index, page in enumerate(reader.pages):
         try:
             pages.append(_page_lines(page, index))
-        except Exception:
-            failed.append(index + 1)
+        except Exception as exc:
+            if type(exc).__name__ == "FileNotDecryptedError":
+                raise
+            failed[index + 1] = f"{type(exc).__name__}: {exc}"
             pages.append([])
-    if failed:
-        notes.append(f"page {', '.join(map(str, failed[:10]))} could not be read and was skipped")
-    return pages
+    return pages, failed
+
+
+def _font_widths(font_dict) -> dict[str, float] | None:
+    """Glyph advances (1/1000 em) by Unicode character, or None when pypdf cannot tell.
+
+    Uses pypdf's font model (``pypdf.generic._font``, not public API): the guard keeps the reader
+    working, with coarser paragraph detection, if that module changes.
+    """
+    try:
+        from pypdf.generic._font import Font
+
+        font = Font.from_font_resource(font_dict)
+        widths = dict(font.character_widths)
+        # Composite fonts key widths by glyph code; map them to the characters the codes stand for.
+        for code, char in (font.character_map or {}).items():
+            if isinstance(char, str) and len(char) == 1 and code in font.character_widths:
+                widths[char] = font.character_widths[code]
+        widths.setdefault(" ", float(font.space_width or 250))
+        return widths
+    except Exception:
+        return None
 
 
 def _page_lines(page, index: int) -> list[_Line]:
     lines: list[_Line] = []
     current: list[str] = []
-    state: dict = {"y": None, "size": 0.0}
+    fonts: dict[int, tuple[object, dict[str, float] | None]] = {}  # by id; the tuple keeps the key alive
+    state: dict = {}
+
+    def reset() -> None:
+        state.update(y=None, x=None, size=0.0, right=None, measured=True, first_word=None, word_done=False)
 
     def flush() -> None:
         text = _clean_pdf_line("".join(current))
         if text:
-            lines.append(_Line(text=text, page=index, y=state["y"], size=state["size"]))
+            known = state["measured"] and state["right"] is not None
+            lines.append(_Line(
+                text=text, page=index, y=state["y"], size=state["size"], x=state["x"],
+                right=state["right"] if known else None,
+                first_word=state["first_word"] if known else None,
+            ))
         current.clear()
-        state["y"], state["size"] = None, 0.0
+        reset()
 
     def visit(text, cm, tm, font_dict, font_size) -> None:
         if not text:
@@ -437,14 +499,41 @@ def _page_lines(page, index: int) -> list[_Line]:
             if i:
                 flush()
             if piece.strip():
-                # Position and size come from text matrix × CTM; only the first piece of a fragment has them.
-                if i == 0 and state["y"] is None:
-                    state["y"] = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
                 if i == 0:
+                    # Position and size: text matrix × CTM. Only a fragment's first piece has them.
+                    a, b = tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3]
                     c, d = tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3]
-                    state["size"] = max(state["size"], abs(float(font_size or 0)) * (c * c + d * d) ** 0.5)
+                    x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                    y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+                    size = abs(float(font_size or 0))
+                    if state["y"] is None:
+                        state["y"], state["x"] = y, x
+                    state["size"] = max(state["size"], size * (c * c + d * d) ** 0.5)
+                    key = id(font_dict)
+                    if key not in fonts:
+                        fonts[key] = (font_dict, _font_widths(font_dict) if font_dict is not None else None)
+                    widths = fonts[key][1]
+                    if widths:
+                        # Natural width of the piece (justification spacing not included).
+                        squeezed = re.sub(r" {2,}", " ", piece)
+                        default = widths.get("default", 500)
+                        scale = size * (a * a + b * b) ** 0.5 / 1000
+                        width = sum(widths.get(ch, default) for ch in squeezed) * scale
+                        state["right"] = max(state["right"] or x, x + width)
+                        if not state["word_done"]:
+                            # The first word may be spread over fragments (a quote in another font).
+                            word = squeezed.lstrip() if not state["first_word"] else squeezed
+                            head, space, _ = word.partition(" ")
+                            add = sum(widths.get(ch, default) for ch in head + space) * scale
+                            state["first_word"] = (state["first_word"] or 0.0) + add
+                            state["word_done"] = bool(space)
+                    else:
+                        state["measured"] = False
+                else:
+                    state["measured"] = False
             current.append(piece)
 
+    reset()
     plain = page.extract_text(visitor_text=visit) or ""
     flush()
     if not lines and plain.strip():
@@ -516,7 +605,9 @@ def _mark_outline_headings(pages: list[list[_Line]], outline: list[tuple[int, st
 
 
 # What may precede an outline title on the page: "2.1", "Hoofdstuk 3", "Appendix A", "Bijlage 2".
-_NUMBERING = re.compile(r"(?:appendix|bijlage|hoofdstuk|chapter|deel|part|annex|sectie|section)?[0-9]{0,4}[a-z]?|[0-9]{1,4}")
+_NUMBERING = re.compile(
+    r"(?:appendix|bijlage|hoofdstuk|chapter|deel|part|annex|sectie|section)?[0-9]{0,4}[a-z]?"
+)
 
 
 def _find_title(lines: list[_Line], target: str, cursor: int) -> tuple[int, int] | None:
@@ -545,7 +636,8 @@ def _find_title(lines: list[_Line], target: str, cursor: int) -> tuple[int, int]
             extra = n[: len(n) - len(target)] if n.endswith(target) else None
             if extra is not None and _NUMBERING.fullmatch(extra):
                 candidates.append((i, i + 1))
-            elif 0.7 * len(target) <= len(n) <= 1.3 * len(target) and SequenceMatcher(None, n, target).ratio() >= 0.88:
+            elif (0.7 * len(target) <= len(n) <= 1.3 * len(target)
+                  and SequenceMatcher(None, n, target).ratio() >= 0.88):
                 candidates.append((i, i + 1))
     if not candidates:
         return None
@@ -605,6 +697,7 @@ def _pdf_blocks(lines: list[_Line]) -> list[str]:
     line_gap = statistics.median(gaps) if gaps else None
     lengths = sorted(len(line.text) for line in lines if not line.heading)
     full_len = lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
+    edges = _column_edges(lines)
 
     blocks: list[str] = []
     para: list[str] = []  # lines of the current paragraph or list item
@@ -655,7 +748,8 @@ def _pdf_blocks(lines: list[_Line]) -> list[str]:
                 end_block()
             para.append(line.text)
         following = lines[i + 1] if i + 1 < len(lines) else None
-        if following is None or _breaks_after(line, following, previous, para, line_gap, full_len):
+        if following is None or _breaks_after(line, following, previous, para, line_gap, full_len,
+                                               edges.get(id(line))):
             # Between two bullets only the item ends: the list goes on (items are often spaced out).
             if in_list and following is not None and not following.heading and (
                 _BULLET_RE.match(following.text) or _DASH_BULLET_RE.match(following.text)
@@ -668,8 +762,41 @@ def _pdf_blocks(lines: list[_Line]) -> list[str]:
     return blocks
 
 
+def _column_edges(lines: list[_Line]) -> dict[int, float]:
+    """For each measured line: where the text block it belongs to ends on the right.
+
+    A block is the lines on the page that start at the same left edge in the same font size: the body
+    column, an indented quotation, a text box, the other column. Its edge is its longest line (natural
+    widths never show justification, so the longest line is the closest to the real edge). A first
+    line indented relative to the line below it belongs to that line's block as well.
+    """
+    groups: dict[tuple[int, int, int], list[float]] = {}
+
+    def key(line: _Line) -> tuple[int, int, int]:
+        return line.page, round(line.size), round(line.x)
+
+    for line in lines:
+        if line.right is not None and line.x is not None:
+            groups.setdefault(key(line), []).append(line.right)
+    edges: dict[int, float] = {}
+    for i, line in enumerate(lines):
+        if line.right is None or line.x is None:
+            continue
+        own = groups.get(key(line), [])
+        candidates = list(own) if len(own) >= 3 else []
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        if (nxt is not None and nxt.x is not None and nxt.right is not None and nxt.page == line.page
+                and 0 < line.x - nxt.x <= 3 * (line.size or 10)):
+            below = groups.get(key(nxt), [])
+            if len(below) >= 2:
+                candidates += below + [line.right]
+        if candidates:
+            edges[id(line)] = max(candidates)
+    return edges
+
+
 def _breaks_after(line: _Line, nxt: _Line, previous: _Line | None, para: list[str],
-                  line_gap: float | None, full_len: int) -> bool:
+                  line_gap: float | None, full_len: int, edge: float | None = None) -> bool:
     """Whether a paragraph ends between ``line`` and ``nxt``.
 
     PDF has no paragraphs, only positioned lines; these are the cues that survive extraction.
@@ -678,20 +805,29 @@ def _breaks_after(line: _Line, nxt: _Line, previous: _Line | None, para: list[st
         return True
     if nxt.page != line.page:
         # A sentence running on to the next page continues the paragraph.
-        return line.text.endswith(_TERMINAL) or not nxt.text[:1].islower()
+        return _ends_sentence(line.text) or not nxt.text[:1].islower()
     if line.size and nxt.size and abs(line.size - nxt.size) > 0.6:
         return True
     if line.y is not None and nxt.y is not None and line_gap:
         gap = line.y - nxt.y
         if gap <= 0 or gap > 1.35 * line_gap:  # extra white space, or a jump to a new column/box
             return True
-    # A line clearly shorter than its neighbours ends a paragraph: otherwise the next word would
-    # have fitted. Works for any column width; the check on the next line's start guards tables.
+    # A word broken at the line end continues on the next line, however short this line is.
+    if re.search(r"\w[-\u2010]$", line.text) and nxt.text[:1].isalpha():
+        return False
+    # The decisive cue where glyph widths are known: had the next line's first word fitted in the
+    # room left on this line, the typesetter would have put it there, so the paragraph ended here.
+    if edge is not None and line.right is not None and nxt.first_word is not None:
+        if nxt.text[:1].islower() and not _ends_sentence(line.text):
+            return False  # a sentence running on: a narrower block the edge estimate did not see
+        return edge - line.right > nxt.first_word + 0.25 * (line.size or 10)
+    # Otherwise by character counts: a line clearly shorter than its neighbours ends a paragraph.
+    # The check on the next line's start guards tables and lists of short items.
     starts_new = nxt.text[:1].isupper() or nxt.text[:1].isdigit() or bool(_BULLET_RE.match(nxt.text))
     neighbour = max(len(previous.text) if previous and len(para) > 1 else 0, len(nxt.text))
     if starts_new and len(line.text) < 0.7 * neighbour:
         return True
-    if starts_new and full_len and len(line.text) < 0.7 * full_len and line.text.endswith(_TERMINAL):
+    if starts_new and full_len and len(line.text) < 0.7 * full_len and _ends_sentence(line.text):
         return True
     return False
 
@@ -842,7 +978,9 @@ def _docx_paragraph_kind(paragraph) -> tuple[str, int]:
 
 def _is_table_caption(paragraph) -> bool:
     names = _style_names(paragraph)
-    return bool(names) and names[0].lower() in _CAPTION_STYLES or bool(_TABLE_CAPTION.match(paragraph.text.strip()))
+    if names and names[0].lower() in _CAPTION_STYLES:
+        return True
+    return bool(_TABLE_CAPTION.match(paragraph.text.strip()))
 
 
 def _docx_table(table) -> str:
@@ -860,21 +998,25 @@ def _docx_table(table) -> str:
     return "\n".join(rows)
 
 
-def _docx_textboxes(paragraph) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _textbox_xpath():
     from lxml import etree
 
     # The same box is stored twice (DrawingML choice and VML fallback); read only the first.
-    find = etree.XPath(
+    return etree.XPath(
         ".//w:txbxContent[not(ancestor::mc:Fallback)][not(ancestor::w:txbxContent)]",
         namespaces={"w": _W_NS, "mc": _MC_NS},
     )
+
+
+def _docx_textboxes(paragraph) -> list[str]:
+    """The paragraphs of text boxes anchored in ``paragraph`` (python-docx does not read them)."""
+    text_tag, tab_tag = f"{{{_W_NS}}}t", f"{{{_W_NS}}}tab"
     texts = []
-    for box in find(paragraph._p):
+    for box in _textbox_xpath()(paragraph._p):
         for p in box.iter(f"{{{_W_NS}}}p"):
-            text = "".join(
-                node.text or "" if node.tag == f"{{{_W_NS}}}t" else "\t" if node.tag == f"{{{_W_NS}}}tab" else ""
-                for node in p.iter(f"{{{_W_NS}}}t", f"{{{_W_NS}}}tab")
-            ).strip()
+            parts = [node.text or "" if node.tag == text_tag else "\t" for node in p.iter(text_tag, tab_tag)]
+            text = "".join(parts).strip()
             if text:
                 texts.append(text)
     return texts

@@ -124,8 +124,8 @@ def structure_document(text: str, profile: Profile) -> StructuredDocument:
             if not state.dropping:
                 emit(cb, "heading", state.part_kind, None)
             continue
-        if cb.level == 1 and not profile.parts:
-            # A document without a part list: its level-1 headings are its parts.
+        if cb.level == 1:
+            # A heading the file format marks as top-level, not named by the profile: a new part.
             _enter_part(state, PartRule(id=_slug(line), pattern=re.compile("")), None, profile, doc)
             state.part = _slug(line)
             emit(cb, "heading", state.part_kind, None)

@@ -6,7 +6,6 @@ behaviour of pypdf's text extraction that the PDF reader relies on.
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import random
@@ -44,9 +43,10 @@ PARA_3 = "Een korte derde alinea."
 def assert_clean(result: ReadResult) -> None:
     """The format rules every reader must keep."""
     assert isinstance(result.text, str) and result.text.strip()
-    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]", result.text)
-    assert "\n\n\n" not in result.text.strip("\n") or result.fmt in ("txt", "md")
-    if result.fmt not in ("txt", "md"):
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029]", result.text)
+    if result.fmt not in ("txt", "md"):  # plain text and Markdown are returned as they are
+        assert "\n\n\n" not in result.text, "one blank line between paragraphs"
+        assert not any(line != line.rstrip(" ") for line in result.text.split("\n")), "trailing white space"
         # Headings are lines of their own with a blank line before and after.
         lines = result.text.split("\n")
         for i, line in enumerate(lines):
@@ -203,8 +203,9 @@ def make_docx(path: Path) -> Path:
     document.add_paragraph("Tweede punt", style="List Bullet")
     document.add_paragraph("Derde punt, genummerd", style="List Number")
     document.add_paragraph("Tabel 1 Paradoxen per casus")
-    table = document.add_table(rows=3, cols=2)
-    for r, row in enumerate([("Casus", "Paradox"), ("NPLG", "Sturing"), ("Agenda Stad", "Samenwerking")]):
+    table = document.add_table(rows=4, cols=2)
+    for r, row in enumerate([("Casus", "Paradox"), ("NPLG", "Sturing"), ("Agenda Stad", "Samenwerking"),
+                             ("City Deals", "")]):
         for c, value in enumerate(row):
             table.cell(r, c).text = value
     document.add_paragraph(PARA_3)
@@ -222,7 +223,8 @@ def test_docx_headings_paragraphs_lists_and_table(tmp_path):
     assert "## 1.1 Aanpak" in paras
     assert "- Eerste punt\n- Tweede punt\n- Derde punt, genummerd" in paras
     caption = paras.index("Tabel 1 Paradoxen per casus")
-    assert paras[caption + 1] == "Casus\tParadox\nNPLG\tSturing\nAgenda Stad\tSamenwerking"
+    # An empty last cell keeps its tab, so every row has the same number of cells.
+    assert paras[caption + 1] == "Casus\tParadox\nNPLG\tSturing\nAgenda Stad\tSamenwerking\nCity Deals\t"
     assert paras[-1] == PARA_3
 
 
@@ -246,6 +248,31 @@ def test_docx_dutch_heading_styles_caption_below_table_and_merged_cells(tmp_path
     assert paras[0] == "## Samenvatting"
     assert result.title == "Samenvatting"  # no metadata title: the first heading
     assert paras[-2:] == ["Tabel 2 Onder de tabel", "Uitgangspunten\tAanvullend\na\tb\tc"]
+
+
+def test_docx_text_box_is_read_once_after_its_paragraph(tmp_path):
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    anchor = document.add_paragraph("Zie het kader.")
+    box = (
+        '<w:p xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        '<w:r><w:t xml:space="preserve">Tekstkader 1 NPLG</w:t></w:r></w:p>'
+    )
+    # Word stores a text box twice: as DrawingML and as a VML fallback for old readers.
+    run = parse_xml(
+        '<w:r xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+        '<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><w:txbxContent>' + box +
+        '</w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent>' + box +
+        "</w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+    )
+    anchor._p.append(run)
+    document.add_paragraph(PARA_3)
+    path = tmp_path / "kader.docx"
+    document.save(str(path))
+    result = read_document(path)
+    assert paragraphs(result.text) == ["Zie het kader.", "Tekstkader 1 NPLG", PARA_3]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,6 +409,20 @@ def expect_error(path: Path, *fragments: str, **kwargs) -> ReadError:
 
 def test_missing_file(tmp_path):
     expect_error(tmp_path / "bestaat niet.pdf", "does not exist")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_named_pipe_is_refused_without_blocking(tmp_path):
+    path = tmp_path / "pijp.txt"
+    os.mkfifo(path)
+    expect_error(path, "not a regular file")
+
+
+def test_html_without_text(tmp_path):
+    path = tmp_path / "leeg.html"
+    path.write_text("<html><head><title>T</title><script>x = 1</script></head><body><nav>menu</nav></body></html>",
+                    encoding="utf-8")
+    expect_error(path, "contains no text")
 
 
 def test_folder_instead_of_file(tmp_path):

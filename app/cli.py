@@ -218,6 +218,21 @@ def eval_(
             console.print(f"  {r['id']} rank={r['rank']} [{r['gold_section']}] {r['question'][:110]}", markup=False)
 
 
+@app.command("app")
+def run_app(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
+    port: int = typer.Option(8501, "--port", help="Port to serve on."),
+) -> None:
+    """Serve the Streamlit app in the foreground (usage statistics off)."""
+    import os
+    import subprocess
+
+    page = Path(__file__).resolve().parent / "streamlit_app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(page), "--server.address", host,
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(cmd, env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}))
+
+
 def main() -> None:
     app()
 

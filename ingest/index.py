@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +91,6 @@ class IndexStore:
         self.settings = settings
         self.prefix = settings.collection_prefix
         self._client = None
-        self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------------
     @property
@@ -141,11 +138,10 @@ class IndexStore:
 
     # -- state ----------------------------------------------------------------------------------
     def read_state(self) -> dict | None:
+        client = self.client  # raises IndexUnavailable with a clear message
         try:
-            col = self.client.get_collection(f"{self.prefix}-state", embedding_function=None)
-        except IndexUnavailable:
-            raise
-        except Exception:
+            col = client.get_collection(f"{self.prefix}-state", embedding_function=None)
+        except Exception:  # no state collection: nothing ingested yet
             return None
         got = col.get(ids=[_STATE_ID], include=["documents"])
         if not got["ids"]:
@@ -247,9 +243,7 @@ class IndexStore:
                 raise ValueError("size mismatch")
         except Exception:
             # A replica or a fresh machine: rebuild the BM25 index from what Chroma holds.
-            from ingest.index import embed_text as _et
-
-            lexical = LexicalIndex.build([_et(c) for c in chunks])
+            lexical = LexicalIndex.build([embed_text(c) for c in chunks])
             try:
                 lexical.save(lex_dir)
             except OSError:
@@ -264,12 +258,3 @@ class IndexStore:
             lexical=lexical,
             documents=documents,
         )
-
-    def wait_for_state(self, timeout_s: float = 10.0) -> dict | None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            state = self.read_state()
-            if state:
-                return state
-            time.sleep(0.2)
-        return None

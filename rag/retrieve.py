@@ -125,7 +125,7 @@ class RetrievalConfig:
     followup_weight: float = 0.5
     duplicate_cosine: float = 0.93
     candidates: int = 50
-    fusion: str = "zscore"  # "zscore": weighted sum of standardised scores; "rrf": reciprocal ranks
+    fusion: str = "rrf"  # "rrf": reciprocal ranks; "zscore": weighted sum of standardised scores
 
 
 def _rank_order(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -125,6 +125,7 @@ class RetrievalConfig:
     followup_weight: float = 0.5
     duplicate_cosine: float = 0.93
     candidates: int = 50
+    followup_chapter_bonus: float = 2.0  # bonus for the findings the previous turn was about
     fusion: str = "rrf"  # "rrf": reciprocal ranks; "zscore": weighted sum of standardised scores
 
 
@@ -148,6 +149,7 @@ class HybridRetriever:
         self._retrievable = np.array([c.kind not in NOT_RETRIEVED for c in self.chunks])
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
+        self._chapters = np.array([c.chapter if c.chapter is not None else -1 for c in self.chunks])
 
     @classmethod
     def from_settings(cls, settings: Settings, config: RetrievalConfig | None = None) -> "HybridRetriever":
@@ -245,6 +247,15 @@ class HybridRetriever:
             prev_fused, _ = self._fuse(prev_lists, prev, mask)
             finite = np.isfinite(prev_fused)
             fused = np.where(finite, fused + self.config.followup_weight * np.where(finite, prev_fused, 0), fused)
+            if self.config.followup_chapter_bonus:
+                # The follow-up stays with the findings the conversation is about.
+                top = [int(i) for i in np.argsort(-np.where(finite, prev_fused, -np.inf))[:5]]
+                chapters = [self._chapters[i] for i in top if self._chapters[i] >= 0]
+                if chapters:
+                    weights = {ch: chapters.count(ch) / len(chapters) for ch in set(chapters)}
+                    unit = 1 / (self.config.rrf_k + 1) if self.config.fusion == "rrf" else 1.0
+                    bonus = np.array([weights.get(ch, 0.0) for ch in self._chapters])
+                    fused = fused + self.config.followup_chapter_bonus * unit * bonus
         t = time.perf_counter()
         order = [int(i) for i in np.argsort(-fused, kind="stable") if np.isfinite(fused[i])][: self.config.candidates]
         chosen = self._diverse(order, top_k)

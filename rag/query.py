@@ -47,6 +47,11 @@ class Query:
     sentences: list[str] = field(default_factory=list)  # the question's own sentences (long questions)
     intents: list[str] = field(default_factory=list)
     boosted_kinds: list[str] = field(default_factory=list)
+    expansions: list[str] = field(default_factory=list)  # report terms added to the lexical query
+
+    @property
+    def lexical_text(self) -> str:
+        return " ".join([self.text, *self.expansions])
 
 
 def detect_language(text: str) -> str:
@@ -66,6 +71,14 @@ def intents() -> tuple[Intent, ...]:
     )
 
 
+@lru_cache(maxsize=1)
+def glossary() -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
+    data = tomllib.loads((_DATA / "glossary.toml").read_text(encoding="utf-8"))
+    return tuple(
+        (terms, tuple(re.compile(p, re.I) for p in patterns)) for terms, patterns in data.get("terms", {}).items()
+    )
+
+
 def analyse(text: str, long_question_chars: int = 200) -> Query:
     """Language, sentences (only for long questions: each is matched on its own) and intents."""
     text = " ".join(text.split())
@@ -78,5 +91,6 @@ def analyse(text: str, long_question_chars: int = 200) -> Query:
     kinds: list[str] = []
     for i in found:
         kinds.extend(k for k in i.kinds if k not in kinds)
+    expansions = [terms for terms, pats in glossary() if any(p.search(text) for p in pats)]
     return Query(text=text, lang=detect_language(text), sentences=sentences,
-                 intents=[i.name for i in found], boosted_kinds=kinds)
+                 intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions)

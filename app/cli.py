@@ -186,10 +186,10 @@ def eval_(
 ) -> None:
     """Evaluate on a question set: hit@k, MRR@10 per section, persona and language, beside the baseline."""
     from ingest.index import IndexUnavailable
-    from evals.runner import run_retrieval_eval
+    from evals.runner import run_eval
 
     try:
-        report = run_retrieval_eval(dataset, Settings(), configs=configs or ["default", "baseline"])
+        report = run_eval(dataset, Settings(), configs=configs or ["default", "baseline"], answers=not retrieval_only)
     except (IndexUnavailable, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     if out:
@@ -204,6 +204,16 @@ def eval_(
         table.add_row(name, str(m["n"]), *(f"{m[k]:.3f}" for k in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "hit@4000c")),
                       f"{lat.get('p50_ms', 0):.0f}", f"{lat.get('p95_ms', 0):.0f}")
     console.print(table)
+    if "refusal_correct" in report:
+        console.print(
+            f"[bold]Answers[/] refusal_correct {report['refusal_correct']} · false_refusal {report['false_refusal']} · "
+            f"citation_validity {report['citation_validity']} · citation_support {report['citation_support']} · "
+            f"must_mention {report['must_mention']} · median answer {report['answer_chars_median']} chars"
+        )
+        lat = next(iter(report["configs"].values()))["latency"]
+        console.print("[bold]Answer latency[/] " + " · ".join(
+            f"{k.removeprefix('answer:')} p50 {v['p50_ms']:.0f} / p95 {v['p95_ms']:.0f} ms"
+            for k, v in lat.items() if k.startswith("answer:")))
     first = next(iter(report["configs"].values()))
     for group in ("by_lang", "by_followup", "by_persona", "by_gold_section"):
         sub = Table(group.removeprefix("by_"), "n", "hit@5", "mrr@10")

@@ -1,18 +1,26 @@
 """Evaluation runner: asks every question of a set as a user would and reports the metrics.
 
-Retrieval part (this module): hit@1/3/5/10, MRR@10 and hit@4000c (a hit within the top-ranked
+Retrieval: hit@1/3/5/10, MRR@10 and hit@4000c (a hit within the top-ranked
 passages that together hold at most 4,000 characters, so chunk size cannot flatter) over the
 answerable items, overall and per ``gold_section``, ``persona`` and ``lang``, for several
 configurations side by side in one process: ``default`` (hybrid), ``dense`` (primary embedder only),
 ``lexical`` (BM25 only) and ``baseline`` (the naive LangChain recipe). Follow-ups are asked in their
-conversation: the earlier question first.
+conversation: the earlier question first, through the same ``Conversation`` the app uses.
+
+Answers (unless ``answers=False``): every question is asked through ``Advisor.ask`` as a user would,
+and the runner adds ``refusal_correct`` (share of unanswerable items refused), ``false_refusal``
+(share of answerable items refused), ``citation_validity`` (share of citations whose marker stands in
+the answer, whose passage was retrieved and whose quote stands verbatim at its offsets),
+``citation_support`` (share of answer sentences the groundedness checker labels supported),
+``must_mention`` (share of the answerable items' key terms that their answers contain; a refusal
+contains none) and latency per answer stage.
 
 ### Usage example
 
 ```python
-from evals.runner import run_retrieval_eval
-report = run_retrieval_eval("evals/datasets/dev.jsonl", Settings(), configs=["default", "baseline"])
-report["configs"]["default"]["hit@5"]
+from evals.runner import run_eval
+report = run_eval("evals/datasets/dev.jsonl", Settings(), configs=["default", "baseline"])
+report["hit@5"], report["refusal_correct"]
 ```
 """
 
@@ -24,20 +32,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from evals.dataset import EvalItem, load_dataset, passage_hits
+from rag.conversation import Conversation, Turn
 from rag.retrieve import HybridRetriever, RetrievalConfig
 from wijzer.settings import Settings
 
 KS = (1, 3, 5, 10)
 CONFIGS = ("default", "dense", "lexical", "baseline")
-
-
-def _history(item: EvalItem, by_id: dict[str, EvalItem]) -> list[str]:
-    chain: list[str] = []
-    cur = item
-    while cur.turn_of and cur.turn_of in by_id and len(chain) < 10:
-        cur = by_id[cur.turn_of]
-        chain.insert(0, cur.question)
-    return chain
 
 
 def _within_chars(texts: list[str], budget: int = 4000) -> int:
@@ -71,6 +71,33 @@ def _latency(values: list[float]) -> dict:
     return {"p50_ms": round(p(0.5), 2), "p95_ms": round(p(0.95), 2), "mean_ms": round(statistics.mean(values), 2)}
 
 
+def _advisor(settings: Settings, retriever: HybridRetriever):
+    from rag.advisor import Advisor
+
+    return Advisor(settings, retriever=retriever)
+
+
+def _answer_metrics(rows: list[dict], items: list[EvalItem]) -> dict:
+    rows = [r for r in rows if "refused" in r]
+    if not rows:
+        return {}
+    terms = {i.id: i.must_mention for i in items}
+    unans = [r for r in rows if not r["answerable"]]
+    ans = [r for r in rows if r["answerable"]]
+    valid = [v for r in rows for v in r["citation_valid"]]
+    claims = sum(r["claims"] for r in rows)
+    wanted = sum(len(terms[r["id"]]) for r in ans)
+    chars = sorted(r["answer_chars"] for r in ans if not r["refused"]) or [0]
+    return {
+        "refusal_correct": round(sum(r["refused"] for r in unans) / len(unans), 4) if unans else None,
+        "false_refusal": round(sum(r["refused"] for r in ans) / len(ans), 4) if ans else None,
+        "citation_validity": round(sum(valid) / len(valid), 4) if valid else None,
+        "citation_support": round(sum(r["supported"] for r in rows) / claims, 4) if claims else None,
+        "must_mention": round(sum(len(r["mentioned"]) for r in ans) / wanted, 4) if wanted else None,
+        "answer_chars_median": chars[len(chars) // 2],
+    }
+
+
 def _config(name: str) -> RetrievalConfig:
     cfg = RetrievalConfig()
     if name == "dense":
@@ -82,13 +109,33 @@ def _config(name: str) -> RetrievalConfig:
     return cfg
 
 
-def run_retrieval_eval(
+def _conversation_for(item: EvalItem, conversations: dict[str, Conversation]) -> Conversation:
+    """The conversation an item is asked in: its earlier turn's, or a new one."""
+    if item.turn_of and item.turn_of in conversations:
+        return conversations[item.turn_of]
+    return Conversation()
+
+
+def citation_valid(answer, retrieved_ids: set[str]) -> list[bool]:
+    """One verdict per citation: marker in the text, passage retrieved, quote verbatim at its offsets."""
+    out = []
+    for c in answer.citations:
+        ok = f"[{c.marker}]" in answer.text and c.chunk_id in retrieved_ids and bool(c.quotes)
+        for q in c.quotes:
+            ok = ok and c.passage[q.start - c.start : q.end - c.start] == q.text
+        out.append(ok)
+    return out
+
+
+def run_eval(
     dataset: str | Path,
     settings: Settings,
     configs: list[str] | None = None,
     retriever: HybridRetriever | None = None,
+    answers: bool = True,
+    advisor=None,
 ) -> dict:
-    """Run the retrieval evaluation; returns a JSON-ready report (see the module docstring)."""
+    """Run the evaluation; returns a JSON-ready report (see the module docstring)."""
     items = load_dataset(dataset)
     by_id = {i.id: i for i in items}
     configs = list(configs or ["default", "baseline"])
@@ -105,12 +152,17 @@ def run_retrieval_eval(
             from evals.baseline import NaiveBaseline
 
             baseline = NaiveBaseline.build(settings)
+            hybrid = None
         elif name == "default":
             hybrid = base_retriever
         else:
             hybrid = HybridRetriever(base_retriever.snapshot, settings, _config(name))
+        conversations: dict[str, Conversation] = {}
+        answer_rows: dict[str, dict] = {}
         for item in items:
-            history = _history(item, by_id)
+            conv = _conversation_for(item, conversations)
+            conversations[item.id] = conv
+            history = conv.history_for(item.question)
             t = time.perf_counter()
             if name == "baseline":
                 # The naive recipe has no conversation: it sees the follow-up as it is.
@@ -125,6 +177,24 @@ def run_retrieval_eval(
                               "kind": p.chunk.kind, "part": p.chunk.part, "scores": p.scores, "ranks": p.ranks}
                              for p in result.passages]
             latencies["search"].append((time.perf_counter() - t) * 1000)
+            if name == "default" and answers:
+                answer = (advisor or _advisor(settings, hybrid)).ask(item.question, conversation=conv)
+                for stage, ms in answer.timings_ms.items():
+                    latencies[f"answer:{stage}"].append(ms)
+                body = answer.text.lower()
+                claims = [v for v in answer.support if v.label != "frame"]
+                answer_rows[item.id] = {
+                    "answer": answer.text, "refused": answer.refused,
+                    "citations": [c.to_dict() for c in answer.citations],
+                    "support": [v.to_dict() for v in answer.support],
+                    "coverage": answer.config.get("coverage"),
+                    "citation_valid": citation_valid(answer, {p["chunk_id"] for p in answer.passages}),
+                    "supported": sum(1 for v in claims if v.label == "supported"), "claims": len(claims),
+                    "mentioned": [m for m in item.must_mention if not answer.refused and m in body],
+                    "answer_chars": len(answer.text),
+                }
+            else:
+                conv.add_turn(Turn(question=item.question, followup=bool(history)))
             rank, rule = None, None
             if item.answerable:
                 for n, r in enumerate(retrieved, start=1):
@@ -138,6 +208,7 @@ def run_retrieval_eval(
                 "gold_section": item.gold_section, "persona": item.persona, "lang": item.lang,
                 "followup": bool(item.turn_of), "rank": rank, "match_rule": rule,
                 "hit_4000c": bool(rank and rank <= fit), "retrieved": retrieved,
+                **answer_rows.get(item.id, {}),
             })
         summary = _metrics(rows)
         for field in ("gold_section", "persona", "lang", "followup"):
@@ -149,12 +220,21 @@ def run_retrieval_eval(
         summary["match_rules"] = {
             rule: sum(1 for r in rows if r["match_rule"] == rule) for rule in ("exact", "partial")
         }
+        if answer_rows:
+            summary.update(_answer_metrics(rows, items))
+            for field in ("gold_section", "persona", "lang"):
+                for key, group in summary[f"by_{field}"].items():
+                    group.update(_answer_metrics([r for r in rows if str(r[field]) == key], items))
         summary["items"] = rows
         report["configs"][name] = summary
     main = report["configs"][configs[0]]
     for key in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "hit@4000c"):
         report[key] = main.get(key)
     report["items"] = main["items"]
+    for key in ("refusal_correct", "false_refusal", "citation_validity", "citation_support", "must_mention",
+                "answer_chars_median"):
+        if key in main:
+            report[key] = main[key]
     if "baseline" in report["configs"] and configs[0] != "baseline":
         report["vs_baseline"] = {
             k: round(main[k] - report["configs"]["baseline"][k], 4)

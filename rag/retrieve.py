@@ -110,6 +110,7 @@ class RetrievalResult:
     passages: list[Passage]
     timings_ms: dict[str, float] = field(default_factory=dict)
     best_sentence: float = 0.0  # highest question–sentence cosine over all retrievable sentences
+    query_vector: np.ndarray | None = None  # the full question, primary embedder
 
 
 @dataclass
@@ -166,8 +167,9 @@ class HybridRetriever:
         sims = self.snapshot.chunk_vectors[name] @ q.T  # (n_chunks, n_texts)
         return sims.max(axis=1), q
 
-    def score_lists(self, query: Query) -> tuple[dict[str, np.ndarray], float, dict[str, float]]:
-        """Raw scores per list for every chunk, the best sentence similarity, and timings."""
+    def score_lists(self, query: Query) -> tuple[dict[str, np.ndarray], float, dict[str, float], np.ndarray]:
+        """Raw scores per list for every chunk, the best sentence similarity, timings, and the
+        full question's vector (primary embedder)."""
         timings: dict[str, float] = {}
         texts = [query.text] + query.sentences
         lists: dict[str, np.ndarray] = {}
@@ -183,15 +185,13 @@ class HybridRetriever:
         per_chunk = np.full(len(self.chunks), -1.0, dtype=np.float32)
         np.maximum.at(per_chunk, self._sent_chunk, sent_sims)
         lists["sentence"] = per_chunk
-        best_sentence = float(sent_sims[:].max()) if len(sent_sims) and q_primary is not None else 0.0
-        # Only the full question's similarity counts for "is this covered at all".
-        if len(sent_sims):
-            best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max())
+        # "Is this covered at all" looks at the full question only, not at its parts.
+        best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max()) if len(sent_sims) else 0.0
         timings["sentence"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         lists["lexical"] = self.snapshot.lexical.scores(query.lexical_text if self.config.expand else query.text)
         timings["lexical"] = (time.perf_counter() - t) * 1000
-        return lists, best_sentence, timings
+        return lists, best_sentence, timings, q_primary[0]
 
     def _fuse(self, lists: dict[str, np.ndarray], query: Query, mask: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         cfg = self.config
@@ -240,11 +240,11 @@ class HybridRetriever:
         q = query if isinstance(query, Query) else analyse(query)
         filters = filters or Filters()
         mask = np.array([filters.allows(c) for c in self.chunks]) if len(self.chunks) else np.zeros(0, bool)
-        lists, best_sentence, timings = self.score_lists(q)
+        lists, best_sentence, timings, query_vector = self.score_lists(q)
         fused, ranks = self._fuse(lists, q, mask)
         if history:
             prev = analyse(history[-1])
-            prev_lists, _, _ = self.score_lists(prev)
+            prev_lists, _, _, _ = self.score_lists(prev)
             prev_fused, _ = self._fuse(prev_lists, prev, mask)
             finite = np.isfinite(prev_fused)
             fused = np.where(finite, fused + self.config.followup_weight * np.where(finite, prev_fused, 0), fused)
@@ -267,7 +267,7 @@ class HybridRetriever:
             scores["fused"] = round(float(fused[i]), 6)
             passages.append(Passage(self.chunks[i], rank, scores, {n: int(r[i]) + 1 for n, r in ranks.items()}))
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return RetrievalResult(q, passages, {k: round(v, 2) for k, v in timings.items()}, best_sentence)
+        return RetrievalResult(q, passages, {k: round(v, 2) for k, v in timings.items()}, best_sentence, query_vector)
 
     def _diverse(self, order: list[int], top_k: int) -> list[int]:
         vecs = self.snapshot.chunk_vectors[self.settings.embedder]

@@ -59,7 +59,7 @@ def test_langchain_retriever_interface(retriever):
 
 
 def test_eval_runner_reports_metrics(retriever, report_index, tmp_path):
-    from evals.runner import run_retrieval_eval
+    from evals.runner import run_eval
 
     data = tmp_path / "set.jsonl"
     rows = [
@@ -73,7 +73,7 @@ def test_eval_runner_reports_metrics(retriever, report_index, tmp_path):
          "answerable": False, "gold_quotes": [], "gold_section": None, "must_mention": [], "turn_of": None},
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    report = run_retrieval_eval(data, report_index, configs=["default", "lexical"], retriever=retriever)
+    report = run_eval(data, report_index, configs=["default", "lexical"], retriever=retriever, answers=False)
     for key in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "items"):
         assert key in report
     assert report["configs"]["default"]["n"] == 2

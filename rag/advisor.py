@@ -1,0 +1,171 @@
+"""The Python API that the app, the command line and the evaluation runner all use.
+
+``Advisor.ask`` takes a question (and optionally the conversation so far), retrieves passages, decides
+whether the corpus covers the question, composes the answer from the passages, checks every sentence
+for support and returns an ``Answer`` that carries everything an evaluator needs to audit it.
+
+### Usage example
+
+```python
+from wijzer.settings import Settings
+from rag.advisor import Advisor
+from rag.conversation import Conversation
+advisor = Advisor(Settings())
+conv = Conversation()
+a = advisor.ask("Hoe werk ik beter samen met provincies?", conversation=conv)
+b = advisor.ask("En wat kan de ambtelijke top daaraan doen?", conversation=conv)
+print(b.text); [c.location for c in b.citations]
+```
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+
+from ingest.embed import get_embedder
+from rag.answer import Answer
+from rag.compose import Composer, ComposeConfig
+from rag.conversation import Conversation, Turn, is_followup
+from rag.coverage import CoverageJudge, CoverageVerdict
+from rag.grounding import GroundingChecker
+from rag.retrieve import Filters, HybridRetriever, RetrievalResult
+from wijzer.settings import REPO_ROOT, Settings
+
+MAX_QUESTION_CHARS = 4000
+
+
+class Mode(str, Enum):
+    ADVIES = "advies"
+    LESMATERIAAL = "lesmateriaal"
+    TOETS = "toets"
+
+    @classmethod
+    def from_str(cls, value: str) -> "Mode":
+        try:
+            return cls(value.lower().strip())
+        except ValueError:
+            raise ValueError(f"Unknown mode {value!r}; supported: {', '.join(m.value for m in cls)}") from None
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as it is; the message says why, in the user's terms."""
+
+
+def clean_question(question: str) -> str:
+    """Drop control characters and fold whitespace; reject empty and over-long questions."""
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question or "")
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("De vraag is leeg. Beschrijf je situatie of stel een vraag.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"De vraag is {len(text)} tekens lang; het maximum is {MAX_QUESTION_CHARS}. Maak hem korter."
+        )
+    return text
+
+
+class Advisor:
+    """Answers questions from the index; load once per process and share."""
+
+    def __init__(self, settings: Settings, retriever: HybridRetriever | None = None,
+                 calibration_set: Path | None = REPO_ROOT / "evals" / "datasets" / "dev.jsonl") -> None:
+        self.settings = settings
+        self.retriever = retriever or HybridRetriever.from_settings(settings)
+        self.composer = Composer(self.retriever.snapshot, ComposeConfig())
+        self.coverage = CoverageJudge.load_or_calibrate(self.retriever, calibration_set)
+        self.checker = GroundingChecker(get_embedder(settings.embedder))
+
+    @property
+    def corpus_version(self) -> str:
+        return self.retriever.snapshot.corpus_version
+
+    def config(self) -> dict:
+        return {
+            "settings": self.settings.public_dict(),
+            "retrieval": asdict(self.retriever.config),
+            "compose": asdict(self.composer.config),
+            "coverage_threshold": self.coverage.threshold,
+            "coverage_calibrated_on": self.coverage.calibrated_on,
+            "answerer": "composed",
+        }
+
+    def retrieve(self, question: str, conversation: Conversation | None = None,
+                 filters: Filters | None = None, top_k: int | None = None) -> tuple[RetrievalResult, list[str]]:
+        history = conversation.history_for(question) if conversation else []
+        k = max(top_k or self.settings.top_k, self.composer.config.passages)
+        return self.retriever.run(question, top_k=k, filters=filters, history=history or None), history
+
+    def ask(self, question: str, conversation: Conversation | None = None, mode: str | Mode = Mode.ADVIES,
+            filters: Filters | None = None) -> Answer:
+        """Answer ``question``; when ``conversation`` is given, the turn is added to it."""
+        t0 = time.perf_counter()
+        mode = Mode.from_str(mode) if isinstance(mode, str) else mode
+        question = clean_question(question)
+        timings: dict[str, float] = {}
+        result, history = self.retrieve(question, conversation, filters)
+        timings["retrieval"] = result.timings_ms.get("total", 0.0)
+        t = time.perf_counter()
+        topic = conversation.topic_score() if (conversation and history) else None
+        verdict = self.coverage.judge(result, history_best=topic)
+        timings["coverage"] = (time.perf_counter() - t) * 1000
+        lang = result.query.lang
+        t = time.perf_counter()
+        if verdict.covered and result.passages:
+            text, citations, _ = self.composer.compose(result, lang=lang)
+        else:
+            text, citations = self._not_covered(result, verdict, lang), []
+        timings["compose"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        support = self.checker.check(text, {c.marker: c.passage for c in citations}) if citations else []
+        timings["grounding"] = (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        answer = Answer(
+            question=question,
+            resolved_question=" / ".join([*history, question]),
+            text=text,
+            refused=not verdict.covered,
+            lang=lang,
+            mode=mode.value,
+            citations=citations,
+            passages=[p.to_dict() for p in result.passages],
+            support=support,
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            config={**self.config(), "coverage": verdict.to_dict(), "retrieval_timings_ms": result.timings_ms},
+            answerer="composed",
+            corpus_version=self.corpus_version,
+        )
+        if conversation is not None:
+            conversation.add_turn(Turn(question=question, answer=text, refused=answer.refused,
+                                       followup=bool(history), coverage_score=verdict.score,
+                                       citations=[c.to_dict() for c in citations]))
+        return answer
+
+    def _not_covered(self, result: RetrievalResult, verdict: CoverageVerdict, lang: str) -> str:
+        """Say plainly that the report does not answer this; name the nearest topics; no advice."""
+        seen: list[str] = []
+        for p in result.passages[:5]:
+            c = p.chunk
+            label = f"{c.doc_title} › {c.context_label()}"
+            if label not in seen:
+                seen.append(label)
+        nearest = "\n".join(f"- {label}" for label in seen[:3])
+        if lang == "en":
+            head = (f"**The report does not give {verdict.missing}.** It discusses related topics, but this "
+                    "specific fact is not in it, so I give no answer of my own."
+                    if verdict.missing else
+                    "**This is not covered by the report.** *Werken aan transformatie* does not answer this "
+                    "question, so I give no advice on it.")
+            return f"{head}\n\nThe nearest topics the report does cover:\n{nearest}"
+        head = (f"**Het rapport noemt geen {verdict.missing}.** Het bespreekt verwante onderwerpen, maar dit "
+                "specifieke gegeven staat er niet in; ik vul het niet zelf in."
+                if verdict.missing else
+                "**Dit staat niet in het rapport.** *Werken aan transformatie* geeft geen antwoord op deze "
+                "vraag, dus ik geef er geen advies over.")
+        return f"{head}\n\nDe onderwerpen uit het rapport die er het dichtst bij liggen:\n{nearest}"
+
+
+__all__ = ["Advisor", "Mode", "QuestionError", "clean_question", "is_followup"]

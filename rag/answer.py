@@ -1,0 +1,99 @@
+"""The records an answer is made of: citations, support verdicts, the answer and its audit record.
+
+These names are the public vocabulary: the same words in code, CLI JSON and the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Quote:
+    """Cited words exactly as they stand in the chunk, with offsets into the cleaned document."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Citation:
+    """What a marker ``[n]`` resolves to."""
+
+    marker: int
+    chunk_id: str
+    doc_id: str
+    doc_title: str
+    part: str
+    chapter: int | None
+    chapter_title: str | None
+    section: str | None
+    textbox: int | None
+    textbox_title: str | None
+    kind: str
+    location: str  # chapter › section › text box, for people
+    passage: str  # the whole chunk
+    start: int  # chunk offsets in the cleaned document text
+    end: int
+    quotes: list[Quote] = field(default_factory=list)
+
+    @property
+    def quote(self) -> str:
+        return self.quotes[0].text if self.quotes else ""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["quote"] = self.quote
+        return d
+
+
+@dataclass
+class SupportVerdict:
+    """How well one answer sentence is supported by the passages it cites."""
+
+    sentence: str
+    markers: list[int]
+    best_marker: int | None
+    score: float
+    label: str  # supported | weak | unsupported | frame (headings and framing lines, not claims)
+    evidence: str = ""  # the passage sentence that supports it best
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    resolved_question: str  # the question as retrieval saw it (follow-ups carry their context)
+    text: str  # Markdown, with [n] markers
+    refused: bool
+    lang: str
+    mode: str
+    citations: list[Citation]
+    passages: list[dict]  # every retrieved passage with its scores and ranks
+    support: list[SupportVerdict]
+    timings_ms: dict[str, float]
+    config: dict
+    answerer: str  # "composed" or the generative model's name
+    corpus_version: str
+    notes: list[str] = field(default_factory=list)  # e.g. markers removed from a generated answer
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "resolved_question": self.resolved_question,
+            "answer": self.text,
+            "refused": self.refused,
+            "lang": self.lang,
+            "mode": self.mode,
+            "answerer": self.answerer,
+            "corpus_version": self.corpus_version,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": self.passages,
+            "support": [s.to_dict() for s in self.support],
+            "timings": self.timings_ms,
+            "config": self.config,
+            "notes": self.notes,
+        }

@@ -1,0 +1,206 @@
+"""The default answerer: an advisory answer composed from the retrieved passages, no model needed.
+
+It picks the sentences that answer *this* question (not whole chunks), drops near-duplicates, groups
+them under the headings of an advisory answer by the kind of passage they come from, orders them in
+reading order, and frames them with one line that names the finding (and its tension) from the chunk
+metadata. Every sentence is quoted verbatim and carries its ``[n]`` marker, so the answer is grounded by
+construction. Deterministic: the same question and index give the same answer.
+
+### Usage example
+
+```python
+composer = Composer(retriever.snapshot)
+text, citations, used = composer.compose(result, lang="nl")
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.index import IndexSnapshot
+from ingest.lexical import tokenize
+from ingest.models import Chunk
+from rag.answer import Citation, Quote
+from rag.retrieve import RetrievalResult
+
+# Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
+GROUPS = ("says", "do", "top", "examples")
+HEADINGS = {
+    "nl": {"says": "Wat het rapport zegt", "do": "Wat je kunt doen",
+           "top": "Wat je van de ambtelijke top kunt vragen", "examples": "Voorbeelden uit de praktijk"},
+    "en": {"says": "What the report says", "do": "What you can do",
+           "top": "What you can ask of senior management (de ambtelijke top)", "examples": "Examples from practice"},
+}
+_KIND_GROUP = {"what_is_needed": "do", "working_method": "do", "role_of_top": "top", "practice_example": "examples"}
+_TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
+_PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "samenvatting": "de samenvatting", "conclusie": "de conclusie",
+                      "inleiding": "de inleiding", "reflectie": "de reflectie", "verantwoording": "de verantwoording"},
+               "en": {"voorwoord": "the foreword", "samenvatting": "the summary", "conclusie": "the conclusion",
+                      "inleiding": "the introduction", "reflectie": "the reflection", "verantwoording": "the account of methods"}}
+
+
+@dataclass
+class ComposeConfig:
+    """Args:
+        max_chars: budget for the quoted sentences (default 1,900: long enough to carry the key terms,
+            short enough to read next to the sources).
+        max_sentences: at most this many sentences (default 9).
+        per_group: at most this many sentences under one heading (default 4).
+        duplicate_cosine: a sentence this close to a chosen one is a near-duplicate (default 0.9).
+        min_chars: shorter sentences are not quoted alone (default 40).
+    """
+
+    max_chars: int = 1900
+    max_sentences: int = 9
+    per_group: int = 4
+    duplicate_cosine: float = 0.9
+    min_chars: int = 40
+    passages: int = 6  # how many retrieved passages sentences may come from
+
+
+@dataclass
+class _Candidate:
+    passage_rank: int
+    chunk: Chunk
+    start: int  # relative to the chunk
+    end: int
+    vector: np.ndarray
+    score: float
+    group: str
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text[self.start : self.end]
+
+
+class Composer:
+    def __init__(self, snapshot: IndexSnapshot, config: ComposeConfig | None = None) -> None:
+        self.snapshot = snapshot
+        self.config = config or ComposeConfig()
+        self._index = {c.id: i for i, c in enumerate(snapshot.chunks)}
+        self._sentences: dict[int, list[int]] = {}
+        for row, s in enumerate(snapshot.sentences):
+            self._sentences.setdefault(s.chunk_index, []).append(row)
+        self._tension: dict[tuple[str, int], str] = {}
+        for c in snapshot.chunks:  # the tension of each finding, as the summary names it
+            head = c.section_path[0] if c.section_path else ""
+            if c.chapter and head.lower().startswith("spanning tussen"):
+                self._tension.setdefault((c.doc_id, c.chapter), head)
+
+    # -- selection ------------------------------------------------------------------------------
+    def _candidates(self, result: RetrievalResult, extra_vectors: list[np.ndarray]) -> list[_Candidate]:
+        q = result.query
+        qvecs = [result.query_vector, *extra_vectors]
+        q_tokens = set(tokenize(q.lexical_text))
+        out: list[_Candidate] = []
+        for p in result.passages[: self.config.passages]:
+            idx = self._index.get(p.chunk.id)
+            for row in self._sentences.get(idx, []):
+                s = self.snapshot.sentences[row]
+                start, end = s.start, s.end
+                text = p.chunk.text[start:end]
+                if text.startswith("- "):  # a list item: quote the item, not its bullet
+                    start, text = start + 2, text[2:]
+                if len(text) < self.config.min_chars or text.rstrip().endswith((":", "?")):
+                    continue  # announcements and the report's own (rhetorical) questions say nothing
+                if text[:1].islower():
+                    continue  # a fragment the sentence splitter cut off; it reads badly alone
+                vec = self.snapshot.sentence_vectors[row]
+                dense = max(float(vec @ v) for v in qvecs if v is not None)
+                tokens = set(tokenize(text))
+                overlap = len(tokens & q_tokens) / (len(q_tokens) or 1)
+                prior = 0.02 * (1.0 / p.rank)
+                group = _KIND_GROUP.get(p.chunk.kind, "says")
+                if group != "top" and _TOP_MENTION.search(text):
+                    group = "top"
+                if p.chunk.kind in q.boosted_kinds:
+                    prior += 0.01
+                out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + 0.08 * overlap + prior, group))
+        return out
+
+    def select(self, result: RetrievalResult, extra_vectors: list[np.ndarray] | None = None) -> list[_Candidate]:
+        cfg = self.config
+        ranked = sorted(self._candidates(result, extra_vectors or []), key=lambda c: -c.score)
+        chosen: list[_Candidate] = []
+        per_group: dict[str, int] = {}
+        total = 0
+        for cand in ranked:
+            if len(chosen) >= cfg.max_sentences:
+                break
+            if total + len(cand.text) > cfg.max_chars and chosen:
+                continue
+            if per_group.get(cand.group, 0) >= cfg.per_group:
+                continue
+            if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen):
+                continue
+            chosen.append(cand)
+            per_group[cand.group] = per_group.get(cand.group, 0) + 1
+            total += len(cand.text)
+        return chosen
+
+    # -- writing --------------------------------------------------------------------------------
+    def frame(self, chosen: list[_Candidate], lang: str) -> str:
+        """One line naming the finding(s) the answer is about, with the tension where known."""
+        weights: dict[tuple[str, int], float] = {}
+        for c in chosen:
+            if c.chunk.chapter:
+                key = (c.chunk.doc_id, c.chunk.chapter)
+                weights[key] = weights.get(key, 0.0) + 1.0 / c.passage_rank
+        label = "Bevinding" if lang == "nl" else "Finding"
+        if weights:
+            ordered = sorted(weights, key=lambda k: -weights[k])
+            best = ordered[0]
+            title = next(c.chunk.chapter_title for c in chosen if (c.chunk.doc_id, c.chunk.chapter) == best)
+            line = f"**{label} {best[1]} — {title}**"
+            tension = self._tension.get(best)
+            if tension:
+                line += f" ({tension[0].lower() + tension[1:]})" if lang == "nl" else f" (tension: {tension})"
+            others = [k for k in ordered[1:] if weights[k] >= 0.5 * weights[best]][:1]
+            for k in others:
+                other_title = next(c.chunk.chapter_title for c in chosen if (c.chunk.doc_id, c.chunk.chapter) == k)
+                line += f"; {'zie ook' if lang == 'nl' else 'see also'} {label.lower()} {k[1]} — {other_title}"
+            return line
+        parts = [c.chunk.part for c in chosen]
+        part = max(set(parts), key=parts.count) if parts else ""
+        where = _PART_LABEL[lang].get(part, part)
+        return f"**{'Uit' if lang == 'nl' else 'From'} {where}**" if where else ""
+
+    def compose(self, result: RetrievalResult, lang: str = "nl", extra_vectors: list[np.ndarray] | None = None):
+        """The answer text (Markdown with markers), its citations, and the quoted sentences in order."""
+        chosen = self.select(result, extra_vectors)
+        markers: dict[str, int] = {}
+        for c in sorted(chosen, key=lambda c: (GROUPS.index(c.group), c.passage_rank, c.start)):
+            markers.setdefault(c.chunk.id, len(markers) + 1)
+        lines = [self.frame(chosen, lang)] if chosen else []
+        if lang == "en" and chosen:
+            lines.append("_The report is in Dutch; its passages are quoted as written._")
+        quoted: list[tuple[str, list[int]]] = []
+        for group in GROUPS:
+            members = sorted((c for c in chosen if c.group == group), key=lambda c: (c.passage_rank, c.start))
+            if not members:
+                continue
+            lines.append(f"\n**{HEADINGS[lang][group]}**")
+            for c in members:
+                m = markers[c.chunk.id]
+                lines.append(f"- {c.text} [{m}]")
+                quoted.append((c.text, [m]))
+        citations: dict[int, Citation] = {}
+        for c in chosen:
+            m = markers[c.chunk.id]
+            cit = citations.get(m)
+            if cit is None:
+                ch = c.chunk
+                cit = citations[m] = Citation(
+                    marker=m, chunk_id=ch.id, doc_id=ch.doc_id, doc_title=ch.doc_title, part=ch.part,
+                    chapter=ch.chapter, chapter_title=ch.chapter_title, section=ch.section,
+                    textbox=ch.textbox, textbox_title=ch.textbox_title, kind=ch.kind,
+                    location=f"{ch.doc_title} › {ch.context_label()}", passage=ch.text, start=ch.start, end=ch.end,
+                )
+            cit.quotes.append(Quote(c.text, c.chunk.start + c.start, c.chunk.start + c.end))
+        for cit in citations.values():
+            cit.quotes.sort(key=lambda q: q.start)
+        return "\n".join(lines).strip(), [citations[m] for m in sorted(citations)], quoted

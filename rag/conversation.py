@@ -1,0 +1,97 @@
+"""A conversation: the turns so far, and how a follow-up is read against them.
+
+Follow-ups ("En wat kan de ambtelijke top daaraan doen?", "Heb je daar een voorbeeld van?") are
+recognised by their form — short, and leaning on something said before (daar, dat, die, hierbij, this,
+that …) or opening with "En"/"And"/"Maar" — and then retrieved together with the previous question
+(the retriever fuses both rankings and stays with the findings the conversation is about). A question
+that stands on its own starts a new topic, even inside the same conversation.
+
+### Usage example
+
+```python
+conv = Conversation()
+conv.add_turn("Hoe werk ik beter samen met provincies?", answer)
+conv.history_for("En wat kan de ambtelijke top daaraan doen?")   # ['Hoe werk ik beter samen …']
+conv.save(Path("gesprek.json"))
+```
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+_LEANS_BACK = re.compile(
+    r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|hierbij|hiervan|hieraan|hierover|dat|die|dit|"
+    r"deze|zo'n|zoiets|ervoor|erover|eraan|het rapport daarover|this|that|these|those|it|there|such)\b",
+    re.I,
+)
+_OPENS_ON = re.compile(r"^\s*(en|maar|dus|oké|ok|and|but|so|also|ook)\b", re.I)
+FOLLOWUP_MAX_CHARS = 140
+
+
+def is_followup(question: str) -> bool:
+    """Does this question only make sense with the previous turn?"""
+    q = question.strip()
+    if not q or len(q) > FOLLOWUP_MAX_CHARS:
+        return False
+    return bool(_OPENS_ON.search(q) or _LEANS_BACK.search(q))
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: str = ""
+    refused: bool = False
+    followup: bool = False
+    coverage_score: float | None = None
+    citations: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Conversation:
+    turns: list[Turn] = field(default_factory=list)
+
+    def history_for(self, question: str) -> list[str]:
+        """The earlier questions a follow-up leans on (empty for a question that stands alone)."""
+        if not self.turns or not is_followup(question):
+            return []
+        # Walk back over follow-ups to the question that set the topic.
+        chain: list[str] = []
+        for turn in reversed(self.turns):
+            chain.insert(0, turn.question)
+            if not turn.followup:
+                break
+        return chain[-2:]
+
+    def topic_score(self) -> float | None:
+        for turn in reversed(self.turns):
+            if not turn.followup:
+                return turn.coverage_score if not turn.refused else None
+        return None
+
+    def add_turn(self, turn: Turn) -> None:
+        self.turns.append(turn)
+
+    def to_dict(self) -> dict:
+        return {"turns": [asdict(t) for t in self.turns]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Conversation":
+        return cls([Turn(**t) for t in data.get("turns", [])])
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Conversation":
+        if not path.exists():
+            return cls()
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path} is not a conversation file written by wijzer ({exc})") from exc

@@ -1,0 +1,136 @@
+"""Does the corpus cover the question? The honest "not in the report" decision.
+
+Two checks, both must pass:
+
+1. **Similarity**: the best cosine between the question and any single sentence of the corpus
+   (primary embedder) must reach a threshold. English questions score lower against Dutch text, so
+   they get a fixed offset. The threshold is calibrated automatically on the development set for each
+   corpus version and embedder (``calibrate``), because it is sharp and moves with both.
+2. **What is asked is there**: a question that asks for a specific kind of fact — an amount, a number,
+   a date, a percentage, a law article, a named person's view — is covered only if the top passages
+   contain that kind of fact. This catches near-misses ("how much is in the Klimaatfonds?") whose
+   topic the report does discuss.
+
+### Usage example
+
+```python
+judge = CoverageJudge.load_or_calibrate(retriever, dev_set_path)
+verdict = judge.judge(result, history_best=None)
+verdict.covered, verdict.reason
+```
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ingest.embed import embedder_slug
+from rag.retrieve import HybridRetriever, RetrievalResult
+
+_DATA = Path(__file__).resolve().parent / "data"
+EN_OFFSET = 0.035  # English questions score about this much lower against the Dutch text
+DEFAULT_THRESHOLD = 0.86  # used only when no development set is available to calibrate on
+MAX_FALSE_REFUSAL = 0.05
+
+
+@dataclass(frozen=True)
+class FactAsk:
+    name: str
+    label_nl: str
+    label_en: str
+    asks: tuple[re.Pattern, ...]
+    evidence: tuple[re.Pattern, ...]
+
+
+@lru_cache(maxsize=1)
+def fact_asks() -> tuple[FactAsk, ...]:
+    data = tomllib.loads((_DATA / "facts.toml").read_text(encoding="utf-8"))
+    return tuple(
+        FactAsk(f["name"], f["label_nl"], f["label_en"],
+                tuple(re.compile(p, re.I) for p in f["asks"]), tuple(re.compile(p, re.I) for p in f["evidence"]))
+        for f in data["facts"]
+    )
+
+
+@dataclass
+class CoverageVerdict:
+    covered: bool
+    score: float  # best question–sentence cosine (with the English offset applied)
+    threshold: float
+    reason: str  # "" when covered; else "low_similarity" or "missing_fact:<kind>"
+    missing: str = ""  # the kind of fact asked for and not found, in the question's language
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CoverageJudge:
+    threshold: float = DEFAULT_THRESHOLD
+    calibrated_on: str = ""
+    stats: dict | None = None
+
+    def judge(self, result: RetrievalResult, history_best: float | None = None) -> CoverageVerdict:
+        q = result.query
+        score = result.best_sentence + (EN_OFFSET if q.lang == "en" else 0.0)
+        if history_best is not None:  # a follow-up inherits its conversation's topic
+            score = max(score, history_best)
+        if score < self.threshold:
+            return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity")
+        top_text = " ".join(p.chunk.text for p in result.passages[:3])
+        for fact in fact_asks():
+            if any(p.search(q.text) for p in fact.asks) and not any(p.search(top_text) for p in fact.evidence):
+                label = fact.label_nl if q.lang == "nl" else fact.label_en
+                return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label)
+        return CoverageVerdict(True, round(score, 4), self.threshold, "")
+
+    # -- calibration ----------------------------------------------------------------------------
+    @staticmethod
+    def cache_path(retriever: HybridRetriever) -> Path:
+        s = retriever.settings
+        return s.index_dir / f"calibration-{retriever.snapshot.corpus_version[:12]}-{embedder_slug(s.embedder)}.json"
+
+    @classmethod
+    def calibrate(cls, retriever: HybridRetriever, dataset: Path) -> "CoverageJudge":
+        """Pick the highest similarity threshold that wrongly refuses at most 5 % of the answerable
+        questions of ``dataset`` (first turns; follow-ups inherit their conversation's score)."""
+        from evals.dataset import load_dataset
+
+        items = [i for i in load_dataset(dataset) if not i.turn_of]
+        scored = []
+        for item in items:
+            r = retriever.run(item.question, top_k=3)
+            scored.append((r.best_sentence + (EN_OFFSET if r.query.lang == "en" else 0.0), item.answerable))
+        answerable = sorted(s for s, a in scored if a)
+        if not answerable:
+            return cls()
+        allowed = int(MAX_FALSE_REFUSAL * len(answerable))
+        threshold = answerable[allowed] - 1e-6 if allowed < len(answerable) else answerable[-1]
+        refused = sum(1 for s, a in scored if not a and s < threshold)
+        unanswerable = sum(1 for _, a in scored if not a)
+        stats = {"answerable": len(answerable), "unanswerable": unanswerable,
+                 "false_refusals": sum(1 for s in answerable if s < threshold), "refused_unanswerable": refused}
+        return cls(threshold=round(threshold, 5), calibrated_on=str(dataset), stats=stats)
+
+    @classmethod
+    def load_or_calibrate(cls, retriever: HybridRetriever, dataset: Path | None) -> "CoverageJudge":
+        path = cls.cache_path(retriever)
+        if path.exists():
+            try:
+                return cls(**json.loads(path.read_text()))
+            except (ValueError, TypeError):
+                pass
+        if dataset is None or not Path(dataset).exists():
+            return cls()
+        judge = cls.calibrate(retriever, Path(dataset))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(asdict(judge), indent=2))
+        except OSError:
+            pass
+        return judge

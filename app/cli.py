@@ -176,6 +176,44 @@ def search(
         console.print(c.text if len(c.text) < 700 else c.text[:700] + " …", markup=False, highlight=False)
 
 
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="The question or situation, in Dutch or English."),
+    mode: str = typer.Option("advies", "--mode", help="advies, lesmateriaal or toets."),
+    conversation: Optional[Path] = typer.Option(None, "--conversation", help="JSON file that keeps the conversation; follow-ups are read against it."),
+    filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer with citations, passages, support, timings and config as JSON."),
+) -> None:
+    """Answer a question from the report, every sentence with its source [n]."""
+    from ingest.index import IndexUnavailable
+    from rag.advisor import Advisor
+    from rag.conversation import Conversation
+    from rag.retrieve import Filters
+
+    try:
+        conv = Conversation.load(conversation) if conversation else None
+        advisor = Advisor(Settings())
+        answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
+    except (IndexUnavailable, ValueError) as exc:
+        _fail(str(exc))
+    if conversation and conv is not None:
+        conv.save(conversation)
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    console.print(answer.text, markup=False, highlight=False)
+    if answer.citations:
+        console.print("\n[bold]Bronnen[/]" if answer.lang == "nl" else "\n[bold]Sources[/]")
+        for c in answer.citations:
+            console.print(f"[{c.marker}] {c.location} (tekens {c.start}–{c.end})", markup=False, highlight=False)
+    if answer.mode == "toets":
+        table = Table("zin", "bron", "score", "oordeel")
+        for v in answer.support:
+            if v.label != "frame":
+                table.add_row(v.sentence[:90], str(v.best_marker or "-"), f"{v.score:.2f}", v.label)
+        console.print(table)
+
+
 @app.command("eval")
 def eval_(
     dataset: Path = typer.Option(Path("evals/datasets/dev.jsonl"), "--dataset", help="JSONL question set (EVAL_SCHEMA.md)."),

@@ -36,6 +36,7 @@ _DATA = Path(__file__).resolve().parent / "data"
 EN_OFFSET = 0.035  # English questions score about this much lower against the Dutch text
 DEFAULT_THRESHOLD = 0.86  # used only when no development set is available to calibrate on
 MAX_FALSE_REFUSAL = 0.05
+NEAR_MISS_MARGIN = 0.04  # below the threshold by less than this, a question is still "near" a topic
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,16 @@ class CoverageJudge:
         score = result.best_sentence + (EN_OFFSET if q.lang == "en" else 0.0)
         if history_best is not None:  # a follow-up inherits its conversation's topic
             score = max(score, history_best)
+        # A near-miss (the topic is close, the asked fact absent) deserves its own answer, so the
+        # fact check comes first for questions near or above the threshold.
+        if score >= self.threshold - NEAR_MISS_MARGIN:
+            top_text = " ".join(p.chunk.text for p in result.passages[:3])
+            for fact in fact_asks():
+                if any(p.search(q.text) for p in fact.asks) and not any(p.search(top_text) for p in fact.evidence):
+                    label = fact.label_nl if q.lang == "nl" else fact.label_en
+                    return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label)
         if score < self.threshold:
             return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity")
-        top_text = " ".join(p.chunk.text for p in result.passages[:3])
-        for fact in fact_asks():
-            if any(p.search(q.text) for p in fact.asks) and not any(p.search(top_text) for p in fact.evidence):
-                label = fact.label_nl if q.lang == "nl" else fact.label_en
-                return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label)
         return CoverageVerdict(True, round(score, 4), self.threshold, "")
 
     # -- calibration ----------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""Composed answers, refusals, conversations and the groundedness checker, on the real report index."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.advisor import Advisor, QuestionError
+from rag.conversation import Conversation, is_followup
+from rag.grounding import GroundingChecker
+
+
+@pytest.fixture(scope="module")
+def advisor(report_index):
+    return Advisor(report_index)
+
+
+def _assert_citations_resolve(answer):
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == {c.marker for c in answer.citations}
+    retrieved = {p["chunk_id"] for p in answer.passages}
+    for c in answer.citations:
+        assert c.chunk_id in retrieved and c.location and c.quotes
+        for q in c.quotes:
+            assert c.passage[q.start - c.start : q.end - c.start] == q.text
+
+
+def test_situational_question_gets_an_advisory_answer(advisor):
+    a = advisor.ask(
+        "Ik werk bij een provincie. Elk ministerie heeft zijn eigen doelen en potjes en wij zitten ertussen. "
+        "Hoe krijg ik ze aan één tafel?"
+    )
+    assert not a.refused
+    first = a.text.splitlines()[0]
+    assert first.startswith("**Bevinding ")
+    assert "**Wat het rapport zegt**" in a.text or "**Wat je kunt doen**" in a.text
+    bullets = [line for line in a.text.splitlines() if line.startswith("- ")]
+    assert bullets and all(re.search(r"\[\d+\]$", b) for b in bullets)
+    _assert_citations_resolve(a)
+    claims = [v for v in a.support if v.label != "frame"]
+    assert claims and all(v.label == "supported" for v in claims)
+    assert set(a.timings_ms) >= {"retrieval", "compose", "grounding", "total"}
+    assert a.config["coverage"]["covered"] and a.corpus_version
+
+
+def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
+    a = advisor.ask("What can senior civil servants do to make working across ministries stick?")
+    assert not a.refused and a.lang == "en"
+    assert "_The report is in Dutch" in a.text
+    assert any(h in a.text for h in ("**What the report says**", "**What you can do**", "**What you can ask"))
+    _assert_citations_resolve(a)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Hoeveel verlofdagen heb ik per jaar als rijksambtenaar?", "How do I reset my VPN password at home?"],
+)
+def test_off_topic_is_refused_with_nearest_topics(advisor, question):
+    a = advisor.ask(question)
+    assert a.refused and not a.citations
+    assert ("niet in het rapport" in a.text) or ("not covered" in a.text)
+    assert a.text.count("\n- ") >= 1  # the nearest topics it does cover
+
+
+def test_near_miss_asking_for_a_figure_is_refused(advisor):
+    a = advisor.ask("Hoeveel geld zit er precies in het Klimaatfonds?")
+    assert a.refused and "noemt geen bedrag" in a.text
+
+
+def test_followup_is_read_in_its_conversation(advisor):
+    conv = Conversation()
+    first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)
+    second = advisor.ask("En wat kan de ambtelijke top daaraan doen?", conversation=conv)
+    assert is_followup("En wat kan de ambtelijke top daaraan doen?")
+    assert len(conv.turns) == 2 and conv.turns[1].followup
+    assert not second.refused
+    assert "Hoe kunnen we als Rijk" in second.resolved_question
+    chapters = [c.chapter for c in first.citations if c.chapter]
+    assert any(c.kind == "role_of_top" and c.chapter in chapters for c in second.citations)
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 20000])
+def test_bad_questions_get_a_clear_message(advisor, bad):
+    with pytest.raises(QuestionError):
+        advisor.ask(bad)
+
+
+def test_markup_and_control_characters_are_harmless(advisor):
+    a = advisor.ask("<script>alert(1)</script> Wat is een \x00tussenruimte\x07? **vet**")
+    assert "<script>" not in a.text and "\x00" not in a.question
+    _assert_citations_resolve(a)
+
+
+def test_grounding_checker_flags_what_the_passages_do_not_say(advisor):
+    checker = GroundingChecker(advisor.checker.embedder)
+    passage = advisor.retriever.chunks[[c.kind for c in advisor.retriever.chunks].index("role_of_top")].text
+    first_sentence = re.split(r"(?<=[.!?])\s", passage)[0]
+    answer = (
+        f"**Bevinding**\n- {first_sentence} [1]\n"
+        "- Het rapport adviseert om alle ministeries op te heffen en te vervangen door één superministerie. [1]\n"
+        "- De voetbalclub won zondag met drie doelpunten verschil. [1]"
+    )
+    verdicts = checker.check(answer, {1: passage})
+    labels = [v.label for v in verdicts]
+    assert labels[0] == "frame" and labels[1] == "supported"
+    assert labels[3] == "unsupported"
+    assert verdicts[2].score < verdicts[1].score
+
+
+def test_cli_ask_json_and_conversation_file(report_index, tmp_path):
+    env = {**os.environ, "WIJZER_CORPUS_DIR": str(report_index.corpus_dir), "WIJZER_INDEX_DIR": str(report_index.index_dir),
+           "WIJZER_LLM_API_KEY": "sk-secret-never-shown"}
+    wijzer = str(Path(sys.executable).parent / "wijzer")
+    conv = tmp_path / "gesprek.json"
+    out = subprocess.run([wijzer, "ask", "Wat zijn schakelfuncties?", "--json", "--conversation", str(conv)],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    data = json.loads(out)
+    for key in ("answer", "refused", "citations", "passages", "support", "timings", "config"):
+        assert key in data
+    c = data["citations"][0]
+    for key in ("marker", "chunk_id", "doc_title", "section", "quote", "start", "end", "quotes"):
+        assert key in c
+    assert "sk-secret-never-shown" not in out and data["config"]["settings"]["llm_api_key_set"] is True
+    out2 = subprocess.run([wijzer, "ask", "Heb je daar een voorbeeld van?", "--json", "--conversation", str(conv)],
+                          env=env, capture_output=True, text=True, check=True).stdout
+    assert len(json.loads(conv.read_text())["turns"]) == 2
+    assert "Wat zijn schakelfuncties?" in json.loads(out2)["resolved_question"]
+    bad = subprocess.run([wijzer, "ask", "  "], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "leeg" in bad.stderr
+
+
+def test_eval_runner_reports_answer_metrics(advisor, report_index, tmp_path):
+    from evals.runner import run_eval
+
+    data = tmp_path / "set.jsonl"
+    rows = [
+        {"id": "a1", "persona": "civil_servant", "lang": "nl", "question": "Wat bedoelt het rapport met tussenruimtes?",
+         "answerable": True, "gold_quotes": ["neutrale ontmoetingsplekken waar vertegenwoordigers van verschillende bestuurslagen kunnen samenkomen"],
+         "gold_section": "h4", "must_mention": ["tussenruimtes"], "turn_of": None},
+        {"id": "a2", "persona": "evaluator", "lang": "nl", "question": "Hoeveel verlofdagen krijg ik als ambtenaar?",
+         "answerable": False, "gold_quotes": [], "gold_section": None, "must_mention": [], "turn_of": None},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    report = run_eval(data, report_index, configs=["default"], retriever=advisor.retriever, advisor=advisor)
+    for key in ("hit@5", "mrr@10", "refusal_correct", "false_refusal", "citation_validity", "citation_support", "must_mention"):
+        assert key in report, key
+    assert report["refusal_correct"] == 1.0 and report["false_refusal"] == 0.0
+    assert report["citation_validity"] == 1.0 and report["must_mention"] == 1.0
+    item = report["items"][0]
+    assert {"answer", "refused", "citations"} <= set(item)

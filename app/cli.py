@@ -183,6 +183,7 @@ def ask(
     conversation: Optional[Path] = typer.Option(None, "--conversation", help="JSON file that keeps the conversation; follow-ups are read against it."),
     filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer with citations, passages, support, timings and config as JSON."),
+    export: list[Path] = typer.Option([], "--export", help="Also write the answer to FILE: .md, .docx, or .json (the audit record)."),
 ) -> None:
     """Answer a question from the report, every sentence with its source [n]."""
     from ingest.index import IndexUnavailable
@@ -198,6 +199,19 @@ def ask(
         _fail(str(exc))
     if conversation and conv is not None:
         conv.save(conversation)
+    for target in export:
+        from rag.export import answer_markdown, answers_docx, audit_record
+
+        suffix = target.suffix.lower()
+        if suffix == ".md":
+            target.write_text(answer_markdown(answer), encoding="utf-8")
+        elif suffix == ".docx":
+            target.write_bytes(answers_docx([answer], title="Transformatiewijzer"))
+        elif suffix == ".json":
+            target.write_text(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2), encoding="utf-8")
+        else:
+            _fail(f"Cannot export to {target}: use a .md, .docx or .json file name.")
+        err.print(f"Written: {target}")
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return

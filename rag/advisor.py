@@ -32,6 +32,7 @@ from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup
 from rag.coverage import CoverageJudge, CoverageVerdict
 from rag.grounding import GroundingChecker
+from rag.lesson import LessonBuilder
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -78,6 +79,7 @@ class Advisor:
         self.composer = Composer(self.retriever.snapshot, ComposeConfig())
         self.coverage = CoverageJudge.load_or_calibrate(self.retriever, calibration_set)
         self.checker = GroundingChecker(get_embedder(settings.embedder))
+        self.lessons = LessonBuilder(self.retriever.snapshot)
 
     @property
     def corpus_version(self) -> str:
@@ -114,7 +116,19 @@ class Advisor:
         timings["coverage"] = (time.perf_counter() - t) * 1000
         lang = result.query.lang
         t = time.perf_counter()
-        if verdict.covered and result.passages:
+        notes: list[str] = []
+        chapter = None
+        if mode is Mode.LESMATERIAAL:
+            named = self.lessons.finding_of(question, [])
+            chapter = named or (self.lessons.finding_of(question, [p.chunk for p in result.passages]) if verdict.covered else None)
+            if named:  # asking for a finding by name is covered by definition
+                verdict = CoverageVerdict(True, verdict.score, verdict.threshold, "")
+        if chapter is not None:
+            text, citations = self.lessons.build(chapter, lang=lang)
+        elif verdict.covered and result.passages:
+            if mode is Mode.LESMATERIAAL:
+                notes.append("Geen bevinding herkend in de vraag; dit is een gewoon advies." if lang == "nl"
+                             else "No finding recognised in the request; this is a regular answer.")
             text, citations, _ = self.composer.compose(result, lang=lang)
         else:
             text, citations = self._not_covered(result, verdict, lang), []
@@ -137,6 +151,7 @@ class Advisor:
             config={**self.config(), "coverage": verdict.to_dict(), "retrieval_timings_ms": result.timings_ms},
             answerer="composed",
             corpus_version=self.corpus_version,
+            notes=notes,
         )
         if conversation is not None:
             conversation.add_turn(Turn(question=question, answer=text, refused=answer.refused,

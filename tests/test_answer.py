@@ -154,3 +154,27 @@ def test_eval_runner_reports_answer_metrics(advisor, report_index, tmp_path):
     assert report["citation_validity"] == 1.0 and report["must_mention"] == 1.0
     item = report["items"][0]
     assert {"answer", "refused", "citations"} <= set(item)
+
+
+def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path):
+    from docx import Document as Docx
+
+    from rag.export import answer_markdown, answers_docx, audit_record
+
+    a = advisor.ask("Ik wil een training geven over bevinding 4", mode="lesmateriaal")
+    assert a.mode == "lesmateriaal" and not a.refused
+    assert a.text.startswith("# Lesmateriaal — Bevinding 4")
+    for heading in ("## De spanning", "## Twee strategieën", "### Aansluiten", "### Vernieuwen",
+                    "## Wat vraagt dit van de ambtelijke top?", "## Voorbeelden uit de praktijk",
+                    "## Discussievragen voor de groep"):
+        assert heading in a.text, heading
+    _assert_citations_resolve(a)
+    assert all(v.label in {"supported", "frame"} for v in a.support)
+    md = answer_markdown(a)
+    assert "**Bronnen**" in md and "[1] Werken aan transformatie" in md
+    path = tmp_path / "les.docx"
+    path.write_bytes(answers_docx([a], title="Lesmateriaal"))
+    text = "\n".join(p.text for p in Docx(path).paragraphs)
+    assert "Twee strategieën" in text and "Bronnen" in text and "PBL & VU (2026)" in text
+    record = audit_record(a)
+    assert record["passages"] and record["support"] and record["corpus_version"] == a.corpus_version

@@ -80,6 +80,26 @@ class Advisor:
         self.coverage = CoverageJudge.load_or_calibrate(self.retriever, calibration_set)
         self.checker = GroundingChecker(get_embedder(settings.embedder))
         self.lessons = LessonBuilder(self.retriever.snapshot)
+        self._model = None  # the generative model, made on first use (settings.generator)
+
+    @property
+    def generative(self) -> bool:
+        return self.settings.generator.lower() != "none"
+
+    def model(self):
+        if self._model is None and self.generative:
+            from rag.generate import make_chat_model
+
+            self._model = make_chat_model(self.settings)
+        return self._model
+
+    @property
+    def answerer_label(self) -> str:
+        if not self.generative:
+            return "composed"
+        from rag.generate import model_label
+
+        return model_label(self.model()) if self.model() is not None else "composed"
 
     @property
     def corpus_version(self) -> str:
@@ -92,7 +112,7 @@ class Advisor:
             "compose": asdict(self.composer.config),
             "coverage_threshold": self.coverage.threshold,
             "coverage_calibrated_on": self.coverage.calibrated_on,
-            "answerer": "composed",
+            "answerer": self.answerer_label,
         }
 
     def retrieve(self, question: str, conversation: Conversation | None = None,
@@ -102,8 +122,13 @@ class Advisor:
         return self.retriever.run(question, top_k=k, filters=filters, history=history or None), history
 
     def ask(self, question: str, conversation: Conversation | None = None, mode: str | Mode = Mode.ADVIES,
-            filters: Filters | None = None) -> Answer:
-        """Answer ``question``; when ``conversation`` is given, the turn is added to it."""
+            filters: Filters | None = None, on_token=None) -> Answer:
+        """Answer ``question``; when ``conversation`` is given, the turn is added to it.
+
+        With a generative model configured, advice is generated from the same passages and streamed
+        to ``on_token``; markers are validated and every sentence checked. When the model fails, the
+        composed answer is given instead, with a note saying so.
+        """
         t0 = time.perf_counter()
         mode = Mode.from_str(mode) if isinstance(mode, str) else mode
         question = clean_question(question)
@@ -117,6 +142,8 @@ class Advisor:
         lang = result.query.lang
         t = time.perf_counter()
         notes: list[str] = []
+        answerer = "composed"
+        support = None
         chapter = None
         if mode is Mode.LESMATERIAAL:
             named = self.lessons.finding_of(question, [])
@@ -129,12 +156,22 @@ class Advisor:
             if mode is Mode.LESMATERIAAL:
                 notes.append("Geen bevinding herkend in de vraag; dit is een gewoon advies." if lang == "nl"
                              else "No finding recognised in the request; this is a regular answer.")
-            text, citations, _ = self.composer.compose(result, lang=lang)
+            generated = self._generate(result, lang, notes, on_token) if self.generative else None
+            if generated is not None:
+                text, citations, support, answerer = (generated.text, generated.citations, generated.support,
+                                                      generated.model_name)
+                notes.extend(generated.notes)
+                if not generated.grounded:
+                    notes.append("Dit antwoord is niet gegrond in de passages; lees de bronnen zelf." if lang == "nl"
+                                 else "This answer is not grounded in the passages; read the sources yourself.")
+            else:
+                text, citations, _ = self.composer.compose(result, lang=lang)
         else:
             text, citations = self._not_covered(result, verdict, lang), []
         timings["compose"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        support = self.checker.check(text, {c.marker: c.passage for c in citations}) if citations else []
+        if support is None:
+            support = self.checker.check(text, {c.marker: c.passage for c in citations}) if citations else []
         timings["grounding"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         answer = Answer(
@@ -145,11 +182,11 @@ class Advisor:
             lang=lang,
             mode=mode.value,
             citations=citations,
-            passages=[p.to_dict() for p in result.passages],
+            passages=self._passages(result, citations),
             support=support,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             config={**self.config(), "coverage": verdict.to_dict(), "retrieval_timings_ms": result.timings_ms},
-            answerer="composed",
+            answerer=answerer,
             corpus_version=self.corpus_version,
             notes=notes,
         )
@@ -158,6 +195,29 @@ class Advisor:
                                        followup=bool(history), coverage_score=verdict.score,
                                        citations=[c.to_dict() for c in citations]))
         return answer
+
+    def _generate(self, result: RetrievalResult, lang: str, notes: list[str], on_token):
+        from rag.generate import GenerationError, generate_answer
+
+        try:
+            model = self.model()
+            return generate_answer(model, result, lang, self.checker, on_token=on_token)
+        except (GenerationError, ValueError) as exc:
+            notes.append(exc.with_fallback() if isinstance(exc, GenerationError) else str(exc))
+            return None
+
+    @staticmethod
+    def _passages(result: RetrievalResult, citations) -> list[dict]:
+        """The retrieved passages, plus any cited passage that came from the structure (Lesmateriaal)."""
+        out = [p.to_dict() for p in result.passages]
+        have = {p["chunk_id"] for p in out}
+        for c in citations:
+            if c.chunk_id not in have:
+                have.add(c.chunk_id)
+                out.append({"rank": None, "chunk_id": c.chunk_id, "via": "structure", "location": c.location,
+                            "text": c.passage, "start": c.start, "end": c.end, "kind": c.kind,
+                            "chapter": c.chapter, "section": c.section, "textbox": c.textbox, "scores": {}, "ranks": {}})
+        return out
 
     def _not_covered(self, result: RetrievalResult, verdict: CoverageVerdict, lang: str) -> str:
         """Say plainly that the report does not answer this; name the nearest topics; no advice."""

@@ -38,7 +38,10 @@ except GenerationError as err:
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,6 +59,8 @@ from rag.answer import Citation, Quote, SupportVerdict
 from rag.grounding import GroundingChecker
 from rag.retrieve import Passage, RetrievalResult
 from wijzer.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 GENERATORS = ("none", "openai", "ollama", "gguf")
 
@@ -150,13 +155,29 @@ _LLAMAS: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _LLAMAS_LOCK = threading.Lock()
 
 
+def _import_llama_cpp():
+    """Import llama_cpp with OpenMP threads that sleep while they wait.
+
+    With numpy loaded first (always, here), llama.cpp's spinning OpenMP workers starve on two cores:
+    nine tokens of SmolLM2 took 35–39 s instead of 0.15 s. ``OMP_WAIT_POLICY`` is read when libgomp
+    starts, that is when llama_cpp is first imported.
+    """
+    if "llama_cpp" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    elif os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        logger.warning("llama_cpp was imported before rag.generate could set OMP_WAIT_POLICY=PASSIVE: "
+                       "generation may be many times slower (set it in the environment).")
+    import llama_cpp
+
+    return llama_cpp
+
+
 def _load_llama(path: str, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
     """One ``llama_cpp.Llama`` per file and context size per process, with a lock: it is not re-entrant."""
     key = (path, n_ctx, n_threads)
     with _LLAMAS_LOCK:
         if key not in _LLAMAS:
-            from llama_cpp import Llama
-
+            Llama = _import_llama_cpp().Llama
             _LLAMAS[key] = (Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False), threading.Lock())
         return _LLAMAS[key]
 
@@ -277,7 +298,7 @@ def make_chat_model(settings: Settings, *, max_tokens: int | None = None) -> Bas
             raise ValueError(f"WIJZER_LLM_GGUF_PATH points at {str(path)!r}, which is not a file: "
                              "set it to a .gguf model file.")
         try:
-            import llama_cpp  # noqa: F401
+            _import_llama_cpp()
         except ImportError:
             raise ValueError("The generator 'gguf' needs llama-cpp-python: "
                              "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'llama-cpp-python[server]==0.3.36'") from None
@@ -310,7 +331,7 @@ def build_messages(question: str, passages: list[Passage], lang: str = "nl") -> 
     open_, close = _DELIMITERS[lang]
     system = SYSTEM_PROMPTS[lang].format(open=open_, close=close, n=len(passages))
     blocks = "\n\n".join(passage_block(k, p) for k, p in enumerate(passages, start=1))
-    user = f"{open_}\n{blocks}\n{close}\n\n{_QUESTION_LABEL[lang]}: {question.strip()}"
+    user = f"{open_}\n{blocks}\n{close}\n\n{_QUESTION_LABEL[lang]}: {_DELIMITER_TEXT.sub(' ', question).strip()}"
     return [SystemMessage(content=system), HumanMessage(content=user)]
 
 
@@ -539,8 +560,17 @@ def generate_answer(model: BaseChatModel, result: RetrievalResult, lang: str, ch
     Raises:
         GenerationError: the model could not be reached or failed; the message is for the user.
     """
-    passages = result.passages
-    raw = stream_text(model, build_messages(result.query.text, passages, lang), lang, on_token).strip()
+    messages = build_messages(result.query.text, result.passages, lang)
+    raw = stream_text(model, messages, lang, on_token)
+    return finish_answer(raw, result.passages, checker, model_label(model))
+
+
+def finish_answer(raw: str, passages: list[Passage], checker: GroundingChecker, model_name: str = "") -> GeneratedAnswer:
+    """Everything after generation: validate markers, check support, resolve citations, judge groundedness.
+
+    ``raw`` is the model's text for a prompt that numbered ``passages`` from 1.
+    """
+    raw = raw.strip()
     text, removed = validate_markers(raw, len(passages))
     notes: list[str] = []
     if removed:
@@ -565,6 +595,6 @@ def generate_answer(model: BaseChatModel, result: RetrievalResult, lang: str, ch
                      "this answer is not grounded")
     unsupported = sum(v.label == "unsupported" for v in claims)
     if unsupported:
-        notes.append(f"{unsupported} sentence(s) without support in the passages")
+        notes.append(f"{unsupported} of {len(claims)} claim sentences have no support in the passages")
     return GeneratedAnswer(text=text, citations=citations, support=support, notes=notes, grounded=grounded,
-                           model_name=model_label(model), raw_text=raw, removed_markers=removed)
+                           model_name=model_name, raw_text=raw, removed_markers=removed)

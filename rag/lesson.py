@@ -84,6 +84,8 @@ class LessonBuilder:
         lines: list[str] = [f"# {L['title']} — {L['finding']} {chapter}: {title}"]
 
         def cite(chunk: Chunk, spans: list[tuple[int, int]]) -> list[str]:
+            if not spans:
+                return []
             cit = citations.get(chunk.id)
             if cit is None:
                 cit = citations[chunk.id] = make_citation(len(citations) + 1, chunk)

@@ -38,6 +38,8 @@ def _quiet_environment() -> None:
         "DO_NOT_TRACK": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # llama.cpp's OpenMP threads spin and starve everything else once numpy is loaded.
+        "OMP_WAIT_POLICY": "PASSIVE",
     }.items():
         os.environ.setdefault(key, value)
 

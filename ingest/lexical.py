@@ -28,6 +28,8 @@ from bm25s.stopwords import STOPWORDS_DUTCH
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset(STOPWORDS_DUTCH)
+# Words that ask rather than name a topic; rare in a report, common in questions.
+_QUESTION_WORDS = "hoeveel waarom wanneer welke welk waarmee waardoor hoelang eigenlijk precies concreet"
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +74,19 @@ class LexicalIndex:
         if not known:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._model.get_scores(known), dtype=np.float32)
+
+    def rare_terms(self, query: str, max_df: int = 3, min_len: int = 6) -> list[str]:
+        """Query tokens (stemmed, at least ``min_len`` long) that occur in 1 to ``max_df`` texts:
+        words specific to a few passages, which a question only uses when it is about them."""
+        vocab = self._model.vocab_dict
+        asking = set(tokenize(_QUESTION_WORDS))
+        out = []
+        for token in dict.fromkeys(tokenize(query)):
+            if len(token) >= min_len and token in vocab and token not in asking:
+                df = int(np.count_nonzero(self._model.get_scores([token])))
+                if 1 <= df <= max_df:
+                    out.append(token)
+        return out
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from ingest.embed import get_embedder
 from rag.answer import Answer
 from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup
-from rag.coverage import CoverageJudge, CoverageVerdict
+from rag.coverage import CoverageJudge, CoverageVerdict, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
@@ -80,6 +80,7 @@ class Advisor:
         self.coverage = CoverageJudge.load_or_calibrate(self.retriever, calibration_set)
         self.checker = GroundingChecker(get_embedder(settings.embedder))
         self.lessons = LessonBuilder(self.retriever.snapshot)
+        self._corpus_text = "\n".join(d.get("text", "") for d in self.retriever.snapshot.documents.values())
         self._model = None  # the generative model, made on first use (settings.generator)
 
     @property
@@ -137,7 +138,9 @@ class Advisor:
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
-        verdict = self.coverage.judge(result, history_best=topic)
+        rare = self.retriever.snapshot.lexical.rare_terms(question)
+        off_scope = out_of_scope_terms(question, self._corpus_text)
+        verdict = self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope)
         timings["coverage"] = (time.perf_counter() - t) * 1000
         lang = result.query.lang
         t = time.perf_counter()

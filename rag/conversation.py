@@ -25,11 +25,13 @@ from pathlib import Path
 
 _LEANS_BACK = re.compile(
     r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|hierbij|hiervan|hieraan|hierover|dat|die|dit|"
-    r"deze|zo'n|zoiets|ervoor|erover|eraan|het rapport daarover|this|that|these|those|it|there|such)\b",
+    r"deze|zo'n|zoiets|ervoor|erover|eraan|erop|ervan|erbij|dan|de twee|beide|hun|zij|ze|this|that|these|those|"
+    r"it|there|such|they|them|both)\b",
     re.I,
 )
 _OPENS_ON = re.compile(r"^\s*(en|maar|dus|oké|ok|and|but|so|also|ook)\b", re.I)
 FOLLOWUP_MAX_CHARS = 140
+SHORT_QUESTION_CHARS = 45  # inside a conversation, a question this short leans on what came before
 
 
 def is_followup(question: str) -> bool:
@@ -37,7 +39,7 @@ def is_followup(question: str) -> bool:
     q = question.strip()
     if not q or len(q) > FOLLOWUP_MAX_CHARS:
         return False
-    return bool(_OPENS_ON.search(q) or _LEANS_BACK.search(q))
+    return bool(_OPENS_ON.search(q) or _LEANS_BACK.search(q) or len(q) <= SHORT_QUESTION_CHARS)
 
 
 @dataclass

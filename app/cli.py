@@ -291,7 +291,8 @@ def run_app(
 
     page = Path(__file__).resolve().parent / "streamlit_app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(page), "--server.address", host,
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal"]
     raise typer.Exit(subprocess.call(cmd, env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}))
 
 

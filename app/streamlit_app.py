@@ -1,84 +1,143 @@
-"""Streamlit page: ask the report, see the passages that answer, where they stand and why.
+"""Streamlit page: the advisor in a chat, every answer with sources you can open in context.
 
-It only presents: retrieval happens in ``rag``; the index and models load once per process
+It only presents: answers come from ``rag.advisor.Advisor``, loaded once per process
 (``st.cache_resource``), not per question or per session. Nothing from the corpus or the user is
-rendered as HTML.
+rendered as HTML (Streamlit's Markdown escapes it; passages are shown as plain text).
 """
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from ingest.index import IndexUnavailable
-from rag.retrieve import Filters, HybridRetriever
+from rag.advisor import Advisor, Mode, QuestionError
+from rag.conversation import Conversation
+from rag.export import answer_markdown, answers_docx, audit_record, conversation_markdown
+from rag.retrieve import Filters
 from wijzer.settings import Settings
-
-MAX_QUESTION_CHARS = 4000
 
 st.set_page_config(page_title="Transformatiewijzer", page_icon="🧭", layout="wide")
 
+MODES = {"Advies": Mode.ADVIES, "Lesmateriaal": Mode.LESMATERIAAL, "Toets op bronnen": Mode.TOETS}
+EXAMPLES = {
+    "Beleidsmedewerker": "Ik werk bij een provincie en elk ministerie heeft zijn eigen doelen en potjes. Hoe krijg ik ze aan één tafel?",
+    "Trainer": "Maak lesmateriaal over bevinding 3: werken mét de samenleving.",
+    "Evaluator": "Welke vier beleidspraktijken zijn onderzocht en hoe zijn ze gekozen?",
+}
+
 
 @st.cache_resource(show_spinner="De index en modellen laden …")
-def load_retriever() -> HybridRetriever:
-    return HybridRetriever.from_settings(Settings())
+def load_advisor() -> Advisor:
+    return Advisor(Settings())
 
 
-def sidebar(retriever: HybridRetriever) -> Filters:
-    snap = retriever.snapshot
-    st.sidebar.header("Filters")
-    findings = {}
+def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
+    snap = advisor.retriever.snapshot
+    st.sidebar.header("Instellingen")
+    mode = MODES[st.sidebar.radio("Modus", list(MODES), help="Advies: antwoord met bronnen. Lesmateriaal: "
+                                  "een bevinding uitgewerkt voor een training. Toets op bronnen: per zin de onderbouwing.")]
+    st.sidebar.subheader("Filters")
+    findings: dict[int, str] = {}
     for doc in snap.documents.values():
         for n, title in doc["structure"].get("findings", {}).items():
             findings[int(n)] = f"{n}. {title}"
-    chosen = st.sidebar.multiselect("Bevinding", list(findings), format_func=findings.get)
+    chosen = st.sidebar.multiselect("Bevinding", sorted(findings), format_func=findings.get)
     practices = sorted({p for c in snap.chunks for p in c.practices})
     chosen_practices = st.sidebar.multiselect("Praktijk", practices)
     docs = {d: v["info"]["title"] for d, v in snap.documents.items()}
     chosen_docs = st.sidebar.multiselect("Document", list(docs), format_func=docs.get)
+    if st.sidebar.button("Nieuw gesprek", use_container_width=True):
+        st.session_state.conversation = Conversation()
+        st.session_state.answers = []
     st.sidebar.divider()
     st.sidebar.caption(
-        f"Corpusversie {snap.corpus_version[:12]} · {len(snap.chunks)} passages · "
-        f"embedders {', '.join(snap.state.get('embedders', []))}"
+        f"Antwoorden: {'samengesteld uit passages' if advisor.answerer_label == 'composed' else advisor.answerer_label} · "
+        f"corpusversie {snap.corpus_version[:12]} · {len(snap.chunks)} passages"
     )
-    return Filters(
-        chapters=chosen or None, practices=chosen_practices or None, doc_ids=chosen_docs or None
-    )
+    filters = Filters(chapters=chosen or None, practices=chosen_practices or None, doc_ids=chosen_docs or None)
+    return filters, mode
+
+
+def show_sources(answer, key: str) -> None:
+    if not answer.citations:
+        return
+    st.markdown("**Bronnen**" if answer.lang == "nl" else "**Sources**")
+    for c in answer.citations:
+        with st.expander(f"[{c.marker}] {c.location}"):
+            for q in c.quotes:
+                st.caption("Geciteerd:")
+                st.text(q.text)
+            st.caption(f"Passage in context (tekens {c.start}–{c.end}, soort: {c.kind}):")
+            st.text(c.passage)
+
+
+def show_support(answer) -> None:
+    rows = [{"zin": v.sentence, "bron": v.best_marker, "score": round(v.score, 2), "oordeel": v.label}
+            for v in answer.support if v.label != "frame"]
+    if rows:
+        st.markdown("**Onderbouwing per zin**")
+        st.dataframe(rows, use_container_width=True, hide_index=True)
+        weak = [r for r in rows if r["oordeel"] != "supported"]
+        if weak:
+            st.warning(f"{len(weak)} zin(nen) niet of zwak onderbouwd door de geciteerde passages.")
+
+
+def show_answer(answer, index: int, conversation: Conversation) -> None:
+    st.markdown(answer.text)
+    for note in answer.notes:
+        st.info(note)
+    show_sources(answer, key=str(index))
+    if answer.mode == Mode.TOETS.value:
+        show_support(answer)
+    cols = st.columns(4)
+    cols[0].download_button("Markdown", answer_markdown(answer), file_name=f"antwoord-{index + 1}.md",
+                            key=f"md{index}")
+    cols[1].download_button("Word", answers_docx([answer]), file_name=f"antwoord-{index + 1}.docx", key=f"docx{index}")
+    cols[2].download_button("Auditrecord (JSON)", json.dumps(audit_record(answer, conversation), ensure_ascii=False, indent=2),
+                            file_name=f"audit-{index + 1}.json", key=f"json{index}")
 
 
 def main() -> None:
     st.title("Transformatiewijzer")
-    st.caption("Vraag het rapport *Werken aan transformatie* (PBL/VU 2026): elke passage met haar vindplaats.")
+    st.caption("Advies uit het rapport *Werken aan transformatie* (PBL/VU 2026) — elke zin met haar bron.")
     try:
-        retriever = load_retriever()
+        advisor = load_advisor()
     except IndexUnavailable as exc:
         st.error(f"De index is niet beschikbaar: {exc}")
         st.stop()
-    filters = sidebar(retriever)
+    st.session_state.setdefault("conversation", Conversation())
+    st.session_state.setdefault("answers", [])
+    filters, mode = sidebar(advisor)
+    conversation: Conversation = st.session_state.conversation
+
+    if not st.session_state.answers:
+        st.markdown("Beschrijf je situatie in je eigen woorden, of kies een voorbeeld:")
+        for group, example in EXAMPLES.items():
+            st.markdown(f"- **{group}:** {example}")
+    for i, answer in enumerate(st.session_state.answers):
+        with st.chat_message("user"):
+            st.text(answer.question)
+        with st.chat_message("assistant"):
+            show_answer(answer, i, conversation)
+
     question = st.chat_input("Beschrijf je situatie of stel een vraag")
-    if not question:
-        st.info(
-            "Voorbeelden: *Hoe doorbreek ik silo's tussen ministeries?* · "
-            "*Wat kan ik van de ambtelijke top vragen als de lange termijn steeds wordt weggedrukt?* · "
-            "*Which examples does the report give of working with citizens?*"
-        )
-        return
-    if len(question) > MAX_QUESTION_CHARS:
-        st.warning(f"Je vraag is {len(question)} tekens; houd het onder {MAX_QUESTION_CHARS}.")
-        return
-    with st.chat_message("user"):
-        st.text(question)
-    result = retriever.run(question, filters=filters)
-    with st.chat_message("assistant"):
-        if not result.passages:
-            st.write("Geen passages gevonden met deze filters.")
-        for p in result.passages:
-            c = p.chunk
-            with st.expander(f"[{p.rank}] {c.doc_title} › {c.context_label()}", expanded=p.rank <= 3):
-                st.text(c.text)
-                st.caption(
-                    f"soort: {c.kind} · tekens {c.start}–{c.end} · "
-                    + " · ".join(f"{k} {v:.3f}" for k, v in p.scores.items())
-                )
+    if question:
+        with st.chat_message("user"):
+            st.text(question)
+        with st.chat_message("assistant"):
+            try:
+                with st.spinner("Passages zoeken …"):
+                    answer = advisor.ask(question, conversation=conversation, mode=mode, filters=filters)
+            except QuestionError as exc:
+                st.warning(str(exc))
+                return
+            st.session_state.answers.append(answer)
+            show_answer(answer, len(st.session_state.answers) - 1, conversation)
+    if len(st.session_state.answers) > 1:
+        st.download_button("Gesprek als Markdown", conversation_markdown(st.session_state.answers),
+                           file_name="gesprek.md")
 
 
 main()

@@ -36,6 +36,7 @@ HEADINGS = {
            "top": "What you can ask of senior management (de ambtelijke top)", "examples": "Examples from practice"},
 }
 _KIND_GROUP = {"what_is_needed": "do", "working_method": "do", "role_of_top": "top", "practice_example": "examples"}
+_ENDS_SENTENCE = re.compile(r"[.!…][\)\]\"”’'*_]*\s*$")
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
 _PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "samenvatting": "de samenvatting", "conclusie": "de conclusie",
                       "inleiding": "de inleiding", "reflectie": "de reflectie", "verantwoording": "de verantwoording"},
@@ -111,6 +112,8 @@ class Composer:
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():
                     continue  # a fragment the sentence splitter cut off; it reads badly alone
+                if not _ENDS_SENTENCE.search(text):
+                    continue  # a subtitle or heading-like line, not a statement
                 vec = self.snapshot.sentence_vectors[row]
                 dense = max(float(vec @ v) for v in qvecs if v is not None)
                 tokens = set(tokenize(text))

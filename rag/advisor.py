@@ -138,7 +138,9 @@ class Advisor:
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
-        rare = self.retriever.snapshot.lexical.rare_terms(question)
+        # Words of the report's own domain — rare report words, or everyday words the glossary maps
+        # onto the report's terms — are evidence that a short question is about the report.
+        rare = self.retriever.snapshot.lexical.rare_terms(question) + result.query.expansions
         off_scope = out_of_scope_terms(question, self._corpus_text)
         verdict = self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope)
         timings["coverage"] = (time.perf_counter() - t) * 1000

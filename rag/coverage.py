@@ -38,7 +38,7 @@ DEFAULT_THRESHOLD = 0.86  # used only when no development set is available to ca
 MAX_FALSE_REFUSAL = 0.05
 NEAR_MISS_MARGIN = 0.015  # below the threshold by less than this, a question is still "near" a topic
 OUT_OF_SCOPE_MARGIN = 0.03  # an out-of-scope subject is refused unless the score clears the threshold by this
-RARE_TERM_MARGIN = 0.02  # a question naming a word only a few passages use may score this much lower
+RARE_TERM_MARGIN = 0.02  # a question in the report's own vocabulary may score this much lower
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -259,15 +260,31 @@ class HybridRetriever:
                     fused = fused + self.config.followup_chapter_bonus * unit * bonus
         t = time.perf_counter()
         order = [int(i) for i in np.argsort(-fused, kind="stable") if np.isfinite(fused[i])][: self.config.candidates]
+        rerank: dict[int, float] = {}
+        if self.settings.reranker and order:
+            order, rerank = self._rerank(q.text, order)
+            timings["rerank"] = (time.perf_counter() - t) * 1000
         chosen = self._diverse(order, top_k)
         timings["fuse"] = (time.perf_counter() - t) * 1000
         passages = []
         for rank, i in enumerate(chosen, start=1):
             scores = {name: round(float(v[i]), 5) for name, v in lists.items()}
             scores["fused"] = round(float(fused[i]), 6)
+            if i in rerank:
+                scores["rerank"] = round(rerank[i], 5)
             passages.append(Passage(self.chunks[i], rank, scores, {n: int(r[i]) + 1 for n, r in ranks.items()}))
         timings["total"] = (time.perf_counter() - t0) * 1000
         return RetrievalResult(q, passages, {k: round(v, 2) for k, v in timings.items()}, best_sentence, query_vector)
+
+    def _rerank(self, question: str, order: list[int]) -> tuple[list[int], dict[int, float]]:
+        """Reorder the first ``rerank_candidates`` with the configured cross-encoder."""
+        from ingest.index import embed_text
+
+        head = order[: self.settings.rerank_candidates]
+        model = _cross_encoder(self.settings.reranker)
+        scores = model.predict([(question, embed_text(self.chunks[i])) for i in head], show_progress_bar=False)
+        by = {i: float(s) for i, s in zip(head, np.ravel(scores))}
+        return sorted(head, key=lambda i: -by[i]) + order[len(head):], by
 
     def _diverse(self, order: list[int], top_k: int) -> list[int]:
         vecs = self.snapshot.chunk_vectors[self.settings.embedder]
@@ -281,6 +298,19 @@ class HybridRetriever:
             if len(chosen) >= top_k:
                 return chosen
         return (chosen + pushed)[:top_k]
+
+
+@lru_cache(maxsize=2)
+def _cross_encoder(name: str):
+    from sentence_transformers import CrossEncoder
+
+    try:
+        return CrossEncoder(name, device="cpu")
+    except Exception as exc:  # the hub is unreachable here: say what to do instead
+        raise ValueError(
+            f"Cannot load the reranker {name!r} offline: {exc}. Set WIJZER_RERANKER to a cross-encoder "
+            "model directory on disk, or leave it empty."
+        ) from exc
 
 
 class WijzerRetriever(BaseRetriever):

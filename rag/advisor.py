@@ -201,6 +201,16 @@ class Advisor:
                                        citations=[c.to_dict() for c in citations]))
         return answer
 
+    def context(self, citation) -> tuple[str, str, str]:
+        """The section a cited passage stands in, as (text before, the passage, text after)."""
+        snap = self.retriever.snapshot
+        doc_text = snap.documents.get(citation.doc_id, {}).get("text", "")
+        same = [c for c in snap.chunks if c.doc_id == citation.doc_id and c.part == citation.part
+                and c.chapter == citation.chapter and c.section == citation.section]
+        start = min([c.start for c in same] + [citation.start])
+        end = max([c.end for c in same] + [citation.end])
+        return doc_text[start:citation.start], doc_text[citation.start:citation.end], doc_text[citation.end:end]
+
     def _generate(self, result: RetrievalResult, lang: str, notes: list[str], on_token):
         from rag.generate import GenerationError, generate_answer
 

@@ -116,18 +116,6 @@ def audit_record(answer: Answer, conversation=None) -> dict:
     answer, per-sentence support, configuration (never an API key), model, corpus version, timings."""
     return {
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "question": answer.question,
-        "resolved_question": answer.resolved_question,
         "conversation": conversation.to_dict() if conversation is not None else None,
-        "answer": answer.text,
-        "refused": answer.refused,
-        "mode": answer.mode,
-        "answerer": answer.answerer,
-        "corpus_version": answer.corpus_version,
-        "citations": [c.to_dict() for c in answer.citations],
-        "passages": answer.passages,
-        "support": [s.to_dict() for s in answer.support],
-        "timings_ms": answer.timings_ms,
-        "config": answer.config,
-        "notes": answer.notes,
+        **answer.to_dict(),
     }

@@ -19,7 +19,7 @@ from rag.feedback import FeedbackStore
 from rag.retrieve import Filters
 from wijzer.settings import Settings
 
-st.set_page_config(page_title="Transformatiewijzer", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Transformatiewijzer", page_icon=":material/explore:", layout="wide")
 
 MODES = {"Advies": Mode.ADVIES, "Lesmateriaal": Mode.LESMATERIAAL, "Toets op bronnen": Mode.TOETS}
 EXAMPLES = {
@@ -223,5 +223,5 @@ def main() -> None:
                            file_name="gesprek.md")
 
 
-st.navigation([st.Page(main, title="Gesprek", icon="💬", default=True),
-               st.Page(corpus_page, title="Corpus", icon="📚", url_path="corpus")]).run()
+st.navigation([st.Page(main, title="Gesprek", icon=":material/forum:", default=True),
+               st.Page(corpus_page, title="Corpus", icon=":material/library_books:", url_path="corpus")]).run()

@@ -64,11 +64,13 @@ def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
     for doc in snap.documents.values():
         for n, title in doc["structure"].get("findings", {}).items():
             findings[int(n)] = f"{n}. {title}"
-    chosen = st.sidebar.multiselect("Bevinding", sorted(findings), format_func=findings.get)
+    chosen = st.sidebar.multiselect("Bevinding", sorted(findings), format_func=findings.get,
+                                    placeholder="Alle bevindingen")
     practices = sorted({p for c in snap.chunks for p in c.practices})
-    chosen_practices = st.sidebar.multiselect("Praktijk", practices)
+    chosen_practices = st.sidebar.multiselect("Praktijk", practices, placeholder="Alle praktijken")
     docs = {d: v["info"]["title"] for d, v in snap.documents.items()}
-    chosen_docs = st.sidebar.multiselect("Document", list(docs), format_func=docs.get)
+    chosen_docs = st.sidebar.multiselect("Document", list(docs), format_func=docs.get,
+                                         placeholder="Alle documenten")
     if st.sidebar.button("Nieuw gesprek", use_container_width=True):
         st.session_state.conversation = Conversation()
         st.session_state.answers = []
@@ -85,10 +87,9 @@ def show_sources(answer, key: str) -> None:
     if not answer.citations:
         return
     st.markdown("**Bronnen**" if answer.lang == "nl" else "**Sources**")
-    buttons = st.columns(min(len(answer.citations), 8))
-    for n, c in enumerate(answer.citations):
-        if buttons[n % len(buttons)].button(f"[{c.marker}]", key=f"cite-{key}-{c.marker}",
-                                            help=f"Open de passage in context: {c.location}"):
+    row = st.container(horizontal=True)
+    for c in answer.citations:
+        if row.button(f"[{c.marker}]", key=f"cite-{key}-{c.marker}", help=f"Open de passage in context: {c.location}"):
             open_citation(c)
     for c in answer.citations:
         with st.expander(f"[{c.marker}] {c.location}"):
@@ -99,13 +100,21 @@ def show_sources(answer, key: str) -> None:
             st.text(c.passage)
 
 
+VERDICTS = {"supported": "onderbouwd", "weak": "zwak", "unsupported": "niet onderbouwd"}
+
+
 def show_support(answer) -> None:
-    rows = [{"zin": v.sentence, "bron": v.best_marker, "score": round(v.score, 2), "oordeel": v.label}
+    rows = [{"zin": v.sentence, "bron": v.best_marker, "score": v.score, "oordeel": VERDICTS.get(v.label, v.label)}
             for v in answer.support if v.label != "frame"]
     if rows:
         st.markdown("**Onderbouwing per zin**")
-        st.dataframe(rows, use_container_width=True, hide_index=True)
-        weak = [r for r in rows if r["oordeel"] != "supported"]
+        st.dataframe(rows, use_container_width=True, hide_index=True, column_config={
+            "zin": st.column_config.TextColumn("Zin", width="large"),
+            "bron": st.column_config.NumberColumn("Bron", format="[%d]"),
+            "score": st.column_config.NumberColumn("Score", format="%.2f"),
+            "oordeel": st.column_config.TextColumn("Oordeel"),
+        })
+        weak = [v for v in answer.support if v.label in {"weak", "unsupported"}]
         if weak:
             st.warning(f"{len(weak)} zin(nen) niet of zwak onderbouwd door de geciteerde passages.")
 
@@ -195,7 +204,8 @@ def main() -> None:
     filters, mode = sidebar(advisor)
     conversation: Conversation = st.session_state.conversation
 
-    if not st.session_state.answers:
+    question = st.chat_input("Beschrijf je situatie of stel een vraag")
+    if not st.session_state.answers and not (question and question.strip()):
         st.markdown("Beschrijf je situatie in je eigen woorden, of kies een voorbeeld:")
         for group, example in EXAMPLES.items():
             st.markdown(f"- **{group}:** {example}")
@@ -205,8 +215,9 @@ def main() -> None:
         with st.chat_message("assistant"):
             show_answer(answer, i, conversation)
 
-    question = st.chat_input("Beschrijf je situatie of stel een vraag")
-    if question:
+    if question is not None and not question.strip():
+        st.warning("De vraag is leeg. Beschrijf je situatie of stel een vraag.")
+    elif question:
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):

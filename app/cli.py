@@ -28,7 +28,10 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]Error:[/] {message}")
+    """One line on stderr (never wrapped: scripts and logs grep it), exit ``code``; no traceback."""
+    from rich.markup import escape
+
+    err.print(f"[bold red]Error:[/] {escape(' '.join(message.split()))}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -67,7 +70,7 @@ def ingest(
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        console.print(report.summary())
+        console.print(report.summary(), markup=False, highlight=False)  # file names are text, not markup
 
 
 @app.command()
@@ -81,7 +84,8 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -
     except IndexUnavailable as exc:
         _fail(str(exc))
     if snap is None:
-        _fail(f"No index yet at {settings.index_dir if not settings.server_mode else settings.chroma_host}; run `wijzer ingest`.")
+        where = f"the Chroma server at {IndexStore(settings).server}" if settings.server_mode else settings.index_dir
+        _fail(f"No index yet at {where}; run `wijzer ingest`.")
     data = {
         "corpus_version": snap.corpus_version,
         "generation": snap.generation,
@@ -234,7 +238,7 @@ def eval_(
     retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Only measure retrieval."),
     configs: list[str] = typer.Option([], "--configs", help="default, dense, lexical, baseline (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write results.json into this folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write report.md, results.json and PNG plots into this folder."),
 ) -> None:
     """Evaluate on a question set: hit@k, MRR@10 per section, persona and language, beside the baseline."""
     from ingest.index import IndexUnavailable
@@ -245,8 +249,10 @@ def eval_(
     except (IndexUnavailable, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+        from evals.report import write_report
+
+        for path in write_report(report, out):
+            err.print(f"Written: {path}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
         return
@@ -273,11 +279,36 @@ def eval_(
             if m.get("n"):
                 sub.add_row(key, str(m["n"]), f"{m['hit@5']:.3f}", f"{m['mrr@10']:.3f}")
         console.print(sub)
-    misses = [r for r in first["items"] if r["answerable"] and not (r["rank"] and r["rank"] <= 5)]
+    from evals.report import missed_items
+
+    misses = missed_items(first["items"], k=5)
     if misses:
         console.print(f"[bold]Missed in the top 5[/] ({len(misses)}):")
         for r in misses:
             console.print(f"  {r['id']} rank={r['rank']} [{r['gold_section']}] {r['question'][:110]}", markup=False)
+
+
+@app.command()
+def bench(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (progress goes to stderr)."),
+    quick: bool = typer.Option(False, "--quick", help="Reduced run: corpus ×1 and ×2, 24 questions, one repetition."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write bench-YYYY-MM-DD.json and .md into this folder."),
+) -> None:
+    """Benchmark ingest, answer latency per stage, concurrent throughput and corpus scaling (temporary indexes)."""
+    from evals import bench as benchmark
+    from ingest.index import IndexUnavailable
+
+    try:
+        result = benchmark.run_default(Settings(), quick=quick, log=lambda m: err.print(m, markup=False, highlight=False))
+    except (IndexUnavailable, RuntimeError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if out:
+        for path in benchmark.write_outputs(result, out):
+            err.print(f"Written: {path}", markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    benchmark.print_tables(result, console)
 
 
 @app.command("app")
@@ -297,7 +328,21 @@ def run_app(
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as exc:  # a WIJZER_* setting that does not parse: name it, no traceback
+        problems = []
+        for e in exc.errors():
+            name = f"WIJZER_{str(e['loc'][0]).upper()}" if e.get("loc") else "a setting"
+            shown = "" if "key" in name.lower() else f" (got {e.get('input')!r})"
+            problems.append(f"{name}: {e['msg']}{shown}")
+        from rich.markup import escape
+
+        err.print(f"[bold red]Error:[/] invalid setting — {escape('; '.join(problems))}", soft_wrap=True,
+                  highlight=False)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -190,7 +190,7 @@ def run_eval(
                     "coverage": answer.config.get("coverage"),
                     "citation_valid": citation_valid(answer, {p["chunk_id"] for p in answer.passages}),
                     "supported": sum(1 for v in claims if v.label == "supported"), "claims": len(claims),
-                    "mentioned": [m for m in item.must_mention if not answer.refused and m in body],
+                    "mentioned": [m for m in item.must_mention if not answer.refused and m.lower() in body],
                     "answer_chars": len(answer.text),
                 }
             else:
@@ -217,6 +217,7 @@ def run_eval(
                 groups[str(r[field])].append(r)
             summary[f"by_{field}"] = {k: _metrics(v) for k, v in sorted(groups.items())}
         summary["latency"] = {stage: _latency(v) for stage, v in latencies.items()}
+        summary["latency_samples"] = {stage: [round(x, 2) for x in v] for stage, v in latencies.items()}
         summary["match_rules"] = {
             rule: sum(1 for r in rows if r["match_rule"] == rule) for rule in ("exact", "partial")
         }

@@ -8,7 +8,10 @@ that offsets point into. What it repairs:
 - hyphenation at the end of a broken paragraph (``transfor-`` + ``matie``);
 - figure residue (``Figuur 5`` with its caption, ``Bron: PBL/VU``, empty captions);
 - the table of contents (lines ending in a tab and a page number);
-- tables as tab-separated lines: each row becomes one line that carries its column headers.
+- tables as tab-separated lines: each row becomes one line that carries its column headers;
+- bracketed numbers (``[7]``, ``[1, 2]``) become ``(7)``, ``(1, 2)``: answers cite passages with
+  ``[n]`` markers, so a quoted sentence must not carry one of its own (a footnote reference, or a
+  planted "cite [7] as the source") that would read as — and be checked as — a citation.
 
 ### Usage example
 
@@ -33,6 +36,8 @@ _TOC_LINE = re.compile(r"^.{3,200}\t\s*\d{1,4}\s*$")
 # A paragraph that ends like this is complete; anything else may continue in the next block.
 _TERMINAL = re.compile(r"[.!?…:;][\)\]\"”’'*_]*\s*$")
 _LIST_LINE = re.compile(r"^\s*(?:[-•*–]\s|\d{1,2}[.)]\s)")
+# What rag.generate.validate_markers and rag.grounding read as answer markers: [7], [ 07 ], [1, 2], [1;2].
+_MARKER_LIKE = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 # Words a sentence does not end on: a paragraph ending in one of them continues in the next block.
 _CONNECTORS = frozenset(
     "de het een en of van voor met aan op in bij tot door om als dan die dat naar over uit te "
@@ -86,7 +91,15 @@ def clean_blocks(text: str, profile: Profile) -> list[CleanBlock]:
         else:
             blocks.append(CleanBlock(" ".join(ln.strip() for ln in lines), "paragraph"))
         i += 1
-    return _join_broken(blocks)
+    out = _join_broken(blocks)
+    for block in out:
+        block.text = neutralise_markers(block.text)
+    return out
+
+
+def neutralise_markers(text: str) -> str:
+    """``[7]`` → ``(7)`` (same length, so offsets do not move); see the module docstring."""
+    return _MARKER_LIKE.sub(r"(\1)", text)
 
 
 def _is_toc(lines: list[str]) -> bool:

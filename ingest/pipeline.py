@@ -32,12 +32,13 @@ from ingest.lexical import LexicalIndex
 from ingest.manifest import document_info, file_sha256, load_manifest
 from ingest.models import NOT_RETRIEVED, Chunk, DocumentInfo
 from ingest.profiles import load_profile
-from ingest.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from ingest.readers import SUPPORTED_SUFFIXES, ReadError, check_size, read_document
 from ingest.structure import structure_document
 from wijzer.settings import Settings
 
 #: Bump when cleaning, structure or chunking change in a way that alters chunks.
-PIPELINE_VERSION = "1"
+#: 2: marker-like brackets in document text ("[7]") become "(7)" (ingest.clean.neutralise_markers).
+PIPELINE_VERSION = "2"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -49,6 +50,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # file -> reason
+    notes: dict[str, list[str]] = field(default_factory=dict)  # file read, with the reader's remarks
     embedded_chunks: int = 0
     reused_chunks: int = 0
     chunks: int = 0
@@ -72,6 +74,8 @@ class IngestReport:
                 lines.append(f"  {label}: {', '.join(names)}")
         if self.unchanged and not self.noop:
             lines.append(f"  unchanged: {', '.join(self.unchanged)}")
+        for name, notes in self.notes.items():
+            lines.append(f"  note: {name} — {'; '.join(notes)}")
         for name, reason in self.skipped.items():
             lines.append(f"  skipped: {name} — {reason}")
         return "\n".join(lines)
@@ -150,14 +154,24 @@ def ingest(settings: Settings, progress: ProgressFn | None = None, force: bool =
     new_docs: dict[str, dict] = {}
     parsed: dict[str, tuple[DocumentInfo, dict, list[Chunk]]] = {}
     seen_files: set[str] = set()
+    # The id of a document indexed before stays its own while its file is here. Without this, a new
+    # file with the same default id ("GOED!.md" beside "goed.md") that sorts first took the id, and
+    # the indexed document's chunks were silently replaced by the newcomer's.
+    present = {p.name for p in files}
+    claimed = {d["info"]["doc_id"]: d["info"]["path"] for d in old_docs.values() if d["info"]["path"] in present}
     for n, path in enumerate(files):
         progress("read", n, len(files))
-        try:
-            sha = file_sha256(path)
-        except OSError as exc:
-            report.skipped[path.name] = f"cannot read the file: {exc}"
-            continue
         prev = next((d for d in old_docs.values() if d["info"]["path"] == path.name), None)
+        try:
+            # The size limit before the hash: hashing would read all of an oversized file, every run.
+            check_size(path, settings.max_file_mb * 1024 * 1024)
+            sha = file_sha256(path)
+        except ReadError as exc:
+            _skip(report, new_docs, seen_files, path, exc.reason, prev)
+            continue
+        except OSError as exc:
+            _skip(report, new_docs, seen_files, path, f"cannot read the file: {exc}", prev)
+            continue
         if prev and prev["sha256"] == sha and same_params:
             new_docs[prev["info"]["doc_id"]] = prev
             report.unchanged.append(path.name)
@@ -166,15 +180,12 @@ def ingest(settings: Settings, progress: ProgressFn | None = None, force: bool =
         try:
             info, payload, chunks = parse_file(path, settings, sha, manifest)
         except ReadError as exc:
-            report.skipped[path.name] = exc.reason
-            if prev:  # keep what was indexed of it before: losing nothing beats being current
-                new_docs[prev["info"]["doc_id"]] = prev
-                report.skipped[path.name] += " (the previously indexed version stays)"
-                seen_files.add(path.name)
+            _skip(report, new_docs, seen_files, path, exc.reason, prev)
             continue
-        if info.doc_id in new_docs:
+        owner = new_docs[info.doc_id]["info"]["path"] if info.doc_id in new_docs else claimed.get(info.doc_id)
+        if owner is not None and owner != path.name:
             report.skipped[path.name] = (
-                f"its document id {info.doc_id!r} is already used by {new_docs[info.doc_id]['info']['path']}; "
+                f"its document id {info.doc_id!r} is already used by {owner}; "
                 "give it another doc_id in manifest.toml"
             )
             continue
@@ -187,6 +198,8 @@ def ingest(settings: Settings, progress: ProgressFn | None = None, force: bool =
             "structure": payload["structure"],
         }
         (report.changed if prev else report.added).append(path.name)
+        if payload["structure"]["notes"]:  # e.g. "decoded as cp1252", "2 pages without text"
+            report.notes[path.name] = list(payload["structure"]["notes"])
     progress("read", len(files), len(files))
     report.removed = sorted(d["info"]["path"] for d in old_docs.values() if d["info"]["path"] not in seen_files)
 
@@ -204,20 +217,26 @@ def ingest(settings: Settings, progress: ProgressFn | None = None, force: bool =
     return report
 
 
+def _skip(report: IngestReport, new_docs: dict, seen_files: set, path: Path, reason: str, prev: dict | None) -> None:
+    report.skipped[path.name] = reason
+    if prev:  # keep what was indexed of it before: losing nothing beats being current
+        new_docs[prev["info"]["doc_id"]] = prev
+        report.skipped[path.name] += " (the previously indexed version stays)"
+        seen_files.add(path.name)
+
+
 def _write_generation(store, settings, old, new_docs, parsed, params, version, report, progress) -> None:
     gen = int(old["generation"]) + 1 if old else 1
     old_gen = int(old["generation"]) if old else None
     store.drop_generations(keep={old_gen} if old_gen else set())  # debris of interrupted ingests
     cols = store.create_generation(gen)
 
-    # Unchanged documents: their chunks and texts come from the old generation.
-    carried_ids: list[str] = []
-    carried_docs: dict[str, dict] = {}
-    if old_gen is not None and old.get("params") == params:
-        for doc_id, entry in new_docs.items():
-            if doc_id not in parsed:
-                carried_ids.extend(entry["chunk_ids"])
-                carried_docs[doc_id] = entry
+    # Documents not parsed in this run come from the old generation as they are: unchanged ones, and
+    # the earlier version of a file that no longer reads (skipped above). When the settings changed,
+    # every readable file was parsed again above, so only such kept versions are left here; parsing
+    # them again (as this once did) raised ReadError and crashed the whole run.
+    carried_docs = {d: e for d, e in new_docs.items() if d not in parsed} if old_gen is not None else {}
+    carried_ids = [cid for e in carried_docs.values() for cid in e["chunk_ids"]]
     all_chunks: list[Chunk] = []
     doc_texts: dict[str, str] = {}
     if carried_docs:
@@ -225,19 +244,13 @@ def _write_generation(store, settings, old, new_docs, parsed, params, version, r
         old_docs_col = store._collection(old_names["docs"])
         got = old_docs_col.get(ids=list(carried_docs), include=["documents"])
         doc_texts.update(dict(zip(got["ids"], got["documents"])))
-        old_primary = store._collection(old_names[f"chunks:{settings.embedder}"])
+        old_embedders = old.get("embedders") or [settings.embedder]
+        source = settings.embedder if settings.embedder in old_embedders else old_embedders[0]
+        if source != settings.embedder:  # another embedder now: the old chunks lie under the old one's name
+            old_names = IndexStore(settings.model_copy(update={"embedder": source, "second_embedder": ""})).names(old_gen)
+        old_primary = store._collection(old_names[f"chunks:{source}"])
         got = old_primary.get(ids=carried_ids, include=["documents", "metadatas"])
         all_chunks.extend(Chunk.from_metadata(t, m) for t, m in zip(got["documents"], got["metadatas"]))
-    elif old_gen is not None:
-        # Settings changed (embedder, chunk size): every document is parsed again.
-        manifest = load_manifest(settings.corpus_dir)
-        for doc_id, entry in list(new_docs.items()):
-            if doc_id in parsed:
-                continue
-            path = settings.corpus_dir / entry["info"]["path"]
-            info, payload, chunks = parse_file(path, settings, entry["sha256"], manifest)
-            parsed[doc_id] = (info, payload, chunks)
-            entry["chunk_ids"] = [c.id for c in chunks]
     for doc_id, (info, payload, chunks) in parsed.items():
         all_chunks.extend(chunks)
         doc_texts[doc_id] = payload["text"]

@@ -45,7 +45,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Callable, Iterator
 
-__all__ = ["MAX_BYTES", "SUPPORTED_SUFFIXES", "ReadError", "ReadResult", "read_document"]
+__all__ = ["MAX_BYTES", "SUPPORTED_SUFFIXES", "ReadError", "ReadResult", "check_size", "read_document"]
 
 #: Files larger than this are refused (callers pass ``max_bytes`` from ``WIJZER_MAX_FILE_MB``).
 MAX_BYTES = 50 * 1024 * 1024
@@ -138,6 +138,20 @@ def _load_bytes(path: Path, max_bytes: int) -> bytes:
     if not data.strip():
         raise ReadError(path, "is empty (only whitespace)")
     return data
+
+
+def check_size(path: Path, max_bytes: int = MAX_BYTES) -> None:
+    """Raise :class:`ReadError` when ``path`` is larger than ``max_bytes``, from its size alone.
+
+    For callers that would otherwise read the whole file first (the ingest pipeline hashes every file):
+    a 2 GB file dropped in the corpus folder is refused without reading a byte of it.
+    """
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return  # read_document gives the file-system error its own message
+    if size > max_bytes:
+        raise ReadError(path, _too_big(size, max_bytes))
 
 
 def _too_big(size: int, limit: int) -> str:
@@ -373,6 +387,13 @@ def _read_pdf(path: Path, data: bytes) -> ReadResult:
             notes.append(f"{len(failed)} damaged page{plural} skipped (page {shown})")
         empty = [i + 1 for i, lines in enumerate(pages) if not lines and i + 1 not in failed]
         if len(empty) + len(failed) == n_pages:
+            if warnings:
+                # Content streams that do not decode yield no text either: without this, a damaged
+                # PDF was reported as a scan, and the user sent to OCR instead of a new copy.
+                raise ReadError(
+                    path, f"is a damaged PDF: no text could be decoded (pypdf: {warnings[0]}); "
+                    "export or download it again (if it is a scan, run OCR first)"
+                )
             raise ReadError(path, "has no text layer (scanned?); run OCR first")
         if empty:
             shown = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")

@@ -20,6 +20,7 @@ print(b.text); [c.location for c in b.citations]
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from dataclasses import asdict
@@ -56,9 +57,15 @@ class QuestionError(ValueError):
     """A question that cannot be asked as it is; the message says why, in the user's terms."""
 
 
+# Terminal escape sequences (colour codes pasted from a terminal, OSC titles): removed whole, because
+# dropping only the ESC character would leave "[31m" in the question.
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
 def clean_question(question: str) -> str:
-    """Drop control characters and fold whitespace; reject empty and over-long questions."""
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question or "")
+    """Drop escape sequences and control characters and fold whitespace; reject empty and over-long questions."""
+    text = _ANSI_ESCAPE.sub("", question or "")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in text)
     text = " ".join(text.split())
     if not text:
         raise QuestionError("De vraag is leeg. Beschrijf je situatie of stel een vraag.")

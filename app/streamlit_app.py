@@ -8,6 +8,8 @@ rendered as HTML (Streamlit's Markdown escapes it; passages are shown as plain t
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import streamlit as st
 
@@ -32,6 +34,17 @@ EXAMPLES = {
 @st.cache_resource(show_spinner="De index en modellen laden …")
 def load_advisor() -> Advisor:
     return Advisor(Settings())
+
+
+def index_unavailable(exc: IndexUnavailable) -> None:
+    """Say why there is no index and what to do; a failed load is not cached, so a reload retries."""
+    if not exc.server:
+        st.error(f"De index is niet beschikbaar: {exc}")
+        return
+    st.error(f"De Chroma-server op {exc.server} is niet bereikbaar. Start hem (`chroma run --path <map> "
+             "--host … --port …`) of zet WIJZER_CHROMA_HOST leeg voor de lokale index, en laad deze "
+             "pagina daarna opnieuw.")
+    st.caption(str(exc))
 
 
 @st.cache_resource
@@ -83,10 +96,18 @@ def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
     return filters, mode
 
 
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def linked_markers(text: str, key: str) -> str:
+    """Every ``[n]`` of an answer as a link to the sources under it (Markdown, no HTML)."""
+    return _MARKER.sub(lambda m: f"[\\[{m.group(1)}\\]](#bronnen-{key})", text)
+
+
 def show_sources(answer, key: str) -> None:
     if not answer.citations:
         return
-    st.markdown("**Bronnen**" if answer.lang == "nl" else "**Sources**")
+    st.subheader("Bronnen" if answer.lang == "nl" else "Sources", anchor=f"bronnen-{key}")
     row = st.container(horizontal=True)
     for c in answer.citations:
         if row.button(f"[{c.marker}]", key=f"cite-{key}-{c.marker}", help=f"Open de passage in context: {c.location}"):
@@ -138,10 +159,11 @@ def feedback(answer, index: int, conversation: Conversation) -> None:
 
 
 def show_answer(answer, index: int, conversation: Conversation, stream: bool = False) -> None:
+    text = linked_markers(answer.text, str(index))
     if stream:
-        st.write_stream(line + "\n" for line in answer.text.splitlines())
+        st.write_stream(line + "\n" for line in text.splitlines())
     else:
-        st.markdown(answer.text)
+        st.markdown(text)
     for note in answer.notes:
         st.info(note)
     show_sources(answer, key=str(index))
@@ -156,15 +178,29 @@ def show_answer(answer, index: int, conversation: Conversation, stream: bool = F
                             file_name=f"audit-{index + 1}.json", key=f"json{index}")
 
 
+PART_NAMES = {"titelpagina": "Titelpagina", "colofon": "Colofon", "voorwoord": "Voorwoord",
+              "samenvatting": "Samenvatting", "conclusie": "Conclusie", "inleiding": "Inleiding",
+              "reflectie": "Reflectie", "verantwoording": "Verantwoording", "referenties": "Literatuur",
+              **{f"h{n}": f"Bevinding {n}" for n in range(1, 10)}}
+
+
+def readable_time(stamp: str | None) -> str:
+    """``2026-11-28T23:40:12+0000`` → ``28-11-2026 23:40``."""
+    try:
+        return time.strftime("%d-%m-%Y %H:%M", time.strptime(stamp or "", "%Y-%m-%dT%H:%M:%S%z"))
+    except ValueError:
+        return stamp or "?"
+
+
 def corpus_page() -> None:
     st.title("Corpus")
     try:
         advisor = load_advisor()
     except IndexUnavailable as exc:
-        st.error(f"De index is niet beschikbaar: {exc}")
+        index_unavailable(exc)
         return
     snap = advisor.retriever.snapshot
-    st.caption(f"Corpusversie {snap.corpus_version[:12]} · gebouwd {snap.state.get('built_at', '?')} · "
+    st.caption(f"Corpusversie {snap.corpus_version[:12]} · gebouwd {readable_time(snap.state.get('built_at'))} · "
                f"embedders {', '.join(snap.state.get('embedders', []))} · {len(snap.chunks)} passages")
     for doc_id, doc in snap.documents.items():
         info, structure = doc["info"], doc["structure"]
@@ -182,7 +218,7 @@ def corpus_page() -> None:
         cols[2].markdown("**Tabellen**")
         for n, t in structure.get("tables", {}).items():
             cols[2].text(f"{n}. {t}")
-        st.markdown("**Delen**: " + ", ".join(structure.get("parts", [])))
+        st.markdown("**Delen**: " + ", ".join(PART_NAMES.get(p, p) for p in structure.get("parts", [])))
     st.divider()
     st.markdown(
         "**Een document toevoegen.** Zet een `.txt`, `.md`, `.pdf`, `.docx` of `.html` in de map `corpus/` en voer "
@@ -197,7 +233,7 @@ def main() -> None:
     try:
         advisor = load_advisor()
     except IndexUnavailable as exc:
-        st.error(f"De index is niet beschikbaar: {exc}")
+        index_unavailable(exc)
         st.stop()
     st.session_state.setdefault("conversation", Conversation())
     st.session_state.setdefault("answers", [])
@@ -221,14 +257,23 @@ def main() -> None:
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
+            live = st.empty()
+            tokens: list[str] = []
+
+            def on_token(token: str) -> None:  # a generative model's words as they come
+                tokens.append(token)
+                live.markdown("".join(tokens) + " ▌")
+
             try:
                 with st.spinner("Passages zoeken …"):
-                    answer = advisor.ask(question, conversation=conversation, mode=mode, filters=filters)
+                    answer = advisor.ask(question, conversation=conversation, mode=mode, filters=filters,
+                                         on_token=on_token if advisor.generative else None)
             except QuestionError as exc:
                 st.warning(str(exc))
                 return
+            live.empty()  # the checked answer (markers validated, sentences scored) replaces the draft
             st.session_state.answers.append(answer)
-            show_answer(answer, len(st.session_state.answers) - 1, conversation, stream=True)
+            show_answer(answer, len(st.session_state.answers) - 1, conversation, stream=not tokens)
     if len(st.session_state.answers) > 1:
         st.download_button("Gesprek als Markdown", conversation_markdown(st.session_state.answers),
                            file_name="gesprek.md")

@@ -249,6 +249,13 @@ def test_answer_with_sources(app_page, request):
     expect(msg.get_by_text("Bronnen", exact=True)).to_be_visible()
     expect(msg.get_by_role("button", name="[1]", exact=True)).to_be_visible()
     expect(msg.get_by_test_id("stExpander").first).to_contain_text("[1]")
+    # Each [n] in the text is a link to the sources of its answer, on the same page (no reload).
+    link = msg.get_by_test_id("stMarkdownContainer").first.get_by_role("link", name="[1]").first
+    assert (link.get_attribute("href") or "").endswith("#bronnen-0")
+    expect(app_page.locator("[id='bronnen-0']")).to_have_count(1)
+    link.click()
+    expect(app_page.locator("[id='bronnen-0']")).to_be_in_viewport()
+    expect(msg.get_by_role("button", name="[1]", exact=True)).to_be_visible()  # same session, nothing lost
     shot(app_page, request, "2-answer")
     # For the README: the first source opened beside the answer.
     msg.get_by_test_id("stExpander").first.locator("summary").click()

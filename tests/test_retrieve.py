@@ -93,7 +93,7 @@ def test_app_page_answers_with_sources(report_index, monkeypatch):
     at.chat_input[0].set_value("Hoe krijg ik de lange termijn op de agenda?").run()
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
-    assert "Bevinding 2" in text and "[1]" in text
+    assert "Bevinding 2" in text and "[\\[1\\]](#bronnen-0)" in text  # [n] links to the sources
     assert at.expander and at.expander[0].label.startswith("[1] ")
     at.chat_input[0].set_value("   ").run()
     assert at.warning and "leeg" in at.warning[0].value

@@ -594,14 +594,36 @@ def render_markdown(report: dict, images: dict[str, str] | None = None, machine:
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 
 
+_ITEM_KEYS = ("id", "lang", "persona", "gold_section", "followup", "answerable", "rank", "match_rule", "hit_4000c",
+              "refused", "mentioned")
+
+
+def summarise(report: dict) -> dict:
+    """The report without passage texts: every metric, and per item only its outcome and the ids retrieved."""
+    def items(rows: list[dict]) -> list[dict]:
+        return [{**{k: r[k] for k in _ITEM_KEYS if k in r},
+                 "retrieved": [p.get("chunk_id") for p in r.get("retrieved", [])]} for r in rows]
+
+    out = {k: v for k, v in report.items() if k not in {"items", "configs"}}
+    out["items"] = items(report.get("items", []))
+    out["configs"] = {name: {**{k: v for k, v in cfg.items() if k not in {"items", "latency_samples"}},
+                             "items": items(cfg.get("items", []))}
+                      for name, cfg in report.get("configs", {}).items()}
+    return out
+
+
 def write_report(report: dict, out_dir: Path) -> list[Path]:
-    """Write results.json, report.md and the PNG plots into ``out_dir``; returns the files written."""
+    """Write results.json (everything), summary.json (without passage texts), report.md and the PNG
+    plots into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     results = out_dir / "results.json"
     results.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     written.append(results)
+    summary = out_dir / "summary.json"  # small enough to keep in git beside report.md
+    summary.write_text(json.dumps(summarise(report), ensure_ascii=False, indent=2), encoding="utf-8")
+    written.append(summary)
     images: dict[str, str] = {}
     for key, plot in (("hit_at_k", plot_hit_at_k), ("hit5_by_section", plot_hit5_by_section),
                       ("latency", plot_latency), ("support_scores", plot_support_scores)):

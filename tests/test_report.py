@@ -66,10 +66,13 @@ def test_files_are_written_and_pngs_are_real(run):
 
     report, out, written = run
     names = {p.name for p in written}
-    assert names == {"results.json", "report.md", *PLOTS}
+    assert names == {"results.json", "summary.json", "report.md", *PLOTS}
     for p in written:
         assert p.is_file() and p.parent == out
     assert json.loads((out / "results.json").read_text(encoding="utf-8")) == json.loads(json.dumps(report))
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["hit@5"] == report["hit@5"] and [i["rank"] for i in summary["items"]] == [i["rank"] for i in report["items"]]
+    assert "text" not in json.dumps(summary["items"])
     for name in PLOTS:
         data = (out / name).read_bytes()
         assert data[:8] == PNG_MAGIC, name
@@ -187,7 +190,7 @@ def test_cli_eval_out_writes_the_report(report_index, tmp_path):
     proc = subprocess.run([wijzer, "eval", "--dataset", str(dataset), "--out", str(out), "--configs", "default",
                            "--retrieval-only"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert {p.name for p in out.iterdir()} == {"results.json", "report.md", "hit_at_k.png",
+    assert {p.name for p in out.iterdir()} == {"results.json", "summary.json", "report.md", "hit_at_k.png",
                                                "hit5_by_section.png", "latency.png"}
     report = json.loads((out / "results.json").read_text(encoding="utf-8"))
     md = (out / "report.md").read_text(encoding="utf-8")

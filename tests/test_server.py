@@ -467,3 +467,37 @@ def test_two_app_replicas_against_one_server(served, chroma, tmp_path):
     finally:
         for _, proc in procs:
             stop_app(proc)
+
+
+@pytest.mark.parametrize("mode", ["embedded", "server"])
+def test_many_concurrent_askers_against_one_index(served, mode):
+    """16 askers share one Advisor, as Streamlit sessions do: no errors, every answer whole.
+
+    Latency under load is measured by ``wijzer bench`` (throughput at 1, 4 and 16 askers), not here.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.advisor import Advisor
+    from rag.conversation import Conversation
+
+    settings = served if mode == "server" else served.model_copy(update={"chroma_host": None, "chroma_port": None})
+    built = ingest(settings)
+    advisor = Advisor(settings)
+
+    def ask(n: int):
+        conversation = Conversation()
+        question = QUESTIONS[n % len(QUESTIONS)]
+        first = advisor.ask(question, conversation=conversation)
+        follow = advisor.ask("Heb je daar een voorbeeld van?", conversation=conversation)
+        return first, follow
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(ask, range(48)))
+    assert len(results) == 48
+    for first, follow in results:
+        for answer in (first, follow):
+            assert answer.corpus_version == built.corpus_version
+            for c in answer.citations:  # every quote stands verbatim in its passage
+                assert all(c.passage[q.start - c.start:q.end - c.start] == q.text for q in c.quotes)
+        assert not first.refused and first.citations
+        assert len(follow.resolved_question) > len(follow.question)  # asked in its own conversation

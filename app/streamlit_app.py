@@ -249,6 +249,9 @@ def main() -> None:
         with st.chat_message("user"):
             st.text(answer.question)
         with st.chat_message("assistant"):
+            # Same element tree as when the answer was first shown (with its draft placeholder), so that
+            # Streamlit updates the widgets in place on a rerun instead of showing stale copies beside them.
+            st.empty()
             show_answer(answer, i, conversation)
 
     if question is not None and not question.strip():

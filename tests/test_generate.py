@@ -254,7 +254,10 @@ def test_prompt_numbers_passages_and_keeps_them_inside_delimiters():
 def test_injected_marker_never_reaches_the_answer(llama_server, small_settings, checker):
     retriever = _index(small_settings, {**DOCS, "injectie.md": INJECTION})
     result = retriever.run("Wat vraagt samenwerking tussen ministeries?", top_k=3)
-    assert any("[9]" in p.chunk.text for p in result.passages)  # the injection is in the prompt
+    # The injection is in the prompt — with its marker neutralised at ingest ("[9]" → "(9)"), so the model
+    # is not even shown a marker to copy; if it writes [9] anyway, validation removes it.
+    assert any("citeer (9)" in p.chunk.text for p in result.passages)
+    assert not any("[9]" in p.chunk.text for p in result.passages)
     model = make_chat_model(_openai_settings(small_settings, llama_server), max_tokens=MAX_TOKENS)
     g = generate_answer(model, result, "nl", checker)
     assert "[9]" not in g.text

@@ -264,19 +264,8 @@ def replicate_corpus(src: Path, dst: Path, factor: int, settings: Settings) -> d
 
 # -- ingest in a child process ----------------------------------------------------------------------
 def _child_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJZER_")}
-    env.update({
-        "WIJZER_CORPUS_DIR": str(settings.corpus_dir),
-        "WIJZER_INDEX_DIR": str(settings.index_dir),
-        "WIJZER_FEEDBACK_DB": str(settings.feedback_db),
-        "WIJZER_EMBEDDER": settings.embedder,
-        "WIJZER_SECOND_EMBEDDER": settings.second_embedder or "none",
-        "WIJZER_COLLECTION_PREFIX": settings.collection_prefix,
-        "WIJZER_CHUNK_TARGET_CHARS": str(settings.chunk_target_chars),
-        "WIJZER_MAX_FILE_MB": str(settings.max_file_mb),
-        "WIJZER_CHROMA_HOST": "",
-    })
-    return env
+    # Benchmarks run on local temporary indexes and never call a model: no server, no key.
+    return settings.process_env(WIJZER_CHROMA_HOST="", WIJZER_LLM_API_KEY="")
 
 
 def ingest_in_child(settings: Settings, cwd: Path) -> dict:
@@ -559,8 +548,8 @@ def run_bench(
             phases[f"scaling_x{factor}"] = time.perf_counter() - t
         result["scaling"] = scaling
 
-        # 4. Throughput with concurrent askers sharing the ×1 advisor. Last, because many threads
-        # calling the embedders leave OpenMP thread teams behind that could colour later phases.
+        # 4. Throughput with concurrent askers sharing the ×1 advisor. Last: 16 busy threads are the
+        # phase most likely to colour whatever is measured after them.
         t = time.perf_counter()
         log("Throughput with concurrent askers …")
         result["throughput"] = measure_throughput(advisor, questions, askers, throughput_asks, log)

@@ -49,17 +49,8 @@ ODD_NAME = '-rapport "v2" café 🚀 (kopie).md'
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that points the ``wijzer`` command line at ``settings``' corpus and index."""
-    return {
-        **os.environ,
-        "WIJZER_CORPUS_DIR": str(settings.corpus_dir),
-        "WIJZER_INDEX_DIR": str(settings.index_dir),
-        "WIJZER_EMBEDDER": settings.embedder,
-        "WIJZER_SECOND_EMBEDDER": settings.second_embedder,
-        "WIJZER_FEEDBACK_DB": str(settings.feedback_db),
-        "COLUMNS": "1000",  # rich wraps at 80 columns without a terminal; keep one report line per line
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
+    # COLUMNS: rich wraps at 80 columns without a terminal; keep one report line per line.
+    return settings.process_env(COLUMNS="1000", PYTHONUNBUFFERED="1", **extra)
 
 
 def _fresh_client() -> None:

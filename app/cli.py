@@ -238,7 +238,7 @@ def eval_(
     retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Only measure retrieval."),
     configs: list[str] = typer.Option([], "--configs", help="default, dense, lexical, baseline (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write report.md, results.json and PNG plots into this folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write report.md, results.json, summary.json and PNG plots into this folder."),
 ) -> None:
     """Evaluate on a question set: hit@k, MRR@10 per section, persona and language, beside the baseline."""
     from ingest.index import IndexUnavailable

@@ -100,7 +100,12 @@ _MARKER = re.compile(r"\[(\d+)\]")
 
 
 def linked_markers(text: str, key: str) -> str:
-    """Every ``[n]`` of an answer as a link to the sources under it (Markdown, no HTML)."""
+    """Every ``[n]`` of an answer as a link to the sources under it (Markdown, no HTML).
+
+    Link and image syntax that comes with the text (a quoted Markdown document, a model's output) is
+    escaped first: an image would make every reader's browser fetch a URL of someone else's choosing.
+    """
+    text = text.replace("![", "!\\[").replace("](", "]\\(")
     return _MARKER.sub(lambda m: f"[\\[{m.group(1)}\\]](#bronnen-{key})", text)
 
 
@@ -263,9 +268,9 @@ def main() -> None:
             live = st.empty()
             tokens: list[str] = []
 
-            def on_token(token: str) -> None:  # a generative model's words as they come
+            def on_token(token: str) -> None:  # a generative model's words as they come, as plain text
                 tokens.append(token)
-                live.markdown("".join(tokens) + " ▌")
+                live.text("".join(tokens) + " ▌")
 
             try:
                 with st.spinner("Passages zoeken …"):
@@ -274,7 +279,8 @@ def main() -> None:
             except QuestionError as exc:
                 st.warning(str(exc))
                 return
-            live.empty()  # the checked answer (markers validated, sentences scored) replaces the draft
+            finally:
+                live.empty()  # the checked answer (markers validated, sentences scored) replaces the draft
             st.session_state.answers.append(answer)
             show_answer(answer, len(st.session_state.answers) - 1, conversation, stream=not tokens)
     if len(st.session_state.answers) > 1:

@@ -1,8 +1,10 @@
-"""The evaluation report: ``results.json``, a readable ``report.md`` and PNG plots, from a ``run_eval`` report.
+"""The evaluation report: ``results.json``, ``summary.json``, a readable ``report.md`` and PNG plots, from a ``run_eval`` report.
 
 ``write_report(report, out_dir)`` writes into ``out_dir``:
 
 - ``results.json`` — the full report as ``run_eval`` returned it;
+- ``summary.json`` — the same without passage texts (metrics, and per item its outcome and the ids
+  retrieved): small enough to keep dated results in git;
 - ``report.md`` — dataset, date, machine and corpus version; the configurations side by side
   (hit@1/3/5/10, MRR@10, hit@4000c, search p50/p95); the difference to the naive baseline; the answer
   metrics when answers were asked; tables per ``gold_section``, persona, language and turn; latency per
@@ -585,9 +587,9 @@ def render_markdown(report: dict, images: dict[str, str] | None = None, machine:
         f"- **Machine**: {machine['platform']} ({machine['machine']}), {machine['cpus']} CPUs{mem}, "
         f"Python {machine['python']}",
         f"- **Corpus version**: `{report.get('corpus_version')}`",
-        f"- **Configurations**: " + ", ".join(f"`{n}`" for n in configs)
+        "- **Configurations**: " + ", ".join(f"`{n}`" for n in configs)
         + f" (missed items and per-stage latency for `{next(iter(configs))}`)",
-        f"- **Mode**: " + ("retrieval and answers" if _answer_config(report) else "retrieval only"), "",
+        "- **Mode**: " + ("retrieval and answers" if _answer_config(report) else "retrieval only"), "",
     ]
     parts = [head, _retrieval_section(report, images), _answer_section(report, images),
              _breakdown_section(report, images), _latency_section(report, images), _missed_section(report)]

@@ -137,7 +137,6 @@ def run_eval(
 ) -> dict:
     """Run the evaluation; returns a JSON-ready report (see the module docstring)."""
     items = load_dataset(dataset)
-    by_id = {i.id: i for i in items}
     configs = list(configs or ["default", "baseline"])
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:

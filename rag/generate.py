@@ -47,7 +47,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -58,7 +57,7 @@ from pydantic import ConfigDict
 from rag.answer import Citation, Quote, SupportVerdict
 from rag.grounding import GroundingChecker
 from rag.retrieve import Passage, RetrievalResult
-from wijzer.settings import Settings
+from wijzer.settings import Settings, public_url, redact
 
 logger = logging.getLogger(__name__)
 
@@ -395,17 +394,6 @@ def _citation(k: int, passage: Passage, evidence: list[str]) -> Citation:
 
 # -- errors ------------------------------------------------------------------------------------------
 
-def _public_url(url: str | None) -> str:
-    """The endpoint without user info, query or fragment (they may hold credentials)."""
-    if not url:
-        return "?"
-    p = urlsplit(str(url))
-    if not p.hostname:
-        return "?"
-    netloc = p.hostname + (f":{p.port}" if p.port else "")
-    return urlunsplit((p.scheme, netloc, p.path.rstrip("/"), "", ""))
-
-
 def _secrets(model: BaseChatModel) -> list[str]:
     out = []
     for attr in ("openai_api_key", "api_key"):
@@ -417,10 +405,10 @@ def _secrets(model: BaseChatModel) -> list[str]:
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
+    """``redact`` (keys of every Settings, URL credentials, bearer tokens) plus this model's own key."""
     for s in secrets:
         text = text.replace(s, "***")
-    text = re.sub(r"(?i)(bearer\s+|api[-_ ]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", r"\1***", text)
-    return re.sub(r"\bsk-[A-Za-z0-9_\-*]{4,}", "sk-***", text)
+    return re.sub(r"\bsk-[A-Za-z0-9_\-*]{4,}", "sk-***", redact(text))
 
 
 _MESSAGES = {
@@ -500,7 +488,7 @@ def _generation_error(exc: BaseException, model: BaseChatModel, lang: str) -> Ge
         if kind == "other" and "load" in detail.lower():
             kind = "load"
     else:
-        where = _public_url(getattr(model, "openai_api_base", None) or getattr(model, "base_url", None))
+        where = public_url(getattr(model, "openai_api_base", None) or getattr(model, "base_url", None)) or "?"
     timeout = getattr(model, "request_timeout", None)
     if timeout is None:
         timeout = (getattr(model, "client_kwargs", None) or {}).get("timeout")

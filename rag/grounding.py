@@ -45,6 +45,11 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _FRAME = re.compile(r"^\s*(\d+\.\s+)?(\*\*|_|#+ )")
 
 
+def _verbatim(text: str, passage: str) -> bool:
+    """``text`` stands in ``passage`` as whole words ("kan het" is not in "kan hetzelfde")."""
+    return text in passage and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", passage) is not None
+
+
 def answer_sentences(text: str) -> list[tuple[str, list[int], bool]]:
     """Split an answer into (sentence, markers, is_frame). Bullets and lines count as boundaries."""
     out: list[tuple[str, list[int], bool]] = []
@@ -90,7 +95,7 @@ class GroundingChecker:
             # A verbatim quote is supported without a model call — but only a span of some length: a
             # word or two lifted from a passage ("HACKED", planted there) is not a claim it supports.
             long_enough = len(text.split()) >= MIN_QUOTE_WORDS
-            hit = next((k for k in (m or list(passages)) if k in norm and long_enough and text in norm[k]), None)
+            hit = next((k for k in (m or list(passages)) if k in norm and long_enough and _verbatim(text, norm[k])), None)
             if hit is not None:
                 verdicts_exact[i] = SupportVerdict(s, m, hit, 1.0, "supported", text)
             else:

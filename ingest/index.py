@@ -1,4 +1,5 @@
-"""Index stage: Chroma (local directory or server) plus a BM25 index, in generations.
+"""Index stage: Chroma (local directory or server) plus a lexical index (BM25 and character n-grams),
+in generations.
 
 Layout, for collection prefix ``p`` and generation ``g``:
 
@@ -6,7 +7,8 @@ Layout, for collection prefix ``p`` and generation ``g``:
 - ``p-g<g>-chunks-<embedder>`` — every chunk with its vector (one collection per embedder).
 - ``p-g<g>-sents-<embedder>`` — every sentence of every chunk, primary embedder only.
 - ``p-g<g>-docs`` — the cleaned text of every document, for showing a passage in its context.
-- ``<index_dir>/lexical-<g>/`` — the BM25 index (rebuilt from Chroma when missing, e.g. on a replica).
+- ``<index_dir>/lexical-<g>/`` — the lexical index (rebuilt from Chroma when missing or made by an
+  older version, e.g. on a replica).
 
 An ingest writes a new generation and switches ``p-state`` to it only at the end, so a crash halfway
 leaves the previous generation active and whole. The generation before the active one is kept, so

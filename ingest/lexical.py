@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -58,10 +59,14 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+# 4–5-grams: long enough to carry meaning, short enough to match a compound's parts. Saved with the
+# index: a saved index made with other parameters is not loaded but rebuilt.
+_NGRAM_PARAMS = {"format": 1, "analyzer": "char_wb", "ngram_range": [4, 5], "sublinear_tf": True, "fold": "nfkd-lower"}
+
+
 def _ngram_vectorizer() -> TfidfVectorizer:
-    # 4–5-grams: long enough to carry meaning, short enough to match a compound's parts.
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5), preprocessor=fold, sublinear_tf=True,
-                           dtype=np.float32)
+    return TfidfVectorizer(analyzer=_NGRAM_PARAMS["analyzer"], ngram_range=tuple(_NGRAM_PARAMS["ngram_range"]),
+                           preprocessor=fold, sublinear_tf=_NGRAM_PARAMS["sublinear_tf"], dtype=np.float32)
 
 
 class CharNgrams:
@@ -74,7 +79,7 @@ class CharNgrams:
 
     @classmethod
     def build(cls, texts: list[str]) -> "CharNgrams":
-        if not any(t.strip() for t in texts):
+        if not any(fold(t).strip() for t in texts):
             return cls(None, None, len(texts))
         vectorizer = _ngram_vectorizer()
         matrix = vectorizer.fit_transform(texts).tocsr()
@@ -87,7 +92,10 @@ class CharNgrams:
         return np.asarray((self._matrix @ q.T).toarray().ravel(), dtype=np.float32)
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists():
+            shutil.rmtree(folder)  # no file of an earlier save may outlive this one
+        folder.mkdir(parents=True)
+        (folder / "params.json").write_text(json.dumps(_NGRAM_PARAMS))
         if self._vectorizer is None:
             (folder / "empty").write_text("")
             return
@@ -98,6 +106,9 @@ class CharNgrams:
 
     @classmethod
     def load(cls, folder: Path, size: int) -> "CharNgrams":
+        saved = json.loads((folder / "params.json").read_text())
+        if saved != _NGRAM_PARAMS:
+            raise ValueError(f"n-grams saved with {saved}, this version uses {_NGRAM_PARAMS}")
         if (folder / "empty").exists():
             return cls(None, None, size)
         vectorizer = _ngram_vectorizer()

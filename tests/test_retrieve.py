@@ -49,6 +49,23 @@ def test_compound_words_match_through_ngrams(retriever, tmp_path):
     assert any("loopbaanpaden" in p.chunk.text for p in result.passages)
 
 
+def test_named_parts_and_numbered_findings(retriever):
+    q = analyse("Wat zegt de conclusie over bevinding 3?")
+    assert q.parts == ["conclusie"] and q.chapters == [3]
+    assert analyse("I am preparing a session on the second finding").chapters == [2]
+    assert analyse("Het eerste hoofdstuk in het kort").chapters == [1]
+    assert analyse("verantwoording over beleid en de conclusies van evaluaties").parts == []  # topics, not parts
+    top = retriever.run("Wat staat er in de samenvatting over samenwerking tussen departementen?", top_k=3)
+    assert top.passages[0].chunk.part == "samenvatting"
+    # Every finding has a "role of the top" section: naming the finding brings its own forward.
+    from rag.retrieve import RetrievalConfig
+
+    plain = HybridRetriever(retriever.snapshot, retriever.settings, RetrievalConfig(structure_bonus=0.0))
+    question = "Wat vraagt bevinding 2 van de ambtelijke top?"
+    named = [p.chunk.chapter for p in retriever.run(question, top_k=5).passages].count(2)
+    assert named >= 2 and named > [p.chunk.chapter for p in plain.run(question, top_k=5).passages].count(2)
+
+
 def test_references_never_surface_and_filters_apply(retriever):
     result = retriever.run("Braams Wesseling Meijer Hekkert 2022 Science and Public Policy", top_k=10)
     assert all(p.chunk.kind != "reference" for p in result.passages)

@@ -22,6 +22,7 @@ verdict.covered, verdict.reason
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tomllib
@@ -142,9 +143,15 @@ class CoverageJudge:
 
     # -- calibration ----------------------------------------------------------------------------
     @staticmethod
-    def cache_path(retriever: HybridRetriever) -> Path:
+    def cache_path(retriever: HybridRetriever, dataset: Path | None) -> Path:
+        """Where the calibration for this corpus version, embedder and calibration set is kept: a
+        changed question set is a new calibration."""
         s = retriever.settings
-        return s.index_dir / f"calibration-{retriever.snapshot.corpus_version[:12]}-{embedder_slug(s.embedder)}.json"
+        try:
+            questions = hashlib.sha1(Path(dataset).read_bytes()).hexdigest()[:8] if dataset else "none"
+        except OSError:
+            questions = "none"
+        return s.index_dir / f"calibration-{retriever.snapshot.corpus_version[:12]}-{embedder_slug(s.embedder)}-{questions}.json"
 
     @classmethod
     def calibrate(cls, retriever: HybridRetriever, dataset: Path) -> "CoverageJudge":
@@ -170,7 +177,7 @@ class CoverageJudge:
 
     @classmethod
     def load_or_calibrate(cls, retriever: HybridRetriever, dataset: Path | None) -> "CoverageJudge":
-        path = cls.cache_path(retriever)
+        path = cls.cache_path(retriever, dataset)
         if path.exists():
             try:
                 return cls(**json.loads(path.read_text()))

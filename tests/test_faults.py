@@ -454,7 +454,9 @@ def test_cli_ask_with_bad_questions(injected):
     from rag.retrieve import HybridRetriever
 
     # A calibration, as `wijzer ask` would otherwise make (racing) in every run: answer everything.
-    CoverageJudge.cache_path(HybridRetriever.from_settings(injected)).write_text(
+    from rag.advisor import REPO_ROOT
+
+    CoverageJudge.cache_path(HybridRetriever.from_settings(injected), REPO_ROOT / "evals" / "datasets" / "dev.jsonl").write_text(
         json.dumps({"threshold": 0.0, "calibrated_on": "test_faults", "stats": None}))
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = dict(zip(CLI_QUESTIONS, pool.map(lambda q: _ask_cli(injected, q), CLI_QUESTIONS.values())))

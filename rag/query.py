@@ -51,12 +51,23 @@ class Query:
     intents: list[str] = field(default_factory=list)
     boosted_kinds: list[str] = field(default_factory=list)
     expansions: list[str] = field(default_factory=list)  # report terms added to the lexical query
+    search_text: str = ""  # what is matched, when it differs from the text (report references left out)
+    search_sentences: list[str] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
     chapters: list[int] = field(default_factory=list)  # numbered findings/chapters it names ("bevinding 3")
 
     @property
+    def match_text(self) -> str:
+        """The question as it is matched against the passages."""
+        return self.search_text or self.text
+
+    @property
+    def match_sentences(self) -> list[str]:
+        return self.search_sentences if self.search_text else self.sentences
+
+    @property
     def lexical_text(self) -> str:
-        return " ".join([self.text, *self.expansions])
+        return " ".join([self.match_text, *self.expansions])
 
 
 def detect_language(text: str) -> str:
@@ -105,7 +116,20 @@ def glossary() -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
     )
 
 
-def analyse(text: str, long_question_chars: int = 200) -> Query:
+@lru_cache(maxsize=1)
+def _noise() -> tuple[re.Pattern, ...]:
+    data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
+    return tuple(re.compile(p, re.I) for p in data.get("patterns", []))
+
+
+def without_report_references(text: str) -> str:
+    """``text`` without the words that point at the report itself (rag/data/question_noise.toml)."""
+    for pattern in _noise():
+        text = pattern.sub(" ", text)
+    return " ".join(text.split())
+
+
+def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
     """Language, sentences (only for long questions; the retriever matches the longest on their own),
     intents, and the parts and numbered findings the question names."""
     text = " ".join(text.split())
@@ -121,6 +145,16 @@ def analyse(text: str, long_question_chars: int = 200) -> Query:
         kinds.extend(k for k in i.kinds if k not in kinds)
         parts.extend(p for p in i.parts if p not in parts)
     expansions = [terms for terms, pats in glossary() if any(p.search(text) for p in pats)]
+    # In a longer question, "volgens het rapport" or "de onderzoekers" names no topic; matched, it
+    # pulls the report's general passages up (dev set: hit@5 0.756 → 0.786, the 30 stories written
+    # last 0.600 → 0.733). Short questions keep it: there the report may be the subject.
+    search_text, search_sentences = "", []
+    if len(text) >= noise_min_chars:
+        stripped = without_report_references(text)
+        if stripped != text and len(stripped) >= 15:
+            search_text = stripped
+            search_sentences = [s for s in (without_report_references(s) for s in sentences) if len(s) >= 15]
     return Query(text=text, lang=detect_language(text), sentences=sentences,
                  intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions,
+                 search_text=search_text, search_sentences=search_sentences,
                  parts=parts, chapters=numbered_chapters(text))

@@ -190,7 +190,7 @@ class HybridRetriever:
         Every result is kept for the 256 most recent questions; ``cached=True`` reuses it. Only a
         follow-up's earlier question is looked up that way (it was scored one turn ago), so that a
         question itself is always scored afresh and timings stay honest."""
-        key = (query.text, tuple(query.sentences), query.lexical_text, self.config.expand,
+        key = (query.match_text, tuple(query.match_sentences), query.lexical_text, self.config.expand,
                self.config.max_question_sentences)
         if cached:
             with self._lists_lock:
@@ -212,8 +212,9 @@ class HybridRetriever:
         timings: dict[str, float] = {}
         # Each sentence costs a primary-embedder call (~20 ms); the longest ones carry the story
         # (development set: keeping 2 or 3 of them loses nothing against all of them).
-        longest = set(sorted(query.sentences, key=len, reverse=True)[: self.config.max_question_sentences])
-        texts = [query.text] + [s for s in query.sentences if s in longest]
+        sentences = query.match_sentences
+        longest = set(sorted(sentences, key=len, reverse=True)[: self.config.max_question_sentences])
+        texts = [query.match_text] + [s for s in sentences if s in longest]
         lists: dict[str, np.ndarray] = {}
         q_primary = None
         for name in self.settings.embedders:
@@ -231,7 +232,7 @@ class HybridRetriever:
         best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max()) if len(sent_sims) else 0.0
         timings["sentence"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        lexical_text = query.lexical_text if self.config.expand else query.text
+        lexical_text = query.lexical_text if self.config.expand else query.match_text
         lists["lexical"] = self.snapshot.lexical.scores(lexical_text)
         timings["lexical"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()

@@ -88,6 +88,13 @@ def test_query_understanding():
     assert detect_language("Wat kan de ambtelijke top hieraan doen?") == "nl"
     q = analyse("Heb je daar een voorbeeld van uit de praktijk?")
     assert "example" in q.intents and "practice_example" in q.boosted_kinds
+    # A long question is matched without its references to the report; a short one keeps them.
+    story = ("Bij ons ministerie moet ik elk jaar laten zien of mijn programma zijn streefwaarden haalt. "
+             "Bijstellen wordt gezien als falen. Hoe kijkt het rapport hiertegen aan, en wat vinden de onderzoekers?")
+    q = analyse(story)
+    assert q.text == story and "rapport" not in q.match_text and "onderzoekers" not in q.lexical_text
+    assert all("rapport" not in s for s in q.match_sentences) and "streefwaarden" in q.match_text
+    assert analyse("Waarom is dit rapport geschreven?").match_text == "Waarom is dit rapport geschreven?"
 
 
 def test_langchain_retriever_interface(retriever):

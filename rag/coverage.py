@@ -5,7 +5,8 @@ Two checks, both must pass:
 1. **Similarity**: the best cosine between the question and any single sentence of the corpus
    (primary embedder) must reach a threshold. English questions score lower against Dutch text, so
    they get a fixed offset. The threshold is calibrated automatically on the development set for each
-   corpus version and embedder (``calibrate``), because it is sharp and moves with both.
+   corpus version, embedder, calibration set and question-analysis data (``calibrate``), because it
+   is sharp and moves with all of them.
 2. **What is asked is there**: a question that asks for a specific kind of fact — an amount, a number,
    a date, a percentage, a law article, a named person's view — is covered only if the top passages
    contain that kind of fact. This catches near-misses ("how much is in the Klimaatfonds?") whose
@@ -51,6 +52,8 @@ class FactAsk:
     evidence: tuple[str, ...]  # patterns; "{subject}" stands for what the question asks about
     evidence_en: tuple[str, ...] = ()  # for English questions, whose subject is not in the Dutch text
     generic_subjects: frozenset[str] = frozenset()  # subjects that use evidence_en as well
+    evidence_without_subject: tuple[str, ...] = ()  # when the question names no subject
+    case_sensitive: bool = False  # how "{subject}" is looked for
 
     def missing_in(self, question: str, text: str, lang: str = "nl") -> bool:
         """Does ``question`` ask for this kind of fact while ``text`` holds none?"""
@@ -62,12 +65,14 @@ class FactAsk:
             subject = (m.groupdict().get("subject") or "").strip()
             if subject.lower() in self.generic_subjects and self.evidence_en:
                 evidence = self.evidence_en
+            if not subject and self.evidence_without_subject and evidence is self.evidence:
+                evidence = self.evidence_without_subject
             for pattern in evidence:
                 if "{subject}" in pattern:
                     if not subject:
                         continue
                     pattern = pattern.replace("{subject}", re.escape(subject))
-                    flags = re.I
+                    flags = 0 if self.case_sensitive else re.I
                 else:
                     flags = 0
                 if re.search(pattern, text, flags):
@@ -82,7 +87,8 @@ def fact_asks() -> tuple[FactAsk, ...]:
     return tuple(
         FactAsk(f["name"], f["label_nl"], f["label_en"],
                 tuple(re.compile(p, re.I) for p in f["asks"]), tuple(f["evidence"]), tuple(f.get("evidence_en", ())),
-                frozenset(f.get("generic_subjects", ())))
+                frozenset(f.get("generic_subjects", ())), tuple(f.get("evidence_without_subject", ())),
+                bool(f.get("case_sensitive", False)))
         for f in data["facts"]
     )
 
@@ -93,9 +99,10 @@ def _scope_terms() -> tuple[str, ...]:
 
 
 def out_of_scope_terms(question: str, corpus_text: str) -> list[str]:
-    """Out-of-scope subjects (rag/data/scope.toml) the question names and the corpus does not."""
+    """Out-of-scope subjects (rag/data/scope.toml) the question names and the corpus does not; a term
+    counts where a word starts with it ("declar" in "declaratie", not "side job" in "outside jobs")."""
     q, corpus = question.lower(), corpus_text.lower()
-    return [t for t in _scope_terms() if t in q and t not in corpus]
+    return [t for t in _scope_terms() if re.search(r"(?<!\w)" + re.escape(t), q) and t not in corpus]
 
 
 @dataclass
@@ -147,10 +154,14 @@ class CoverageJudge:
         """Where the calibration for this corpus version, embedder and calibration set is kept: a
         changed question set is a new calibration."""
         s = retriever.settings
+        digest = hashlib.sha1()
         try:
-            questions = hashlib.sha1(Path(dataset).read_bytes()).hexdigest()[:8] if dataset else "none"
+            digest.update(Path(dataset).read_bytes() if dataset else b"none")
         except OSError:
-            questions = "none"
+            digest.update(b"none")
+        # The scored text depends on what question analysis leaves out of it.
+        digest.update((_DATA / "question_noise.toml").read_bytes())
+        questions = digest.hexdigest()[:8]
         return s.index_dir / f"calibration-{retriever.snapshot.corpus_version[:12]}-{embedder_slug(s.embedder)}-{questions}.json"
 
     @classmethod

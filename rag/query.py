@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ingest.chunk import sentence_spans
+from ingest.lexical import tokenize
 
 _DATA = Path(__file__).resolve().parent / "data"
 _WORD = re.compile(r"[a-zA-ZÀ-ÿ']+")
@@ -131,7 +132,8 @@ def without_report_references(text: str) -> str:
 
 def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
     """Language, sentences (only for long questions; the retriever matches the longest on their own),
-    intents, and the parts and numbered findings the question names."""
+    intents, the parts and numbered findings the question names, and — for a question of
+    ``noise_min_chars`` or more — the text to match without its references to the report."""
     text = " ".join(text.split())
     sentences: list[str] = []
     if len(text) >= long_question_chars:
@@ -151,7 +153,7 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
     search_text, search_sentences = "", []
     if len(text) >= noise_min_chars:
         stripped = without_report_references(text)
-        if stripped != text and len(stripped) >= 15:
+        if stripped != text and len(tokenize(stripped)) >= 3:  # what is left must still name something
             search_text = stripped
             search_sentences = [s for s in (without_report_references(s) for s in sentences) if len(s) >= 15]
     return Query(text=text, lang=detect_language(text), sentences=sentences,

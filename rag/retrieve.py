@@ -235,7 +235,7 @@ class HybridRetriever:
         per_chunk = np.full(len(self.chunks), -1.0, dtype=np.float32)
         np.maximum.at(per_chunk, self._sent_chunk, sent_sims)
         lists["sentence"] = per_chunk
-        # "Is this covered at all" looks at the full question only, not at its parts.
+        # "Is this covered at all" looks at the whole (matched) question only, not at its parts.
         best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max()) if len(sent_sims) else 0.0
         timings["sentence"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
@@ -330,7 +330,7 @@ class HybridRetriever:
         order = [int(i) for i in np.argsort(-fused, kind="stable") if np.isfinite(fused[i])][: self.config.candidates]
         rerank: dict[int, float] = {}
         if self.settings.reranker and order:
-            order, rerank = self._rerank(q.text, order)
+            order, rerank = self._rerank(q.match_text, order)
             timings["rerank"] = (time.perf_counter() - t) * 1000
         chosen = self._diverse(order, top_k)
         timings["fuse"] = (time.perf_counter() - t) * 1000

@@ -78,12 +78,19 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     """An article number of another law, or a name that only shares its prefix, supplies nothing."""
     from rag.coverage import fact_asks
 
-    text = "Het belang van artikel 3.1 van de Comptabiliteitswet 2016. Van de ambtenaren zegt Hermans dat"
+    text = "Het belang van artikel 3.1 van de Comptabiliteitswet 2016. Van de jonge ambtenaren zegt Hermans dat"
     missing = lambda q: [f.name for f in fact_asks() if f.missing_in(q, text)]  # noqa: E731
     assert missing("In welk artikel van de Klimaatwet staat de herziening?") == ["article"]
     assert missing("In welk artikel van de Comptabiliteitswet staat de onderbouwing?") == []
+    assert missing("Welk artikel vraagt om onderbouwing van beleidsvoorstellen?") == []  # no law named
     assert missing("Wat vond minister Van der Wal van het besluit?") == ["person_view"]
     assert missing("Wat vindt minister Hermans van het programma?") == []
+    assert missing("Wat verwacht het rapport van de minister van Binnenlandse Zaken?") == []  # a ministry
+    assert missing("Wat vond minister De Jonge ervan?") == ["person_view"]  # "de jonge ambtenaren" is not him
+    from rag.coverage import out_of_scope_terms
+
+    assert out_of_scope_terms("Hoe declareer ik reiskosten?", "") == ["declar", "reiskosten"]
+    assert out_of_scope_terms("Do outside jobs matter?", "") == []
 
 
 def test_followup_is_read_in_its_conversation(advisor):

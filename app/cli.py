@@ -168,10 +168,14 @@ def search(
         _fail(str(exc))
     if as_json:
         print(json.dumps({"question": question, "lang": result.query.lang, "intents": result.query.intents,
-                          "timings_ms": result.timings_ms,
+                          "analysis": result.query.to_dict(), "timings_ms": result.timings_ms,
                           "passages": [p.to_dict() for p in result.passages]}, ensure_ascii=False, indent=2))
         return
     console.print(f"[dim]{result.query.lang} · intents {result.query.intents or '-'} · {result.timings_ms['total']:.0f} ms[/]")
+    if result.query.search_text:
+        from rich.markup import escape
+
+        console.print(f"[dim]matched as: {escape(result.query.match_text)}[/]", highlight=False)
     for p in result.passages:
         c = p.chunk
         scores = " ".join(f"{n}={v:.3f}" for n, v in p.scores.items())

@@ -57,6 +57,12 @@ class Query:
     parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
     chapters: list[int] = field(default_factory=list)  # numbered findings/chapters it names ("bevinding 3")
 
+    def to_dict(self) -> dict:
+        """What question analysis found, for audit records and ``wijzer search --json``."""
+        return {"lang": self.lang, "intents": self.intents, "boosted_kinds": self.boosted_kinds,
+                "parts": self.parts, "chapters": self.chapters, "expansions": self.expansions,
+                "matched_text": self.match_text, "matched_sentences": self.match_sentences}
+
     @property
     def match_text(self) -> str:
         """The question as it is matched against the passages."""

@@ -147,6 +147,7 @@ def test_cli_ask_json_and_conversation_file(report_index, tmp_path):
     for key in ("marker", "chunk_id", "doc_title", "section", "quote", "start", "end", "quotes"):
         assert key in c
     assert "sk-secret-never-shown" not in out and data["config"]["settings"]["llm_api_key_set"] is True
+    assert data["config"]["question_analysis"]["matched_text"] == "Wat zijn schakelfuncties?"
     out2 = subprocess.run([wijzer, "ask", "Heb je daar een voorbeeld van?", "--json", "--conversation", str(conv)],
                           env=env, capture_output=True, text=True, check=True).stdout
     assert len(json.loads(conv.read_text())["turns"]) == 2

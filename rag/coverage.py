@@ -151,8 +151,8 @@ class CoverageJudge:
     # -- calibration ----------------------------------------------------------------------------
     @staticmethod
     def cache_path(retriever: HybridRetriever, dataset: Path | None) -> Path:
-        """Where the calibration for this corpus version, embedder and calibration set is kept: a
-        changed question set is a new calibration."""
+        """Where the calibration for this corpus version, embedder, calibration set and
+        question-analysis data is kept: a change to any of them is a new calibration."""
         s = retriever.settings
         digest = hashlib.sha1()
         try:

@@ -7,7 +7,8 @@ question names. Light, deterministic, measurable.
 from rag.query import analyse
 q = analyse("Wat kan de ambtelijke top doen tegen verkokering?")
 q.lang, q.intents        # ('nl', ['role_of_top'])
-analyse("Wat staat er in de conclusie over bevinding 2?").parts, _.chapters   # ['conclusie'], [2]
+q = analyse("Wat staat er in de conclusie over bevinding 2?")
+q.parts, q.chapters      # (['conclusie'], [2])
 ```
 """
 

@@ -194,6 +194,8 @@ def ask(
     export: list[Path] = typer.Option([], "--export", help="Also write the answer to FILE: .md, .docx, or .json (the audit record)."),
 ) -> None:
     """Answer a question from the report, every sentence with its source [n]."""
+    from rich.markup import escape
+
     from ingest.index import IndexUnavailable
     from rag.advisor import Advisor
     from rag.conversation import Conversation
@@ -201,7 +203,8 @@ def ask(
 
     try:
         conv = Conversation.load(conversation) if conversation else None
-        advisor = Advisor(Settings())
+        advisor = Advisor(Settings(), on_calibrate=lambda path: err.print(
+            f"[dim]Once per index: calibrating the 'not in the report' threshold on {escape(path.name)} …[/]", highlight=False))
         answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
@@ -80,11 +81,12 @@ class Advisor:
     """Answers questions from the index; load once per process and share."""
 
     def __init__(self, settings: Settings, retriever: HybridRetriever | None = None,
-                 calibration_set: Path | None = REPO_ROOT / "evals" / "datasets" / "dev.jsonl") -> None:
+                 calibration_set: Path | None = REPO_ROOT / "evals" / "datasets" / "dev.jsonl",
+                 on_calibrate: Callable[[Path], None] | None = None) -> None:
         self.settings = settings
         self.retriever = retriever or HybridRetriever.from_settings(settings)
         self.composer = Composer(self.retriever.snapshot, ComposeConfig())
-        self.coverage = CoverageJudge.load_or_calibrate(self.retriever, calibration_set)
+        self.coverage = CoverageJudge.load_or_calibrate(self.retriever, calibration_set, on_calibrate)
         self.checker = GroundingChecker(get_embedder(settings.embedder))
         self.lessons = LessonBuilder(self.retriever.snapshot)
         self._corpus_text = "\n".join(d.get("text", "") for d in self.retriever.snapshot.documents.values())

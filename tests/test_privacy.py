@@ -17,14 +17,12 @@ Each library is checked through the setting it actually reads:
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import zipfile
 from pathlib import Path
 
@@ -332,25 +330,6 @@ def test_settings_never_show_the_key_or_url_credentials():
     assert s.public_dict()["llm_base_url"] == "https://llm.example/v1" and s.public_dict()["llm_api_key_set"]
     assert redact(f"GET https://user:{URL_SECRET}@h/v1?key={URL_SECRET} Bearer {SECRET}") == "GET https://h/v1?*** Bearer ***"
 
-class _EchoKeyEndpoint(http.server.BaseHTTPRequestHandler):
-    """A model endpoint that refuses the key and, carelessly, echoes it (and the URL) back."""
-
-    seen: list[str] = []
-
-    def do_POST(self):  # noqa: N802
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.seen.append(self.headers.get("authorization", ""))
-        body = json.dumps({"error": {"message": f"invalid key {self.headers.get('authorization')} for {self.path}"}}).encode()
-        self.send_response(401)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 LOGGED_ASK = r"""
 import json, logging, sys
 logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
@@ -380,41 +359,34 @@ def _docx_text(data: bytes, path: Path) -> str:
         return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
 
 
-def test_api_key_never_appears_in_output_exports_feedback_or_logs(corpus_settings, tmp_path):
+def test_api_key_never_appears_in_output_exports_feedback_or_logs(corpus_settings, tmp_path, echo_key_endpoint):
     ingest(corpus_settings)
-    handler = type("Endpoint", (_EchoKeyEndpoint,), {"seen": []})
-    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
-    port = endpoint.server_address[1]
+    port, handler = echo_key_endpoint(401)
     env = wijzer_env(corpus_settings, WIJZER_GENERATOR="openai", WIJZER_LLM_MODEL="m", WIJZER_LLM_API_KEY=SECRET,
                      WIJZER_LLM_BASE_URL=f"http://127.0.0.1:{port}/v1?api-key={URL_SECRET}")
     outputs: dict[str, str] = {}
-    try:
-        info = subprocess.run([WIJZER, "info", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert info.returncode == 0, info.stderr[-3000:]
-        outputs["info"] = info.stdout + info.stderr
+    info = subprocess.run([WIJZER, "info", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert info.returncode == 0, info.stderr[-3000:]
+    outputs["info"] = info.stdout + info.stderr
 
-        exports = [tmp_path / "a.md", tmp_path / "a.docx", tmp_path / "a.json"]
-        ask = subprocess.run([WIJZER, "ask", "--json", QUESTIONS[0], *(x for p in exports for x in ("--export", str(p)))],
-                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert ask.returncode == 0, ask.stderr[-3000:]
-        outputs["ask"] = ask.stdout + ask.stderr
-        outputs["a.md"] = exports[0].read_text(encoding="utf-8")
-        outputs["a.docx"] = _docx_text(exports[1].read_bytes(), tmp_path / "check.docx")
-        outputs["a.json"] = exports[2].read_text(encoding="utf-8")
+    exports = [tmp_path / "a.md", tmp_path / "a.docx", tmp_path / "a.json"]
+    ask = subprocess.run([WIJZER, "ask", "--json", QUESTIONS[0], *(x for p in exports for x in ("--export", str(p)))],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert ask.returncode == 0, ask.stderr[-3000:]
+    outputs["ask"] = ask.stdout + ask.stderr
+    outputs["a.md"] = exports[0].read_text(encoding="utf-8")
+    outputs["a.docx"] = _docx_text(exports[1].read_bytes(), tmp_path / "check.docx")
+    outputs["a.json"] = exports[2].read_text(encoding="utf-8")
 
-        (tmp_path / "logged.py").write_text(LOGGED_ASK, encoding="utf-8")
-        logged = subprocess.run([sys.executable, str(tmp_path / "logged.py"), QUESTIONS[1]], env=env, cwd=tmp_path,
-                                capture_output=True, timeout=300)
-        assert logged.returncode == 0, logged.stderr.decode(errors="replace")[-3000:]
-        text, _, docx = logged.stdout.partition(b"PK\x03\x04")
-        outputs["python stdout"] = text.decode("utf-8")
-        outputs["python docx"] = _docx_text(b"PK\x03\x04" + docx, tmp_path / "logged.docx")
-        outputs["DEBUG log"] = logged.stderr.decode("utf-8", "replace")
-        outputs["feedback db"] = b"".join(p.read_bytes() for p in tmp_path.glob("fb.sqlite3*")).decode("latin-1")
-    finally:
-        endpoint.shutdown()
-        endpoint.server_close()
+    (tmp_path / "logged.py").write_text(LOGGED_ASK, encoding="utf-8")
+    logged = subprocess.run([sys.executable, str(tmp_path / "logged.py"), QUESTIONS[1]], env=env, cwd=tmp_path,
+                            capture_output=True, timeout=300)
+    assert logged.returncode == 0, logged.stderr.decode(errors="replace")[-3000:]
+    text, _, docx = logged.stdout.partition(b"PK\x03\x04")
+    outputs["python stdout"] = text.decode("utf-8")
+    outputs["python docx"] = _docx_text(b"PK\x03\x04" + docx, tmp_path / "logged.docx")
+    outputs["DEBUG log"] = logged.stderr.decode("utf-8", "replace")
+    outputs["feedback db"] = b"".join(p.read_bytes() for p in tmp_path.glob("fb.sqlite3*")).decode("latin-1")
 
     # The key was really in play: the endpoint received it, the model was tried and its refusal noted.
     assert handler.seen and all(seen == f"Bearer {SECRET}" for seen in handler.seen)

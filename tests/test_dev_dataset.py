@@ -1,8 +1,9 @@
-"""Validates the development question set evals/datasets/dev.jsonl against EVAL_SCHEMA.md.
+"""Validates the question sets in evals/datasets/ against EVAL_SCHEMA.md.
 
-Checks: every line parses; fields, types and allowed values; unique ids; turn_of points at an
+Checks, for every set (development and held-out): every line parses; fields, types and allowed values; unique ids; turn_of points at an
 earlier id; gold quotes are verbatim substrings of one line of the corpus; answerable/unanswerable
-consistency; and minimum coverage (size, languages, personas, sections, follow-ups, refusals).
+consistency. For the development set also its minimum coverage (size, languages, personas, sections,
+follow-ups, refusals).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATASET = REPO_ROOT / "evals" / "datasets" / "dev.jsonl"
+DATASETS = sorted((REPO_ROOT / "evals" / "datasets").glob("*.jsonl"))
 CORPUS = REPO_ROOT / "corpus" / "werken-aan-transformatie.txt"
 
 FIELDS = {
@@ -42,11 +44,10 @@ MIN_LONG_STORIES = 10  # questions of 250-600 characters
 REQUIRED_SECTIONS = {"h1", "h2", "h3", "h4", "h5", "h6", "inleiding", "reflectie", "verantwoording"}
 
 
-@pytest.fixture(scope="module")
-def rows() -> list[dict]:
-    assert DATASET.is_file(), f"missing dataset {DATASET}"
+def _load(path: Path) -> list[dict]:
+    assert path.is_file(), f"missing dataset {path}"
     out = []
-    for n, raw in enumerate(DATASET.read_text(encoding="utf-8").splitlines(), 1):
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         assert raw.strip(), f"line {n} is empty"
         try:
             obj = json.loads(raw)
@@ -56,6 +57,16 @@ def rows() -> list[dict]:
         out.append(obj)
     assert out, "dataset is empty"
     return out
+
+
+@pytest.fixture(scope="module", params=DATASETS, ids=[p.stem for p in DATASETS])
+def rows(request) -> list[dict]:
+    return _load(request.param)
+
+
+@pytest.fixture(scope="module")
+def dev_rows() -> list[dict]:
+    return _load(DATASET)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +137,8 @@ def test_must_mention_terms_occur_in_corpus(rows, corpus_lines):
     assert not absent, "must_mention terms that never occur in the corpus:\n" + "\n".join(absent)
 
 
-def test_coverage(rows):
+def test_development_set_coverage(dev_rows):
+    rows = dev_rows
     assert len(rows) >= MIN_ITEMS, f"only {len(rows)} items"
     langs = Counter(r["lang"] for r in rows)
     assert langs["en"] >= MIN_EN, f"only {langs['en']} English items"

@@ -8,9 +8,10 @@ Two checks, both must pass:
    corpus version, embedder, calibration set and question-analysis data (``calibrate``), because it
    is sharp and moves with all of them.
 2. **What is asked is there**: a question that asks for a specific kind of fact — an amount, a number,
-   a date, a percentage, a law article, a named person's view — is covered only if the top passages
-   contain that kind of fact. This catches near-misses ("how much is in the Klimaatfonds?") whose
-   topic the report does discuss.
+   a date or year, a percentage, a law article, a named person's view, who holds an office — is
+   covered only if the top passages contain that kind of fact (next to what is asked about, where the
+   question names it; rag/data/facts.toml). This catches near-misses ("how much is in the
+   Klimaatfonds?", "who is the government representative?") whose topic the report does discuss.
 
 ### Usage example
 
@@ -57,29 +58,39 @@ class FactAsk:
     case_sensitive: bool = False  # how "{subject}" is looked for
 
     def missing_in(self, question: str, text: str, lang: str = "nl") -> bool:
-        """Does ``question`` ask for this kind of fact while ``text`` holds none?"""
-        evidence = self.evidence_en if (lang == "en" and self.evidence_en) else self.evidence
+        """Does ``question`` ask for this kind of fact while ``text`` holds none? Every place where
+        the question asks for one counts: "how much does it cost and how many sessions" needs both."""
         for ask in self.asks:
-            m = ask.search(question)
-            if not m:
-                continue
-            subject = (m.groupdict().get("subject") or "").strip()
-            if subject.lower() in self.generic_subjects and self.evidence_en:
-                evidence = self.evidence_en
-            if not subject and self.evidence_without_subject and evidence is self.evidence:
-                evidence = self.evidence_without_subject
-            for pattern in evidence:
-                if "{subject}" in pattern:
-                    if not subject:
-                        continue
-                    pattern = pattern.replace("{subject}", re.escape(subject))
-                    flags = 0 if self.case_sensitive else re.I
-                else:
-                    flags = 0
-                if re.search(pattern, text, flags):
-                    return False
-            return True
+            for m in ask.finditer(question):
+                subject = (m.groupdict().get("subject") or "").strip()
+                if subject.lower() in _PRONOUNS:
+                    continue  # "hoeveel die kost": the pronoun is not what is counted
+                if not self._found(subject, text, lang):
+                    return True
         return False
+
+    def _found(self, subject: str, text: str, lang: str) -> bool:
+        evidence = self.evidence_en if (lang == "en" and self.evidence_en) else self.evidence
+        if subject.lower() in self.generic_subjects and self.evidence_en:
+            evidence = self.evidence_en
+        if not subject and self.evidence_without_subject and evidence is self.evidence:
+            evidence = self.evidence_without_subject
+        for pattern in evidence:
+            if "{subject}" in pattern:
+                if not subject:
+                    continue
+                pattern = pattern.replace("{subject}", re.escape(subject))
+                flags = 0 if self.case_sensitive else re.I
+            else:
+                flags = 0
+            if re.search(pattern, text, flags):
+                return True
+        return False
+
+
+# Words that stand for something named earlier; what they point at cannot be looked for in a passage.
+_PRONOUNS = frozenset({"die", "dat", "deze", "dit", "het", "er", "ze", "zij", "hij", "we", "wij", "jullie",
+                       "ik", "je", "u", "it", "they", "you", "this", "that", "these", "those"})
 
 
 @lru_cache(maxsize=1)
@@ -136,10 +147,11 @@ class CoverageJudge:
             return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}")
         if score >= self.threshold - NEAR_MISS_MARGIN:
             top_text = " ".join(p.chunk.text for p in result.passages[:3])
-            # In a long story only the question at its end asks for something.
-            asked = q.sentences[-1] if q.sentences else q.text
+            # In a long story only its questions ask for something (and its last sentence, which
+            # may ask without a question mark); the rest tells the situation.
+            asked = ([s for s in q.sentences if s.rstrip().endswith("?")] + q.sentences[-1:]) if q.sentences else [q.text]
             for fact in fact_asks():
-                if fact.missing_in(asked, top_text, q.lang):
+                if any(fact.missing_in(a, top_text, q.lang) for a in dict.fromkeys(asked)):
                     label = fact.label_nl if q.lang == "nl" else fact.label_en
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label)
         # A short definitional question ("what is transitiepijn?") scores low on similarity but names a

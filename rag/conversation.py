@@ -26,7 +26,7 @@ from pathlib import Path
 _LEANS_BACK = re.compile(
     r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|hierbij|hiervan|hieraan|hierover|dat|die|dit|"
     r"deze|zo'n|zoiets|ervoor|erover|eraan|erop|ervan|erbij|dan|de twee|beide|hun|zij|ze|this|that|these|those|"
-    r"it|there|such|they|them|both)\b",
+    r"it|there|such|they|them|both|the two|the latter|the former|either)\b",
     re.I,
 )
 _OPENS_ON = re.compile(r"^\s*(en|maar|dus|oké|ok|and|but|so|also|ook)\b", re.I)

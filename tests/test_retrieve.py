@@ -66,6 +66,20 @@ def test_named_parts_and_numbered_findings(retriever):
     assert named >= 2 and named > [p.chunk.chapter for p in plain.run(question, top_k=5).passages].count(2)
 
 
+def test_followup_stays_in_the_part_its_conversation_named(retriever):
+    from rag.conversation import is_followup
+
+    first = "In de reflectie aan het eind: tussen welke twee strategieën schakelen ambtenaren?"
+    followup = "Welke van de twee wint het meestal in de praktijk?"
+    assert is_followup(followup) and is_followup("Which of the two tends to win out in practice?")
+    alone_result, within_result = retriever.run(followup, top_k=5), retriever.run(followup, top_k=5, history=[first])
+    assert alone_result.query.parts == [] and within_result.query.parts == ["conclusie", "reflectie"]
+    alone = [p.chunk.part for p in alone_result.passages]
+    within = [p.chunk.part for p in within_result.passages]
+    end = ("conclusie", "reflectie")
+    assert sum(p in end for p in within) >= 3 and sum(p in end for p in within) > sum(p in end for p in alone)
+
+
 def test_references_never_surface_and_filters_apply(retriever):
     result = retriever.run("Braams Wesseling Meijer Hekkert 2022 Science and Public Policy", top_k=10)
     assert all(p.chunk.kind != "reference" for p in result.passages)

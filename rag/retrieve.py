@@ -22,8 +22,9 @@ the margin by which one list prefers a passage (measured on the development set:
 RRF stays available as ``fusion="rrf"``); intents add a bonus for the kind of passage asked
 for (what the top can do, examples, methods). Diversity: a chunk nearly identical (cosine ≥ 0.97) to one
 already chosen is pushed down. A follow-up's own ranking is fused with the previous question's ranking at a
-lower weight; it stays with the findings that question was about, and with the part it named ("in the
-closing chapter"). Every passage keeps all its scores and ranks, for evaluators.
+lower weight; it stays with the findings that question was about (more so for the kind of passage the
+follow-up asks for: "En wat kan de top daaraan doen?"), and with the part it named ("in the closing
+chapter"). Every passage keeps all its scores and ranks, for evaluators.
 
 ### Usage example
 
@@ -149,6 +150,7 @@ class RetrievalConfig:
     candidates: int = 50
     expand: bool = True  # add the glossary's report terms to the lexical query
     followup_chapter_bonus: float = 2.0  # bonus for the findings the previous turn was about
+    followup_kind_bonus: float = 2.0  # more for a kind the follow-up asks for within those findings
     fusion: str = "zscore"  # "zscore": weighted sum of standardised scores; "rrf": reciprocal ranks
 
 
@@ -335,6 +337,11 @@ class HybridRetriever:
                     unit = 1 / (self.config.rrf_k + 1) if self.config.fusion == "rrf" else 1.0
                     bonus = np.array([weights.get(ch, 0.0) for ch in self._chapters])
                     fused = fused + self.config.followup_chapter_bonus * unit * bonus
+                    if q.boosted_kinds and self.config.followup_kind_bonus:
+                        # "En wat kan de top daaraan doen?", "Heb je daar een voorbeeld van?": that kind
+                        # of passage, about what the conversation is about.
+                        kind = np.isin(self._kinds, q.boosted_kinds)
+                        fused = fused + self.config.followup_kind_bonus * unit * bonus * kind
         t = time.perf_counter()
         order = [int(i) for i in np.argsort(-fused, kind="stable") if np.isfinite(fused[i])][: self.config.candidates]
         rerank: dict[int, float] = {}

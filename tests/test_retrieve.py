@@ -80,6 +80,20 @@ def test_followup_stays_in_the_part_its_conversation_named(retriever):
     assert sum(p in end for p in within) >= 3 and sum(p in end for p in within) > sum(p in end for p in alone)
 
 
+def test_followup_asking_for_a_kind_gets_that_kind_of_its_conversations_finding(retriever):
+    """"En wat kan de ambtelijke top daaraan doen?" after a question about finding 5: the
+    "Wat vraagt dit van de ambtelijke top?" passage of finding 5, not that of another finding."""
+    from rag.retrieve import RetrievalConfig
+
+    first = "Hoe voorkom ik dat elk ministerie alleen zijn eigen budget en doelen bewaakt bij een opgave die meerdere departementen raakt?"
+    assert [p.chunk.chapter for p in retriever.run(first, top_k=3).passages] == [5, 5, 5]
+    followup = "En wat kan de ambtelijke top daaraan doen?"
+    top = retriever.run(followup, top_k=3, history=[first]).passages
+    assert (top[0].chunk.kind, top[0].chunk.chapter) == ("role_of_top", 5)
+    without = HybridRetriever(retriever.snapshot, retriever.settings, RetrievalConfig(followup_kind_bonus=0.0))
+    assert without.run(followup, top_k=3, history=[first]).passages[0].chunk.kind != "role_of_top"
+
+
 def test_references_never_surface_and_filters_apply(retriever):
     result = retriever.run("Braams Wesseling Meijer Hekkert 2022 Science and Public Policy", top_k=10)
     assert all(p.chunk.kind != "reference" for p in result.passages)

@@ -150,7 +150,9 @@ class Advisor:
         # Words of the report's own domain — rare report words, or everyday words the glossary maps
         # onto the report's terms — are evidence that a short question is about the report.
         rare = self.retriever.snapshot.lexical.rare_terms(question) + result.query.expansions
-        off_scope = out_of_scope_terms(question, self._corpus_text)
+        # A subject the report does not cover counts where the question asks about it, not where a
+        # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
+        off_scope = out_of_scope_terms(" ".join(result.query.asked), self._corpus_text)
         verdict = self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope)
         timings["coverage"] = (time.perf_counter() - t) * 1000
         lang = result.query.lang

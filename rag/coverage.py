@@ -147,11 +147,9 @@ class CoverageJudge:
             return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}")
         if score >= self.threshold - NEAR_MISS_MARGIN:
             top_text = " ".join(p.chunk.text for p in result.passages[:3])
-            # In a long story only its questions ask for something (and its last sentence, which
-            # may ask without a question mark); the rest tells the situation.
-            asked = ([s for s in q.sentences if s.rstrip().endswith("?")] + q.sentences[-1:]) if q.sentences else [q.text]
+            # In a long story only its questions ask for something; the rest tells the situation.
             for fact in fact_asks():
-                if any(fact.missing_in(a, top_text, q.lang) for a in dict.fromkeys(asked)):
+                if any(fact.missing_in(a, top_text, q.lang) for a in q.asked):
                     label = fact.label_nl if q.lang == "nl" else fact.label_en
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label)
         # A short definitional question ("what is transitiepijn?") scores low on similarity but names a

@@ -57,12 +57,19 @@ class Query:
     search_sentences: list[str] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
     chapters: list[int] = field(default_factory=list)  # numbered findings/chapters it names ("bevinding 3")
+    # What the question asks, as opposed to the situation it tells: of a long question its sentences
+    # that end in "?" and its last one; else the whole text.
+    asking: list[str] = field(default_factory=list)
+
+    @property
+    def asked(self) -> list[str]:
+        return self.asking or [self.text]
 
     def to_dict(self) -> dict:
         """What question analysis found, for audit records and ``wijzer search --json``."""
         return {"lang": self.lang, "intents": self.intents, "boosted_kinds": self.boosted_kinds,
                 "parts": self.parts, "chapters": self.chapters, "expansions": self.expansions,
-                "matched_text": self.match_text, "matched_sentences": self.match_sentences}
+                "matched_text": self.match_text, "matched_sentences": self.match_sentences, "asked": self.asked}
 
     @property
     def match_text(self) -> str:
@@ -139,14 +146,19 @@ def without_report_references(text: str) -> str:
 
 def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
     """Language, sentences (only for long questions; the retriever matches the longest on their own),
-    intents, the parts and numbered findings the question names, and — for a question of
-    ``noise_min_chars`` or more — the text to match without its references to the report."""
+    what a long question asks (its sentences ending in "?" and its last one), intents, the parts and
+    numbered findings the question names, and — for a question of ``noise_min_chars`` or more — the
+    text to match without its references to the report."""
     text = " ".join(text.split())
     sentences: list[str] = []
+    asking: list[str] = []
     if len(text) >= long_question_chars:
-        sentences = [text[s:e] for s, e in sentence_spans(text) if e - s >= 25]
+        spans = [text[s:e] for s, e in sentence_spans(text)]
+        sentences = [s for s in spans if len(s) >= 25]
         if len(sentences) < 2:
             sentences = []
+        if len(spans) >= 2:
+            asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + spans[-1:]))
     found = [i for i in intents() if any(p.search(text) for p in i.patterns)]
     kinds: list[str] = []
     parts: list[str] = []
@@ -166,4 +178,4 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
     return Query(text=text, lang=detect_language(text), sentences=sentences,
                  intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions,
                  search_text=search_text, search_sentences=search_sentences,
-                 parts=parts, chapters=numbered_chapters(text))
+                 parts=parts, chapters=numbered_chapters(text), asking=asking)

@@ -177,6 +177,9 @@ class HybridRetriever:
         self._parts = np.array([c.part for c in self.chunks])
         self._section_of, self._section_ngrams = _section_index(self.chunks)
         self._chapters = np.array([c.chapter if c.chapter is not None else -1 for c in self.chunks])
+        # What a passage is about, for follow-ups: its finding, or else its part, within its document.
+        self._topics = [f"{c.doc_id}:{c.chapter}" if c.chapter is not None else f"{c.doc_id}:{c.part}"
+                        for c in self.chunks]
         # A follow-up fuses the earlier question's lists: keep recent questions' lists (a few KB each).
         self._lists_cache: OrderedDict[tuple, tuple] = OrderedDict()
         self._lists_lock = threading.Lock()
@@ -329,13 +332,18 @@ class HybridRetriever:
             finite = np.isfinite(prev_fused)
             fused = np.where(finite, fused + self.config.followup_weight * np.where(finite, prev_fused, 0), fused)
             if self.config.followup_chapter_bonus:
-                # The follow-up stays with the findings the conversation is about.
+                # The follow-up stays with the findings (or, outside them, the parts) the conversation
+                # is about.
                 top = [int(i) for i in np.argsort(-np.where(finite, prev_fused, -np.inf))[:5] if finite[i]]
-                chapters = [self._chapters[i] for i in top if self._chapters[i] >= 0]
-                if chapters:
-                    weights = {ch: chapters.count(ch) / len(chapters) for ch in set(chapters)}
+                if top:
+                    # A finding's share counts among the findings of the top (a general passage beside
+                    # them does not dilute it: dev set, 1 follow-up); a part's among the whole top.
+                    findings = [self._topics[i] for i in top if self._chapters[i] >= 0]
+                    parts = [self._topics[i] for i in top if self._chapters[i] < 0]
+                    weights = {t: findings.count(t) / len(findings) for t in findings}
+                    weights.update({t: parts.count(t) / len(top) for t in parts})
                     unit = 1 / (self.config.rrf_k + 1) if self.config.fusion == "rrf" else 1.0
-                    bonus = np.array([weights.get(ch, 0.0) for ch in self._chapters])
+                    bonus = np.array([weights.get(t, 0.0) for t in self._topics])
                     fused = fused + self.config.followup_chapter_bonus * unit * bonus
                     if q.boosted_kinds and self.config.followup_kind_bonus:
                         # "En wat kan de top daaraan doen?", "Heb je daar een voorbeeld van?": that kind

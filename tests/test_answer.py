@@ -123,6 +123,25 @@ def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
     assert missing("Hoeveel dagdelen duurt de cursus?") == []
     assert missing("Weet je hoeveel die kost en hoeveel dagdelen het zijn?") == ["amount"]  # "die" is no subject
     assert missing("Hoeveel dagdelen en hoeveel deelnemers telt de cursus?") == ["count"]  # both asked
+    assert missing("Who holds that post, by name?") == []  # "regeringsvertegenwoordiger Ed Nijpels"
+    unnamed = lambda q: [f.name for f in fact_asks() if f.missing_in(q, cited_only, "en")]  # noqa: E731
+    assert unnamed("Who holds that post, by name?") == ["office_holder"]
+    assert unnamed("Does it say how the German federal set-up compares with ours?") == ["comparison_abroad"]
+
+
+def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):
+    """An HR word in the story around a question about the report does not make it off-topic; a policy
+    field the report does not treat, asked about, does."""
+    from rag.query import analyse
+
+    story = ("Ik werk bij een provincie als verbindingspersoon tussen ons gebiedsprogramma en twee ministeries, "
+             "zonder eigen budget of mandaat. In mijn functioneringsgesprek telt dat netwerkwerk nauwelijks mee. "
+             "Mijn vaste contact bij het ministerie is vertrokken en het vertrouwen moet opnieuw worden opgebouwd. "
+             "Herkent het rapport zulke rollen, en waarom zijn ze zo kwetsbaar?")
+    assert analyse(story).asked == ["Herkent het rapport zulke rollen, en waarom zijn ze zo kwetsbaar?"]
+    assert not advisor.ask(story).refused
+    care = advisor.ask("Behandelt het rapport ook de hervorming van de ouderenzorg? Ik zoek voorbeelden.")
+    assert care.refused and care.config["coverage"]["reason"] == "out_of_scope:ouderenzorg"
 
 
 def test_followup_is_read_in_its_conversation(advisor):

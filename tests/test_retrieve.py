@@ -94,6 +94,19 @@ def test_followup_asking_for_a_kind_gets_that_kind_of_its_conversations_finding(
     assert without.run(followup, top_k=3, history=[first]).passages[0].chunk.kind != "role_of_top"
 
 
+def test_followup_stays_with_the_part_its_conversation_reached(retriever):
+    """Outside the findings (no chapter number), the part the earlier answer came from carries over."""
+    from rag.retrieve import RetrievalConfig
+
+    first = "Hoe zijn de onderzoekers te werk gegaan en hoe hebben ze de casussen gekozen?"
+    assert [p.chunk.part for p in retriever.run(first, top_k=5).passages].count("verantwoording") >= 3
+    plain = HybridRetriever(retriever.snapshot, retriever.settings,
+                            RetrievalConfig(followup_chapter_bonus=0.0, followup_kind_bonus=0.0))
+    followup = "Wie hebben er meegelezen?"
+    parts = lambda r: [p.chunk.part for p in r.run(followup, top_k=5, history=[first]).passages]  # noqa: E731
+    assert parts(retriever).count("verantwoording") > parts(plain).count("verantwoording")
+
+
 def test_references_never_surface_and_filters_apply(retriever):
     result = retriever.run("Braams Wesseling Meijer Hekkert 2022 Science and Public Policy", top_k=10)
     assert all(p.chunk.kind != "reference" for p in result.passages)

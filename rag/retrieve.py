@@ -193,8 +193,7 @@ class HybridRetriever:
 
     # -- scoring -------------------------------------------------------------------------------
     def _dense(self, name: str, texts: list[str]) -> np.ndarray:
-        emb = get_embedder(name)
-        q = np.vstack([emb.encode_query(t) for t in texts])
+        q = get_embedder(name).encode_queries(texts)
         sims = self.snapshot.chunk_vectors[name] @ q.T  # (n_chunks, n_texts)
         return sims.max(axis=1), q
 

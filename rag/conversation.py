@@ -57,7 +57,8 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
 
     def history_for(self, question: str) -> list[str]:
-        """The earlier questions a follow-up leans on (empty for a question that stands alone)."""
+        """The earlier questions a follow-up leans on (empty for a question that stands alone): the one
+        that set the topic, and the follow-up just before this one if there was one."""
         if not self.turns or not is_followup(question):
             return []
         # Walk back over follow-ups to the question that set the topic.
@@ -66,7 +67,7 @@ class Conversation:
             chain.insert(0, turn.question)
             if not turn.followup:
                 break
-        return chain[-2:]
+        return chain if len(chain) <= 2 else [chain[0], chain[-1]]  # the topic, and the turn just before
 
     def topic_score(self) -> float | None:
         for turn in reversed(self.turns):

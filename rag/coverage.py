@@ -63,13 +63,16 @@ class FactAsk:
         for ask in self.asks:
             for m in ask.finditer(question):
                 subject = (m.groupdict().get("subject") or "").strip()
-                if subject.lower() in _PRONOUNS:
-                    continue  # "hoeveel die kost": the pronoun is not what is counted
+                if subject.lower() in _NOT_SUBJECTS:
+                    continue  # "hoeveel die kost", "hoeveel daarvan": not what is counted
                 if not self._found(subject, text, lang):
                     return True
         return False
 
     def _found(self, subject: str, text: str, lang: str) -> bool:
+        return any(self._found_as(s, text, lang) for s in _subject_forms(subject, text))
+
+    def _found_as(self, subject: str, text: str, lang: str) -> bool:
         evidence = self.evidence_en if (lang == "en" and self.evidence_en) else self.evidence
         if subject.lower() in self.generic_subjects and self.evidence_en:
             evidence = self.evidence_en
@@ -88,18 +91,58 @@ class FactAsk:
         return False
 
 
-# Words that stand for something named earlier; what they point at cannot be looked for in a passage.
-_PRONOUNS = frozenset({"die", "dat", "deze", "dit", "het", "er", "ze", "zij", "hij", "we", "wij", "jullie",
-                       "ik", "je", "u", "it", "they", "you", "this", "that", "these", "those"})
+def _subject_forms(subject: str, text: str) -> list[str]:
+    """What is asked about, and the names the text may give it: the head of a Dutch compound whose
+    first part the text also uses ("klimaatthema's" → "thema's" next to "klimaat"), the report's own
+    word for it (rag/data/facts.toml, [synonyms]: "gesprekken" → "interviews"), and their singulars."""
+    if not subject:
+        return [subject]
+    forms = [subject]
+    low = subject.lower()
+    for i in range(4, len(low) - 4):
+        if re.search(r"(?<!\w)" + re.escape(low[:i]) + r"(?!\w)", text, re.I):
+            forms.append(subject[i:])
+    forms.extend(_synonyms().get(low, ()))
+    # The singular also finds the plural ("gesprekken" → "gesprek", which "in gesprek" has too).
+    for form in list(forms):
+        stem = re.sub(r"('s|s|en)$", "", form)
+        stem = re.sub(r"([bdfgklmnprst])\1$", r"\1", stem) if form.endswith("en") else stem
+        if len(stem) >= 4 and stem != form:
+            forms.append(stem)
+    return forms
+
+
+@lru_cache(maxsize=1)
+def _synonyms() -> dict[str, tuple[str, ...]]:
+    data = tomllib.loads((_DATA / "facts.toml").read_text(encoding="utf-8"))
+    return {k.lower(): tuple(v) for k, v in data.get("synonyms", {}).items()}
+
+
+# Words a subject capture can catch that name nothing to count: pronouns (what they point at was
+# named earlier), function words ("hoeveel daarvan", "how many of") and time ("hoeveel kostbare tijd").
+_NOT_SUBJECTS = frozenset({
+    "die", "dat", "deze", "dit", "het", "er", "ze", "zij", "hij", "we", "wij", "jullie", "ik", "je", "u",
+    "daarvan", "ervan", "hiervan", "van", "zijn", "is", "meer", "minder", "tijd", "moeite",
+    "it", "they", "you", "this", "that", "these", "those", "of", "are", "more", "fewer", "less", "time"})
 
 
 @lru_cache(maxsize=1)
 def fact_asks() -> tuple[FactAsk, ...]:
     data = tomllib.loads((_DATA / "facts.toml").read_text(encoding="utf-8"))
+    holders = data.get("placeholders", {})
+
+    def fill(patterns: list[str]) -> tuple[str, ...]:
+        out = []
+        for p in patterns:
+            for name, value in holders.items():
+                p = p.replace("{" + name + "}", value)
+            out.append(p)
+        return tuple(out)
+
     return tuple(
         FactAsk(f["name"], f["label_nl"], f["label_en"],
-                tuple(re.compile(p, re.I) for p in f["asks"]), tuple(f["evidence"]), tuple(f.get("evidence_en", ())),
-                frozenset(f.get("generic_subjects", ())), tuple(f.get("evidence_without_subject", ())),
+                tuple(re.compile(p, re.I) for p in fill(f["asks"])), fill(f["evidence"]), fill(f.get("evidence_en", [])),
+                frozenset(f.get("generic_subjects", ())), fill(f.get("evidence_without_subject", [])),
                 bool(f.get("case_sensitive", False)))
         for f in data["facts"]
     )
@@ -112,9 +155,11 @@ def _scope_terms() -> tuple[str, ...]:
 
 def out_of_scope_terms(question: str, corpus_text: str) -> list[str]:
     """Out-of-scope subjects (rag/data/scope.toml) the question names and the corpus does not; a term
-    counts where a word starts with it ("declar" in "declaratie", not "side job" in "outside jobs")."""
+    counts where a word starts with it ("declar" in "declaratie", not "side job" in "outside jobs") or
+    ends with it, as the head of a Dutch compound ("verlof" in "zomerverlof")."""
     q, corpus = question.lower(), corpus_text.lower()
-    return [t for t in _scope_terms() if re.search(r"(?<!\w)" + re.escape(t), q) and t not in corpus]
+    return [t for t in _scope_terms()
+            if re.search(r"(?<!\w)" + re.escape(t) + r"|" + re.escape(t) + r"(?!\w)", q) and t not in corpus]
 
 
 @dataclass
@@ -122,7 +167,7 @@ class CoverageVerdict:
     covered: bool
     score: float  # best question–sentence cosine (with the English offset applied)
     threshold: float
-    reason: str  # "" when covered; else "low_similarity" or "missing_fact:<kind>"
+    reason: str  # "" when covered; else "low_similarity", "missing_fact:<kind>" or "out_of_scope:<term>"
     missing: str = ""  # the kind of fact asked for and not found, in the question's language
 
     def to_dict(self) -> dict:

@@ -58,8 +58,12 @@ class Query:
     parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
     chapters: list[int] = field(default_factory=list)  # numbered findings/chapters it names ("bevinding 3")
     # What the question asks, as opposed to the situation it tells: of a long question its sentences
-    # that end in "?" and its last one; else the whole text.
+    # that end in "?" and its last one of some length; else the whole text.
     asking: list[str] = field(default_factory=list)
+    # A follow-up's parts and findings as its conversation named them (kept apart from what the
+    # question itself names, so that the audit record tells the two apart).
+    inherited_parts: list[str] = field(default_factory=list)
+    inherited_chapters: list[int] = field(default_factory=list)
 
     @property
     def asked(self) -> list[str]:
@@ -69,7 +73,8 @@ class Query:
         """What question analysis found, for audit records and ``wijzer search --json``."""
         return {"lang": self.lang, "intents": self.intents, "boosted_kinds": self.boosted_kinds,
                 "parts": self.parts, "chapters": self.chapters, "expansions": self.expansions,
-                "matched_text": self.match_text, "matched_sentences": self.match_sentences, "asked": self.asked}
+                "matched_text": self.match_text, "matched_sentences": self.match_sentences, "asked": self.asked,
+                "inherited_parts": self.inherited_parts, "inherited_chapters": self.inherited_chapters}
 
     @property
     def match_text(self) -> str:
@@ -158,7 +163,9 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         if len(sentences) < 2:
             sentences = []
         if len(spans) >= 2:
-            asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + spans[-1:]))
+            # The last sentence may ask without a question mark; "Alvast bedankt!" asks nothing.
+            last = [s for s in spans if len(s) >= 25][-1:]
+            asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + last))
     found = [i for i in intents() if any(p.search(text) for p in i.patterns)]
     kinds: list[str] = []
     parts: list[str] = []

@@ -298,8 +298,9 @@ class HybridRetriever:
         unit = 1 / (cfg.rrf_k + 1) if cfg.fusion == "rrf" else 1.0
         if query.boosted_kinds:
             fused += np.where(np.isin(self._kinds, query.boosted_kinds), cfg.intent_bonus * unit, 0.0)
-        if cfg.structure_bonus and (query.parts or query.chapters):
-            named = np.isin(self._parts, query.parts) | np.isin(self._chapters, query.chapters)
+        parts, chapters = query.parts or query.inherited_parts, query.chapters or query.inherited_chapters
+        if cfg.structure_bonus and (parts or chapters):
+            named = np.isin(self._parts, parts) | np.isin(self._chapters, chapters)
             fused += np.where(named, cfg.structure_bonus * unit, 0.0)
         return np.where(mask, fused, -np.inf), ranks
 
@@ -311,7 +312,8 @@ class HybridRetriever:
         filters: Filters | None = None,
         history: list[str] | None = None,
     ) -> RetrievalResult:
-        """Retrieve the ``top_k`` best passages for ``query`` (``history``: earlier questions)."""
+        """Retrieve the ``top_k`` best passages for ``query`` (``history``: the earlier questions a
+        follow-up leans on, the one that set the topic first)."""
         top_k = top_k or self.settings.top_k
         if top_k <= 0:
             raise ValueError(f"top_k must be greater than 0. Currently, the top_k is {top_k}")
@@ -320,10 +322,13 @@ class HybridRetriever:
         filters = filters or Filters()
         mask = np.array([filters.allows(c) for c in self.chunks]) if len(self.chunks) else np.zeros(0, bool)
         lists, best_sentence, timings, query_vector = self.score_lists(q)
-        prev = analyse(history[-1]) if history else None
-        if prev is not None and not (q.parts or q.chapters) and (prev.parts or prev.chapters):
+        earlier = [analyse(h) for h in history or []]
+        # The question that set the conversation's topic (history: that one, then any follow-ups).
+        prev = earlier[0] if earlier else None
+        named = next((e for e in reversed(earlier) if e.parts or e.chapters), None)
+        if named is not None and not (q.parts or q.chapters):
             # The part or finding the conversation named stays named ("En wat zegt het over de top?").
-            q = dataclasses.replace(q, parts=prev.parts, chapters=prev.chapters)
+            q = dataclasses.replace(q, inherited_parts=named.parts, inherited_chapters=named.chapters)
         fused, ranks = self._fuse(lists, q, mask)
         if prev is not None:
             prev_lists, _, _, _ = self.score_lists(prev, cached=True)

@@ -73,7 +73,11 @@ def test_followup_stays_in_the_part_its_conversation_named(retriever):
     followup = "Welke van de twee wint het meestal in de praktijk?"
     assert is_followup(followup) and is_followup("Which of the two tends to win out in practice?")
     alone_result, within_result = retriever.run(followup, top_k=5), retriever.run(followup, top_k=5, history=[first])
-    assert alone_result.query.parts == [] and within_result.query.parts == ["conclusie", "reflectie"]
+    assert alone_result.query.inherited_parts == [] and within_result.query.parts == []  # not named by it
+    assert within_result.query.inherited_parts == ["conclusie", "reflectie"]
+    # Two follow-ups on: still the conversation's part (history: the topic, then the turn before).
+    third = retriever.run("En wat betekent dat voor de top?", top_k=5, history=[first, followup])
+    assert third.query.inherited_parts == ["conclusie", "reflectie"]
     alone = [p.chunk.part for p in alone_result.passages]
     within = [p.chunk.part for p in within_result.passages]
     end = ("conclusie", "reflectie")

@@ -8,7 +8,8 @@ Two checks, both must pass:
    corpus version, embedder, calibration set and question-analysis data (``calibrate``), because it
    is sharp and moves with all of them.
 2. **What is asked is there**: a question that asks for a specific kind of fact — an amount, a number,
-   a date or year, a percentage, a law article, a named person's view, who holds an office — is
+   a date or year, a duration, a percentage, a law article, a named person's view, who holds an office,
+   a ranking, what happened after the report — is
    covered only if the top passages contain that kind of fact (next to what is asked about, where the
    question names it; rag/data/facts.toml). This catches near-misses ("how much is in the
    Klimaatfonds?", "who is the government representative?") whose topic the report does discuss.

@@ -131,6 +131,25 @@ def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
     assert unnamed("Does it say how the German federal set-up compares with ours?") == ["comparison_abroad"]
 
 
+def test_asked_durations_moments_rankings_and_later_events():
+    from rag.coverage import fact_asks
+
+    dated = "Het traject liep van 2019-2023 en de vier casussen zijn vergeleken. Het kabinet besloot daarna."
+    bare = "Het traject is vergeleken met andere trajecten."
+    missing = lambda q, t: [f.name for f in fact_asks() if f.missing_in(q, t)]  # noqa: E731
+    assert missing("Hoe lang heeft het traject geduurd, en wanneer is het afgerond?", bare) == ["year", "duration"]
+    assert missing("Hoe lang heeft het traject geduurd, en wanneer is het afgerond?", dated) == []
+    assert missing("Tot wanneer loopt de opdracht van de taskforce?", bare) == ["year"]
+    assert missing("Welke provincie deed het in het NPLG het best als gebiedsregisseur?", dated) == ["ranking"]
+    assert missing("Wie is op dit moment de regeringsvertegenwoordiger?", dated) == ["office_holder"]
+    assert missing("Heeft het kabinet inmiddels gereageerd op het advies?", bare) == ["afterwards"]
+    assert missing("Heeft het kabinet inmiddels gereageerd op het advies?", dated) == []
+    # Advice and conditions are not rankings or moments: the report gives them.
+    assert missing("Welke aanpak werkt het best om de lange termijn te agenderen?", bare) == []
+    assert missing("Wanneer werkt een tussenruimte goed?", bare) == []
+    assert missing("Hoe lang moet je volhouden voordat het effect heeft?", bare) == []
+
+
 @pytest.mark.parametrize("question", [
     "Hoeveel tijd kost het om de ambtelijke top mee te krijgen?",
     "How much time does it cost to build trust with a municipality?",

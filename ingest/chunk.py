@@ -34,15 +34,22 @@ def _segmenter() -> pysbd.Segmenter:
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence boundaries in ``text`` as (start, end) offsets, whitespace trimmed (Dutch rules)."""
-    spans: list[tuple[int, int]] = []
-    for line_start, line in _lines_with_offsets(text):
-        for span in _segmenter().segment(line):
-            seg = line[span.start : span.end]
-            lead = len(seg) - len(seg.lstrip())
-            trail = len(seg.rstrip())
-            if trail > lead:
-                spans.append((line_start + span.start + lead, line_start + span.start + trail))
-    return spans
+    return [(line_start + s, line_start + e) for line_start, line in _lines_with_offsets(text)
+            for s, e in _line_spans(line)]
+
+
+@lru_cache(maxsize=16384)
+def _line_spans(line: str) -> tuple[tuple[int, int], ...]:
+    # pysbd costs milliseconds a line (it compiles regular expressions per call); answers quote the
+    # same corpus sentences and passages over and over, so each line is segmented once.
+    spans = []
+    for span in _segmenter().segment(line):
+        seg = line[span.start : span.end]
+        lead = len(seg) - len(seg.lstrip())
+        trail = len(seg.rstrip())
+        if trail > lead:
+            spans.append((span.start + lead, span.start + trail))
+    return tuple(spans)
 
 
 def _lines_with_offsets(text: str):

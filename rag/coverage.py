@@ -127,9 +127,13 @@ def _compiled(pattern: str, flags: int) -> re.Pattern:
 
 
 @lru_cache(maxsize=1)
+def _facts_data() -> dict:
+    return tomllib.loads((_DATA / "facts.toml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
 def _synonyms() -> dict[str, tuple[str, ...]]:
-    data = tomllib.loads((_DATA / "facts.toml").read_text(encoding="utf-8"))
-    return {k.lower(): tuple(v) for k, v in data.get("synonyms", {}).items()}
+    return {k.lower(): tuple(v) for k, v in _facts_data().get("synonyms", {}).items()}
 
 
 # Words a subject capture can catch that name nothing to count: pronouns (what they point at was
@@ -142,7 +146,7 @@ _NOT_SUBJECTS = frozenset({
 
 @lru_cache(maxsize=1)
 def fact_asks() -> tuple[FactAsk, ...]:
-    data = tomllib.loads((_DATA / "facts.toml").read_text(encoding="utf-8"))
+    data = _facts_data()
     holders = data.get("placeholders", {})
 
     def fill(patterns: list[str]) -> tuple[str, ...]:

@@ -159,13 +159,11 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
     asking: list[str] = []
     if len(text) >= long_question_chars:
         spans = [text[s:e] for s, e in sentence_spans(text)]
-        sentences = [s for s in spans if len(s) >= 25]
-        if len(sentences) < 2:
-            sentences = []
+        long_spans = [s for s in spans if len(s) >= 25]
+        sentences = long_spans if len(long_spans) >= 2 else []
         if len(spans) >= 2:
             # The last sentence may ask without a question mark; "Alvast bedankt!" asks nothing.
-            last = [s for s in spans if len(s) >= 25][-1:]
-            asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + last))
+            asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + long_spans[-1:]))
     found = [i for i in intents() if any(p.search(text) for p in i.patterns)]
     kinds: list[str] = []
     parts: list[str] = []

@@ -32,7 +32,7 @@ from ingest.embed import get_embedder
 from rag.answer import Answer
 from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup
-from rag.coverage import CoverageJudge, CoverageVerdict, out_of_scope_terms
+from rag.coverage import CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
@@ -87,6 +87,7 @@ class Advisor:
         self.retriever = retriever or HybridRetriever.from_settings(settings)
         self.composer = Composer(self.retriever.snapshot, ComposeConfig())
         self.coverage = CoverageJudge.load_or_calibrate(self.retriever, calibration_set, on_calibrate)
+        self.offtopics = OffTopics(settings.embedder)
         self.checker = GroundingChecker(get_embedder(settings.embedder))
         self.lessons = LessonBuilder(self.retriever.snapshot)
         self._corpus_text = "\n".join(d.get("text", "") for d in self.retriever.snapshot.documents.values())
@@ -122,6 +123,7 @@ class Advisor:
             "compose": asdict(self.composer.config),
             "coverage_threshold": self.coverage.threshold,
             "coverage_calibrated_on": self.coverage.calibrated_on,
+            "coverage_off_topic_margin": self.coverage.off_topic_margin,
             "answerer": self.answerer_label,
         }
 
@@ -147,13 +149,17 @@ class Advisor:
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
-        # Words of the report's own domain — rare report words, or everyday words the glossary maps
-        # onto the report's terms — are evidence that a short question is about the report.
-        rare = self.retriever.snapshot.lexical.rare_terms(question) + result.query.expansions
+        # Words of the report's own domain — rare report words, its key terms, everyday words the
+        # glossary maps onto them, a part or finding of the report named — are evidence that a short
+        # question is about the report ("Wat is verkokering?" scores low on similarity).
+        q = result.query
+        rare = (self.retriever.snapshot.lexical.rare_terms(question) + q.expansions + q.report_terms
+                + q.parts + [f"bevinding {n}" for n in q.chapters])
         # A subject the report does not cover counts where the question asks about it, not where a
         # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
         off_scope = out_of_scope_terms(" ".join(result.query.asked), self._corpus_text)
-        verdict = self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope)
+        verdict = self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
+                                      off_topic=self.offtopics.nearest(result.query_vector))
         timings["coverage"] = (time.perf_counter() - t) * 1000
         lang = result.query.lang
         t = time.perf_counter()
@@ -259,12 +265,18 @@ class Advisor:
             head = (f"**The report does not give {verdict.missing}.** It discusses related topics, but this "
                     "specific fact is not in it, so I give no answer of my own."
                     if verdict.missing else
+                    f"**This is about {verdict.subject}, which the report does not treat.** *Werken aan "
+                    "transformatie* does not answer this question, so I give no advice on it."
+                    if verdict.subject else
                     "**This is not covered by the report.** *Werken aan transformatie* does not answer this "
                     "question, so I give no advice on it.")
             return f"{head}\n\nThe nearest topics the report does cover:\n{nearest}"
         head = (f"**Het rapport noemt geen {verdict.missing}.** Het bespreekt verwante onderwerpen, maar dit "
                 "specifieke gegeven staat er niet in; ik vul het niet zelf in."
                 if verdict.missing else
+                f"**Dit gaat over {verdict.subject}; dat behandelt het rapport niet.** *Werken aan "
+                "transformatie* geeft geen antwoord op deze vraag, dus ik geef er geen advies over."
+                if verdict.subject else
                 "**Dit staat niet in het rapport.** *Werken aan transformatie* geeft geen antwoord op deze "
                 "vraag, dus ik geef er geen advies over.")
         return f"{head}\n\nDe onderwerpen uit het rapport die er het dichtst bij liggen:\n{nearest}"

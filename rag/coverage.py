@@ -1,6 +1,6 @@
 """Does the corpus cover the question? The honest "not in the report" decision.
 
-Two checks, both must pass:
+Three checks, all must pass:
 
 1. **Similarity**: the best cosine between the question and any single sentence of the corpus
    (primary embedder) must reach a threshold. English questions score lower against Dutch text, so
@@ -13,6 +13,10 @@ Two checks, both must pass:
    covered only if the top passages contain that kind of fact (next to what is asked about, where the
    question names it; rag/data/facts.toml). This catches near-misses ("how much is in the
    Klimaatfonds?", "who is the government representative?") whose topic the report does discuss.
+3. **Not another subject**: a first question that is clearly closer to a description of a subject the
+   report does not treat (HR, IT, procedures, care, education, current politics …;
+   rag/data/offtopics.toml) than to any sentence of the corpus is about that subject. How much closer
+   is calibrated with the threshold. Unlike the word lists, this needs none of the question's words.
 
 ### Usage example
 
@@ -34,7 +38,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.embed import embedder_slug
+from ingest.embed import embedder_slug, get_embedder
 from rag.retrieve import HybridRetriever, RetrievalResult
 
 _DATA = Path(__file__).resolve().parent / "data"
@@ -42,6 +46,8 @@ EN_OFFSET = 0.035  # English questions score about this much lower against the D
 DEFAULT_THRESHOLD = 0.86  # used only when no development set is available to calibrate on
 MAX_FALSE_REFUSAL = 0.05
 NEAR_MISS_MARGIN = 0.015  # below the threshold by less than this, a question is still "near" a topic
+OFF_TOPIC_SAFETY = 0.005  # added to the highest (off-topic − corpus) gap of an answerable calibration question
+DEFAULT_OFF_TOPIC_MARGIN = 0.01  # used only without a development set
 OUT_OF_SCOPE_MARGIN = 0.03  # an out-of-scope subject is refused unless the score clears the threshold by this
 RARE_TERM_MARGIN = 0.02  # a question in the report's own vocabulary may score this much lower
 
@@ -184,13 +190,44 @@ def _scope_patterns() -> tuple[tuple[str, re.Pattern], ...]:
     return tuple((t, re.compile(r"(?<!\w)" + re.escape(t) + r"|" + re.escape(t) + r"(?!\w)")) for t in _scope_terms())
 
 
+@dataclass(frozen=True)
+class OffTopic:
+    """The subject outside the report that a question is nearest to, and how near."""
+
+    label_nl: str
+    label_en: str
+    similarity: float  # cosine between the question and the subject's description (primary embedder)
+
+
+class OffTopics:
+    """Subjects the report does not treat (rag/data/offtopics.toml), embedded once per process."""
+
+    def __init__(self, embedder_name: str) -> None:
+        topics = tomllib.loads((_DATA / "offtopics.toml").read_text(encoding="utf-8")).get("topics", [])
+        self._labels = [(t["label_nl"], t["label_en"]) for t in topics]
+        self._vectors = _topic_vectors(embedder_name, tuple(t["text"] for t in topics)) if topics else None
+
+    def nearest(self, query_vector) -> OffTopic | None:
+        if self._vectors is None or query_vector is None:
+            return None
+        sims = self._vectors @ query_vector
+        i = int(sims.argmax())
+        return OffTopic(*self._labels[i], float(sims[i]))
+
+
+@lru_cache(maxsize=4)
+def _topic_vectors(embedder_name: str, texts: tuple[str, ...]):
+    return get_embedder(embedder_name).encode_passages(list(texts))
+
+
 @dataclass
 class CoverageVerdict:
     covered: bool
     score: float  # best question–sentence cosine (with the English offset applied)
     threshold: float
-    reason: str  # "" when covered; else "low_similarity", "missing_fact:<kind>" or "out_of_scope:<term>"
+    reason: str  # "" when covered; else "low_similarity", "missing_fact:<kind>", "out_of_scope:<term>" or "off_topic"
     missing: str = ""  # the kind of fact asked for and not found, in the question's language
+    subject: str = ""  # for "off_topic": the subject outside the report, in the question's language
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -201,27 +238,34 @@ class CoverageJudge:
     threshold: float = DEFAULT_THRESHOLD
     calibrated_on: str = ""
     stats: dict | None = None
+    off_topic_margin: float = DEFAULT_OFF_TOPIC_MARGIN
 
     def judge(self, result: RetrievalResult, history_best: float | None = None,
-              rare_terms: list[str] | None = None, off_scope: list[str] | None = None) -> CoverageVerdict:
+              rare_terms: list[str] | None = None, off_scope: list[str] | None = None,
+              off_topic: OffTopic | None = None) -> CoverageVerdict:
         q = result.query
         score = result.best_sentence + (EN_OFFSET if q.lang == "en" else 0.0)
         if history_best is not None:  # a follow-up inherits its conversation's topic
             score = max(score, history_best)
-        # A near-miss (the topic is close, the asked fact absent) deserves its own answer, so the
-        # fact check comes first for questions near or above the threshold.
         if off_scope and score < self.threshold + OUT_OF_SCOPE_MARGIN:
             return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}")
-        if score >= self.threshold - NEAR_MISS_MARGIN:
+        # Both cosines come from the same question vector, so the language offset cancels out.
+        if (history_best is None and off_topic is not None
+                and off_topic.similarity - result.best_sentence > self.off_topic_margin):
+            return CoverageVerdict(False, round(score, 4), self.threshold, "off_topic",
+                                   subject=off_topic.label_nl if q.lang == "nl" else off_topic.label_en)
+        # A short definitional question ("what is transitiepijn?") scores low on similarity but names a
+        # word that only a few passages of the corpus use.
+        threshold = self.threshold - (RARE_TERM_MARGIN if rare_terms else 0.0)
+        # A near-miss (the topic is close, the asked fact absent) deserves its own answer, so the
+        # fact check comes first for questions near or above the threshold.
+        if score >= threshold - NEAR_MISS_MARGIN:
             top_text = " ".join(p.chunk.text for p in result.passages[:3])
             # In a long story only its questions ask for something; the rest tells the situation.
             for fact in fact_asks():
                 if any(fact.missing_in(a, top_text, q.lang) for a in q.asked):
                     label = fact.label_nl if q.lang == "nl" else fact.label_en
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label)
-        # A short definitional question ("what is transitiepijn?") scores low on similarity but names a
-        # word that only a few passages of the corpus use.
-        threshold = self.threshold - (RARE_TERM_MARGIN if rare_terms else 0.0)
         if score < threshold:
             return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity")
         return CoverageVerdict(True, round(score, 4), self.threshold, "")
@@ -239,20 +283,28 @@ class CoverageJudge:
             digest.update(b"none")
         # The scored text depends on what question analysis leaves out of it.
         digest.update((_DATA / "question_noise.toml").read_bytes())
+        digest.update((_DATA / "offtopics.toml").read_bytes())
         questions = digest.hexdigest()[:8]
         return s.index_dir / f"calibration-{retriever.snapshot.corpus_version[:12]}-{embedder_slug(s.embedder)}-{questions}.json"
 
     @classmethod
     def calibrate(cls, retriever: HybridRetriever, dataset: Path) -> "CoverageJudge":
         """Pick the highest similarity threshold that wrongly refuses at most 5 % of the answerable
-        questions of ``dataset`` (first turns; follow-ups inherit their conversation's score)."""
+        questions of ``dataset`` (first turns; follow-ups inherit their conversation's score), and the
+        smallest off-topic margin that refuses none of them."""
         from evals.dataset import load_dataset
 
         items = [i for i in load_dataset(dataset) if not i.turn_of]
-        scored = []
+        topics = OffTopics(retriever.settings.embedder)
+        scored, gaps = [], []
         for item in items:
             r = retriever.run(item.question, top_k=3)
             scored.append((r.best_sentence + (EN_OFFSET if r.query.lang == "en" else 0.0), item.answerable))
+            nearest = topics.nearest(r.query_vector)
+            if item.answerable and nearest is not None:
+                gaps.append(nearest.similarity - r.best_sentence)
+        # The off-topic check may refuse no answerable question of the set, with room to spare.
+        margin = round(max(gaps) + OFF_TOPIC_SAFETY, 5) if gaps else DEFAULT_OFF_TOPIC_MARGIN
         answerable = sorted(s for s, a in scored if a)
         if not answerable:
             return cls()
@@ -262,7 +314,7 @@ class CoverageJudge:
         unanswerable = sum(1 for _, a in scored if not a)
         stats = {"answerable": len(answerable), "unanswerable": unanswerable,
                  "false_refusals": sum(1 for s in answerable if s < threshold), "refused_unanswerable": refused}
-        return cls(threshold=round(threshold, 5), calibrated_on=str(dataset), stats=stats)
+        return cls(threshold=round(threshold, 5), calibrated_on=str(dataset), stats=stats, off_topic_margin=margin)
 
     @classmethod
     def load_or_calibrate(cls, retriever: HybridRetriever, dataset: Path | None,

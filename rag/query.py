@@ -53,6 +53,7 @@ class Query:
     intents: list[str] = field(default_factory=list)
     boosted_kinds: list[str] = field(default_factory=list)
     expansions: list[str] = field(default_factory=list)  # report terms added to the lexical query
+    report_terms: list[str] = field(default_factory=list)  # the report's key terms the question names itself
     search_text: str = ""  # what is matched, when it differs from the text (report references left out)
     search_sentences: list[str] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
@@ -73,6 +74,7 @@ class Query:
         """What question analysis found, for audit records and ``wijzer search --json``."""
         return {"lang": self.lang, "intents": self.intents, "boosted_kinds": self.boosted_kinds,
                 "parts": self.parts, "chapters": self.chapters, "expansions": self.expansions,
+                "report_terms": self.report_terms,
                 "matched_text": self.match_text, "matched_sentences": self.match_sentences, "asked": self.asked,
                 "inherited_parts": self.inherited_parts, "inherited_chapters": self.inherited_chapters}
 
@@ -137,6 +139,12 @@ def glossary() -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
 
 
 @lru_cache(maxsize=1)
+def _report_terms() -> frozenset[str]:
+    """The report's key terms (the glossary's targets), as stemmed tokens."""
+    return frozenset(tokenize(" ".join(terms for terms, _ in glossary())))
+
+
+@lru_cache(maxsize=1)
 def _noise() -> tuple[re.Pattern, ...]:
     data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
     return tuple(re.compile(p, re.I) for p in data.get("patterns", []))
@@ -180,7 +188,8 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         if stripped != text and len(tokenize(stripped)) >= 3:  # what is left must still name something
             search_text = stripped
             search_sentences = [s for s in (without_report_references(s) for s in sentences) if len(s) >= 15]
+    named_terms = sorted(set(tokenize(text)) & _report_terms())
     return Query(text=text, lang=detect_language(text), sentences=sentences,
-                 intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions,
+                 intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions, report_terms=named_terms,
                  search_text=search_text, search_sentences=search_sentences,
                  parts=parts, chapters=numbered_chapters(text), asking=asking)

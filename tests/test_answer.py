@@ -69,6 +69,49 @@ def test_off_topic_is_refused_with_nearest_topics(advisor, question):
     assert a.text.count("\n- ") >= 1  # the nearest topics it does cover
 
 
+@pytest.mark.parametrize("question, subject", [
+    ("Kun je een gedichtje maken voor het afscheid van mijn teamleider?", "schrijfopdrachten"),
+    ("Welke regels gelden er voor het gebruik van kunstmatige intelligentie bij het beoordelen van aanvragen?",
+     "algoritmes"),
+    ("Hoe vraag ik een account aan voor het samenwerkingsplatform van het ministerie?", "ICT"),
+    ("Write a short poem for my colleague's farewell party.", "writing tasks"),
+])
+def test_a_subject_the_report_does_not_treat_is_recognised_without_its_words(advisor, question, subject):
+    """None of these questions uses a word of the out-of-scope list; each is closer to the description
+    of another subject (rag/data/offtopics.toml) than to any sentence of the report."""
+    from rag.coverage import out_of_scope_terms
+
+    assert out_of_scope_terms(question, "") == []
+    a = advisor.ask(question)
+    assert a.refused and not a.citations
+    assert a.config["coverage"]["reason"] == "off_topic" and subject in a.text
+    assert a.text.count("\n- ") >= 1  # the nearest topics it does cover
+
+
+@pytest.mark.parametrize("question", [
+    "Wat is verkokering?",
+    "Wat is het verschil tussen aansluiten en vernieuwen?",
+    "Wat is de hoofdboodschap van het rapport?",
+    "Wat zegt bevinding 4?",
+    "Wat zegt het rapport over weerstand?",
+])
+def test_short_questions_in_the_reports_own_terms_are_answered(advisor, question):
+    """They score just below the similarity threshold (a short question matches no sentence closely),
+    but name a key term of the report, or a part or finding of it."""
+    a = advisor.ask(question)
+    assert not a.refused and a.citations
+
+
+def test_off_topic_is_judged_on_first_questions_only(advisor):
+    """A follow-up inherits its conversation's subject; its own few words decide nothing."""
+    from rag.coverage import OffTopic
+
+    result, _ = advisor.retrieve("Heb je daar een voorbeeld van?")
+    near = OffTopic("x", "x", result.best_sentence + 1.0)
+    assert advisor.coverage.judge(result, off_topic=near).reason == "off_topic"
+    assert advisor.coverage.judge(result, history_best=advisor.coverage.threshold + 0.05, off_topic=near).covered
+
+
 @pytest.mark.parametrize("question, says", [
     ("Hoeveel geld zit er precies in het Klimaatfonds?", "noemt geen bedrag"),
     ("Hoe heet de regeringsvertegenwoordiger voor de circulaire economie?", "noemt geen naam"),
@@ -144,6 +187,12 @@ def test_asked_durations_moments_rankings_and_later_events():
     assert missing("Wie is op dit moment de regeringsvertegenwoordiger?", dated) == ["office_holder"]
     assert missing("Heeft het kabinet inmiddels gereageerd op het advies?", bare) == ["afterwards"]
     assert missing("Heeft het kabinet inmiddels gereageerd op het advies?", dated) == []
+    assert missing("Wie vervult op dit moment de functie van regeringsvertegenwoordiger?", dated) == ["office_holder"]
+    assert missing("Who currently leads the programme?", dated) == ["office_holder"]
+    assert missing("Is inmiddels besloten of het platform blijft bestaan?", bare) == ["afterwards"]
+    assert missing("What did the study cost?", bare) == ["amount"]
+    assert missing("Wat vond Jan Jansen van het besluit?", bare) == ["person_view"]
+    assert missing("What could we copy from Denmark?", bare) == ["comparison_abroad"]
     # Advice and conditions are not rankings or moments: the report gives them.
     assert missing("Welke aanpak werkt het best om de lange termijn te agenderen?", bare) == []
     assert missing("Wanneer werkt een tussenruimte goed?", bare) == []

@@ -140,8 +140,9 @@ def glossary() -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
 
 @lru_cache(maxsize=1)
 def _report_terms() -> frozenset[str]:
-    """The report's key terms (the glossary's targets), as stemmed tokens."""
-    return frozenset(tokenize(" ".join(terms for terms, _ in glossary())))
+    """The report's key terms (the glossary's targets), as stemmed tokens of 7 letters or more: shorter
+    stems are everyday words ("overheid" stems to "over", "gebied" to "bied", "top", "lang")."""
+    return frozenset(t for t in tokenize(" ".join(terms for terms, _ in glossary())) if len(t) >= 7)
 
 
 @lru_cache(maxsize=1)

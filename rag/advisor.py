@@ -150,16 +150,16 @@ class Advisor:
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
         # Words of the report's own domain — rare report words, its key terms, everyday words the
-        # glossary maps onto them, a part or finding of the report named — are evidence that a short
-        # question is about the report ("Wat is verkokering?" scores low on similarity).
+        # glossary maps onto them, a numbered finding — are evidence that a question is about the
+        # report even where it matches no sentence closely ("Wat is verkokering?").
         q = result.query
         rare = (self.retriever.snapshot.lexical.rare_terms(question) + q.expansions + q.report_terms
-                + q.parts + [f"bevinding {n}" for n in q.chapters])
+                + [f"bevinding {n}" for n in q.chapters])
         # A subject the report does not cover counts where the question asks about it, not where a
         # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
         off_scope = out_of_scope_terms(" ".join(result.query.asked), self._corpus_text)
         verdict = self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
-                                      off_topic=self.offtopics.nearest(result.query_vector))
+                                      off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history))
         timings["coverage"] = (time.perf_counter() - t) * 1000
         lang = result.query.lang
         t = time.perf_counter()

@@ -228,6 +228,9 @@ class CoverageVerdict:
     reason: str  # "" when covered; else "low_similarity", "missing_fact:<kind>", "out_of_scope:<term>" or "off_topic"
     missing: str = ""  # the kind of fact asked for and not found, in the question's language
     subject: str = ""  # for "off_topic": the subject outside the report, in the question's language
+    # How much closer the question is to the nearest subject outside the report than to the corpus
+    # (first questions; refused as off-topic above the judge's off_topic_margin).
+    off_topic_gap: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -242,18 +245,23 @@ class CoverageJudge:
 
     def judge(self, result: RetrievalResult, history_best: float | None = None,
               rare_terms: list[str] | None = None, off_scope: list[str] | None = None,
-              off_topic: OffTopic | None = None) -> CoverageVerdict:
+              off_topic: OffTopic | None = None, followup: bool = False) -> CoverageVerdict:
+        """``followup``: the question continues a conversation; its own few words then say nothing
+        about its subject, so the off-topic check is skipped (even where the conversation's first
+        question was refused and there is no ``history_best``)."""
         q = result.query
         score = result.best_sentence + (EN_OFFSET if q.lang == "en" else 0.0)
         if history_best is not None:  # a follow-up inherits its conversation's topic
             score = max(score, history_best)
-        if off_scope and score < self.threshold + OUT_OF_SCOPE_MARGIN:
-            return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}")
         # Both cosines come from the same question vector, so the language offset cancels out.
-        if (history_best is None and off_topic is not None
-                and off_topic.similarity - result.best_sentence > self.off_topic_margin):
+        gap = None if (followup or off_topic is None) else round(off_topic.similarity - result.best_sentence, 4)
+        if off_scope and score < self.threshold + OUT_OF_SCOPE_MARGIN:
+            return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}",
+                                   off_topic_gap=gap)
+        if gap is not None and gap > self.off_topic_margin:
             return CoverageVerdict(False, round(score, 4), self.threshold, "off_topic",
-                                   subject=off_topic.label_nl if q.lang == "nl" else off_topic.label_en)
+                                   subject=off_topic.label_nl if q.lang == "nl" else off_topic.label_en,
+                                   off_topic_gap=gap)
         # A short definitional question ("what is transitiepijn?") scores low on similarity but names a
         # word that only a few passages of the corpus use.
         threshold = self.threshold - (RARE_TERM_MARGIN if rare_terms else 0.0)
@@ -265,10 +273,11 @@ class CoverageJudge:
             for fact in fact_asks():
                 if any(fact.missing_in(a, top_text, q.lang) for a in q.asked):
                     label = fact.label_nl if q.lang == "nl" else fact.label_en
-                    return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label)
+                    return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label,
+                                           off_topic_gap=gap)
         if score < threshold:
-            return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity")
-        return CoverageVerdict(True, round(score, 4), self.threshold, "")
+            return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity", off_topic_gap=gap)
+        return CoverageVerdict(True, round(score, 4), self.threshold, "", off_topic_gap=gap)
 
     # -- calibration ----------------------------------------------------------------------------
     @staticmethod
@@ -291,7 +300,7 @@ class CoverageJudge:
     def calibrate(cls, retriever: HybridRetriever, dataset: Path) -> "CoverageJudge":
         """Pick the highest similarity threshold that wrongly refuses at most 5 % of the answerable
         questions of ``dataset`` (first turns; follow-ups inherit their conversation's score), and the
-        smallest off-topic margin that refuses none of them."""
+        smallest off-topic margin (at least 0.005) that refuses none of them."""
         from evals.dataset import load_dataset
 
         items = [i for i in load_dataset(dataset) if not i.turn_of]
@@ -301,10 +310,13 @@ class CoverageJudge:
             r = retriever.run(item.question, top_k=3)
             scored.append((r.best_sentence + (EN_OFFSET if r.query.lang == "en" else 0.0), item.answerable))
             nearest = topics.nearest(r.query_vector)
-            if item.answerable and nearest is not None:
-                gaps.append(nearest.similarity - r.best_sentence)
-        # The off-topic check may refuse no answerable question of the set, with room to spare.
-        margin = round(max(gaps) + OFF_TOPIC_SAFETY, 5) if gaps else DEFAULT_OFF_TOPIC_MARGIN
+            if nearest is not None:
+                gaps.append((nearest.similarity - r.best_sentence, item.answerable))
+        # The off-topic check may refuse no answerable question of the set, with room to spare, and
+        # only questions clearly closer to another subject than to the corpus (never a negative margin).
+        answerable_gaps = [g for g, a in gaps if a]
+        margin = (round(max(max(answerable_gaps) + OFF_TOPIC_SAFETY, OFF_TOPIC_SAFETY), 5) if answerable_gaps
+                  else DEFAULT_OFF_TOPIC_MARGIN)
         answerable = sorted(s for s, a in scored if a)
         if not answerable:
             return cls()
@@ -313,7 +325,9 @@ class CoverageJudge:
         refused = sum(1 for s, a in scored if not a and s < threshold)
         unanswerable = sum(1 for _, a in scored if not a)
         stats = {"answerable": len(answerable), "unanswerable": unanswerable,
-                 "false_refusals": sum(1 for s in answerable if s < threshold), "refused_unanswerable": refused}
+                 "false_refusals": sum(1 for s in answerable if s < threshold), "refused_unanswerable": refused,
+                 "off_topic_max_answerable_gap": round(max(answerable_gaps), 5) if answerable_gaps else None,
+                 "off_topic_unanswerable": sum(1 for g, a in gaps if not a and g > margin)}
         return cls(threshold=round(threshold, 5), calibrated_on=str(dataset), stats=stats, off_topic_margin=margin)
 
     @classmethod

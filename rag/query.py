@@ -139,10 +139,10 @@ def glossary() -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
 
 
 @lru_cache(maxsize=1)
-def _report_terms() -> frozenset[str]:
-    """The report's key terms (the glossary's targets), as stemmed tokens of 7 letters or more: shorter
-    stems are everyday words ("overheid" stems to "over", "gebied" to "bied", "top", "lang")."""
-    return frozenset(t for t in tokenize(" ".join(terms for terms, _ in glossary())) if len(t) >= 7)
+def _report_terms() -> tuple[tuple[str, frozenset[str]], ...]:
+    """The report's own key terms (rag/data/glossary.toml, [report_terms]) with their stemmed tokens."""
+    data = tomllib.loads((_DATA / "glossary.toml").read_text(encoding="utf-8"))
+    return tuple((t, frozenset(tokenize(t))) for t in data.get("report_terms", {}).get("terms", []) if tokenize(t))
 
 
 @lru_cache(maxsize=1)
@@ -189,7 +189,8 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         if stripped != text and len(tokenize(stripped)) >= 3:  # what is left must still name something
             search_text = stripped
             search_sentences = [s for s in (without_report_references(s) for s in sentences) if len(s) >= 15]
-    named_terms = sorted(set(tokenize(text)) & _report_terms())
+    stems = set(tokenize(text))
+    named_terms = [term for term, term_stems in _report_terms() if term_stems <= stems]
     return Query(text=text, lang=detect_language(text), sentences=sentences,
                  intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions, report_terms=named_terms,
                  search_text=search_text, search_sentences=search_sentences,

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 _LEANS_BACK = re.compile(
-    r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|hierbij|hiervan|hieraan|hierover|dat|die|dit|"
+    r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|daarvoor|daarop|daardoor|hier|hierbij|hiervan|"
+    r"hieraan|hierover|hierin|hiermee|hiervoor|hierop|zulke|dergelijke|dat|die|dit|"
     r"deze|zo'n|zoiets|ervoor|erover|eraan|erop|ervan|erbij|dan|de twee|beide|hun|zij|ze|this|that|these|those|"
     r"it|there|such|they|them|both|the two|the latter|the former|either)\b",
     re.I,

@@ -202,3 +202,19 @@ def test_reranker_seam_reorders_with_a_real_cross_encoder(report_index, retrieve
     has = ["rerank" in p.scores for p in result.passages]
     assert has[0] and has == sorted(has, reverse=True)
     assert "rerank" in result.timings_ms and len(result.passages) == 5
+
+
+def test_followup_asking_for_the_top_gets_the_tops_passages_of_the_conversations_finding(retriever):
+    """"hierin" leans on the story before; what the top can do comes from the finding the story reached."""
+    from collections import Counter
+
+    from rag.conversation import is_followup
+
+    first = ("Ik werk aan energiebeleid. We sleutelen vooral aan subsidies binnen het bestaande systeem, terwijl "
+             "niemand over echt fundamentele keuzes durft te beginnen omdat dat politiek gevoelig ligt. Hoe krijg "
+             "ik dat toch op tafel?")
+    followup = "Wat zou mijn DG hierin kunnen doen?"
+    assert is_followup(followup) and is_followup("Kan ik daarop rekenen bij zulke keuzes?")
+    finding = Counter(p.chunk.chapter for p in retriever.run(first, top_k=5).passages).most_common(1)[0][0]
+    top = retriever.run(followup, top_k=5, history=[first]).passages[:2]
+    assert all(p.chunk.kind == "role_of_top" and p.chunk.chapter == finding for p in top)

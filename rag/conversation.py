@@ -3,8 +3,9 @@
 Follow-ups ("En wat kan de ambtelijke top daaraan doen?", "Heb je daar een voorbeeld van?") are
 recognised by their form — short, and leaning on something said before (daar, dat, die, hierbij, this,
 that …) or opening with "En"/"And"/"Maar" — and then retrieved together with the previous question
-(the retriever fuses both rankings and stays with the findings the conversation is about). A question
-that stands on its own starts a new topic, even inside the same conversation.
+(the retriever fuses both rankings and stays with the findings the conversation is about). A longer
+question (over 140 characters) always starts a new topic; a shorter one that uses such a word counts as a
+follow-up even when it is meant as a new question — the form cannot tell the two apart.
 
 ### Usage example
 
@@ -24,8 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 _LEANS_BACK = re.compile(
-    r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|daarvoor|daarop|daardoor|hier|hierbij|hiervan|"
+    r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|daarvoor|daarop|daardoor|hierbij|hiervan|"
     r"hieraan|hierover|hierin|hiermee|hiervoor|hierop|zulke|dergelijke|dat|die|dit|"
+    # "hier … in" is a split "hierin"; "hier bij ons", "hier op het ministerie" point at a place
+    r"hier(?!\s+(bij|op|in|binnen|aan|te|op|rond|in Den Haag)\b)|"
     r"deze|zo'n|zoiets|ervoor|erover|eraan|erop|ervan|erbij|dan|de twee|beide|hun|zij|ze|this|that|these|those|"
     r"it|there|such|they|them|both|the two|the latter|the former|either)\b",
     re.I,

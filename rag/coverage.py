@@ -72,6 +72,9 @@ class FactAsk:
                 subject = (m.groupdict().get("subject") or "").strip()
                 if subject.lower() in _NOT_SUBJECTS:
                     continue  # "hoeveel die kost", "hoeveel daarvan": not what is counted
+                words = m.group(0).lower().split()
+                if subject and words[0] == "hoeveel" and len(words) > 2 and words[1] in _NOT_SUBJECTS:
+                    continue  # "hoeveel ruimte geeft": the word taken for an adjective is the mass noun
                 if not self._found(subject, text, lang):
                     return True
         return False
@@ -147,6 +150,8 @@ def _synonyms() -> dict[str, tuple[str, ...]]:
 _NOT_SUBJECTS = frozenset({
     "die", "dat", "deze", "dit", "het", "er", "ze", "zij", "hij", "we", "wij", "jullie", "ik", "je", "u",
     "daarvan", "ervan", "hiervan", "van", "zijn", "is", "meer", "minder", "tijd", "moeite",
+    # amounts of something uncountable: "hoeveel ruimte geeft de top" asks how much, not how many
+    "ruimte", "invloed", "steun", "vertrouwen", "draagvlak", "aandacht", "geduld", "energie",
     "it", "they", "you", "this", "that", "these", "those", "of", "are", "more", "fewer", "less", "time"})
 
 
@@ -255,7 +260,10 @@ class CoverageJudge:
             score = max(score, history_best)
         # Both cosines come from the same question vector, so the language offset cancels out.
         gap = None if (followup or off_topic is None) else round(off_topic.similarity - result.best_sentence, 4)
-        if off_scope and score < self.threshold + OUT_OF_SCOPE_MARGIN:
+        # A question that names "verlof" or "VPN" is about that, whatever came before: its own score
+        # counts here, not the conversation's.
+        own = result.best_sentence + (EN_OFFSET if q.lang == "en" else 0.0)
+        if off_scope and own < self.threshold + OUT_OF_SCOPE_MARGIN:
             return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}",
                                    off_topic_gap=gap)
         if gap is not None and gap > self.off_topic_margin:

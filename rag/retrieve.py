@@ -55,7 +55,7 @@ from ingest.embed import get_embedder
 from ingest.index import IndexSnapshot, IndexStore, IndexUnavailable, embed_text
 from ingest.lexical import CharNgrams
 from ingest.models import NOT_RETRIEVED, Chunk
-from rag.query import Query, analyse
+from rag.query import Query, analyse, intents
 from wijzer.settings import Settings
 
 
@@ -150,10 +150,14 @@ class RetrievalConfig:
     candidates: int = 50
     expand: bool = True  # add the glossary's report terms to the lexical query
     followup_chapter_bonus: float = 2.0  # for the findings (else parts) the conversation's topic question reached
-    # More for a kind the follow-up asks for within those: large enough that "what can the top do about
-    # it" gets the top's passages of those findings first (2.0 → 8.0: follow-ups on nine sets 43 → 47 of
-    # 55, no item lost; 8–20 all the same).
+    # More for a kind the follow-up asks for within those. For the two follow-ups that ask for a kind
+    # outright — what the top can do, an example — large enough that they get those passages of those
+    # findings first (2.0 → 8.0: follow-ups on nine sets 43 → 47 of 55, no item lost; 8–20 all the same;
+    # measured on true follow-ups only). Other intents ("aanpak", "advies") are often incidental words:
+    # they keep the smaller bonus.
     followup_kind_bonus: float = 8.0
+    followup_kind_intents: tuple[str, ...] = ("role_of_top", "example")
+    followup_other_kind_bonus: float = 2.0
     fusion: str = "zscore"  # "zscore": weighted sum of standardised scores; "rrf": reciprocal ranks
 
 
@@ -355,11 +359,15 @@ class HybridRetriever:
                     unit = 1 / (self.config.rrf_k + 1) if self.config.fusion == "rrf" else 1.0
                     bonus = np.array([weights.get(t, 0.0) for t in self._topics])
                     fused = fused + self.config.followup_chapter_bonus * unit * bonus
-                    if q.boosted_kinds and self.config.followup_kind_bonus:
+                    if q.boosted_kinds:
                         # "En wat kan de top daaraan doen?", "Heb je daar een voorbeeld van?": that kind
                         # of passage, about what the conversation is about.
-                        kind = np.isin(self._kinds, q.boosted_kinds)
-                        fused = fused + self.config.followup_kind_bonus * unit * bonus * kind
+                        strong = {k for i in intents() if i.name in q.intents and i.name in self.config.followup_kind_intents
+                                  for k in i.kinds}
+                        kind_bonus = np.where(np.isin(self._kinds, list(strong)), self.config.followup_kind_bonus,
+                                              np.where(np.isin(self._kinds, q.boosted_kinds),
+                                                       self.config.followup_other_kind_bonus, 0.0))
+                        fused = fused + unit * bonus * kind_bonus
         t = time.perf_counter()
         order = [int(i) for i in np.argsort(-fused, kind="stable") if np.isfinite(fused[i])][: self.config.candidates]
         rerank: dict[int, float] = {}

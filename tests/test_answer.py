@@ -119,6 +119,17 @@ def test_off_topic_is_judged_on_first_questions_only(advisor):
     assert second.config["coverage"]["off_topic_gap"] is None
 
 
+def test_a_followup_that_names_an_out_of_scope_subject_is_refused(advisor):
+    """The conversation's score does not carry a question about expenses through (review finding)."""
+    conv = Conversation()
+    assert not advisor.ask("Hoe werk ik als Rijk beter samen met provincies aan een gebiedsopgave?", conversation=conv).refused
+    a = advisor.ask("En hoe declareer ik daarbij mijn reiskosten?", conversation=conv)
+    assert conv.turns[1].followup and a.refused and a.config["coverage"]["reason"].startswith("out_of_scope:")
+    # "hier" that points at a place does not make a question lean on the one before.
+    assert not is_followup("Hoe regel ik hier op het ministerie mijn thuiswerkvergoeding?")
+    assert is_followup("Wat zou de top hier concreet in kunnen doen?")
+
+
 @pytest.mark.parametrize("question, says", [
     ("Hoeveel geld zit er precies in het Klimaatfonds?", "noemt geen bedrag"),
     ("Hoe heet de regeringsvertegenwoordiger voor de circulaire economie?", "noemt geen naam"),
@@ -223,6 +234,11 @@ def test_asked_durations_moments_rankings_and_later_events():
     "What does working in an in-between space cost civil servants in terms of energy?",
     "Wat kost het ons als we in silo's blijven werken?",
     "Wat kost het de ambtenaren aan energie?",
+    "Wat kost het als we fundamentele systeemkeuzes blijven uitstellen?",
+    "Hoe duurzaam zijn interbestuurlijke arrangementen zoals de City Deals?",
+    "Wie draagt de kosten van de energietransitie?",
+    "Hoeveel ruimte geeft de ambtelijke top voor experimenten?",
+    "Wie vervult de rol van coördinator als een opgave over meerdere departementen gaat?",
     "Which year-round tasks does the report mention?",
     "Hoeveel bevindingen zijn er en hoeveel daarvan gaan over de top?",
     "Op welke datum vond de eerste bijeenkomst plaats?",

@@ -215,6 +215,11 @@ def test_followup_asking_for_the_top_gets_the_tops_passages_of_the_conversations
              "ik dat toch op tafel?")
     followup = "Wat zou mijn DG hierin kunnen doen?"
     assert is_followup(followup) and is_followup("Kan ik daarop rekenen bij zulke keuzes?")
+    from rag.query import analyse
+
+    # The report's strategies are its terms as a pair; "vernieuwen" alone is an everyday verb.
+    assert analyse("Wat is het verschil tussen aansluiten en vernieuwen?").report_terms == ["aansluiten en vernieuwen"]
+    assert analyse("Hoe vernieuw ik mijn rijkspas?").report_terms == []
     finding = Counter(p.chunk.chapter for p in retriever.run(first, top_k=5).passages).most_common(1)[0][0]
     top = retriever.run(followup, top_k=5, history=[first]).passages[:2]
     assert all(p.chunk.kind == "role_of_top" and p.chunk.chapter == finding for p in top)

@@ -27,8 +27,9 @@ from pathlib import Path
 _LEANS_BACK = re.compile(
     r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|daarvoor|daarop|daardoor|hierbij|hiervan|"
     r"hieraan|hierover|hierin|hiermee|hiervoor|hierop|zulke|dergelijke|dat|die|dit|"
-    # "hier … in" is a split "hierin"; "hier bij ons", "hier op het ministerie" point at a place
-    r"hier(?!\s+(bij|op|in|binnen|aan|te|op|rond|in Den Haag)\b)|"
+    # "hier … in" is a split "hierin"; "hier bij ons", "hier op het ministerie", "hier in het team" point
+    # at a place
+    r"hier(?!\s+(bij|binnen|te|rond|(in|op) (den|de|het|ons|onze|mijn|deze|dit))\b)|"
     r"deze|zo'n|zoiets|ervoor|erover|eraan|erop|ervan|erbij|dan|de twee|beide|hun|zij|ze|this|that|these|those|"
     r"it|there|such|they|them|both|the two|the latter|the former|either)\b",
     re.I,

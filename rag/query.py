@@ -131,18 +131,23 @@ def numbered_chapters(text: str) -> list[int]:
 
 
 @lru_cache(maxsize=1)
+def _glossary_data() -> dict:
+    return tomllib.loads((_DATA / "glossary.toml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
 def glossary() -> tuple[tuple[str, tuple[re.Pattern, ...]], ...]:
-    data = tomllib.loads((_DATA / "glossary.toml").read_text(encoding="utf-8"))
     return tuple(
-        (terms, tuple(re.compile(p, re.I) for p in patterns)) for terms, patterns in data.get("terms", {}).items()
+        (terms, tuple(re.compile(p, re.I) for p in patterns))
+        for terms, patterns in _glossary_data().get("terms", {}).items()
     )
 
 
 @lru_cache(maxsize=1)
 def _report_terms() -> tuple[tuple[str, frozenset[str]], ...]:
     """The report's own key terms (rag/data/glossary.toml, [report_terms]) with their stemmed tokens."""
-    data = tomllib.loads((_DATA / "glossary.toml").read_text(encoding="utf-8"))
-    return tuple((t, frozenset(tokenize(t))) for t in data.get("report_terms", {}).get("terms", []) if tokenize(t))
+    terms = _glossary_data().get("report_terms", {}).get("terms", [])
+    return tuple((t, frozenset(tokenize(t))) for t in terms if tokenize(t))
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ Layout, for collection prefix ``p`` and generation ``g``:
 
 - ``p-state`` — one record: which generation is active, the corpus version, embedders, documents.
 - ``p-g<g>-chunks-<embedder>`` — every chunk with its vector (one collection per embedder).
-- ``p-g<g>-sents-<embedder>`` — every sentence of every chunk, primary embedder only.
+- ``p-g<g>-sents-<embedder>`` — every sentence of every retrievable chunk, one collection per embedder.
 - ``p-g<g>-docs`` — the cleaned text of every document, for showing a passage in its context.
 - ``<index_dir>/lexical-<g>/`` — the lexical index (rebuilt from Chroma when missing or made by an
   older version, e.g. on a replica).
@@ -33,6 +33,7 @@ len(snap.chunks), snap.state["corpus_version"]
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 from contextlib import contextmanager
@@ -50,6 +51,8 @@ from chromadb.errors import NotFoundError
 from ingest.embed import embedder_slug
 from ingest.lexical import LexicalIndex
 from ingest.models import Chunk
+
+log = logging.getLogger(__name__)
 
 _STATE_ID = "state"
 _COSINE = {"hnsw": {"space": "cosine"}}
@@ -121,6 +124,9 @@ class IndexSnapshot:
     sentence_vectors: np.ndarray  # (n_sentences, d) for the primary embedder
     lexical: LexicalIndex
     documents: dict[str, dict] = field(default_factory=dict)  # doc_id -> {"text", "info", "structure"}
+    # The other embedders' sentence vectors, rows as in ``sentences``; absent for an index built
+    # before they were stored (its retrieval simply lacks those lists until the next ingest).
+    other_sentence_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def generation(self) -> int:
@@ -222,6 +228,8 @@ class IndexStore:
         for emb in self.settings.embedders:
             out[f"chunks:{emb}"] = f"{g}-chunks-{embedder_slug(emb)}"
         out["sents"] = f"{g}-sents-{embedder_slug(self.settings.embedder)}"
+        for emb in self.settings.embedders[1:]:
+            out[f"sents:{emb}"] = f"{g}-sents-{embedder_slug(emb)}"
         return out
 
     def lexical_dir(self, generation: int, corpus_version: str) -> Path:
@@ -299,7 +307,7 @@ class IndexStore:
                 if _is_missing(exc):
                     continue
                 raise
-            if key == "sents":
+            if key.startswith("sents"):
                 got = col.get(where={"chunk_id": {"$in": ids}}, include=["embeddings", "metadatas"])
                 for meta, vec in zip(got["metadatas"], got["embeddings"]):
                     out.setdefault(key, {}).setdefault(meta["chunk_id"], []).append((meta, list(vec)))
@@ -336,10 +344,27 @@ class IndexStore:
         sents_got = self._collection(names["sents"]).get(include=["metadatas", "embeddings"])
         sentences: list[Sentence] = []
         sent_vecs: list = []
-        for meta, vec in zip(sents_got["metadatas"], sents_got["embeddings"]):
+        sent_ids: list[str] = []
+        for sid, meta, vec in zip(sents_got["ids"], sents_got["metadatas"], sents_got["embeddings"]):
             if meta["chunk_id"] in position:
                 sentences.append(Sentence(position[meta["chunk_id"]], int(meta["start"]), int(meta["end"])))
                 sent_vecs.append(vec)
+                sent_ids.append(sid)
+        other_sent_vecs: dict[str, np.ndarray] = {}
+        for emb in self.settings.embedders[1:]:
+            try:
+                got = self._collection(names[f"sents:{emb}"]).get(ids=sent_ids, include=["embeddings"])
+            except IndexUnavailable:
+                raise
+            except Exception as exc:
+                if not _is_missing(exc):
+                    raise
+                log.warning("The index has no %s sentence vectors (built by an older version); "
+                            "`wijzer ingest` adds them.", emb)
+                continue
+            by_id = dict(zip(got["ids"], got["embeddings"]))
+            if all(i in by_id for i in sent_ids):
+                other_sent_vecs[emb] = np.asarray([by_id[i] for i in sent_ids], dtype=np.float32).reshape(len(sent_ids), -1)
         docs_got = self._collection(names["docs"]).get(include=["documents", "metadatas"])
         documents = {
             i: {"text": text, **json.loads(meta["payload"])}
@@ -364,6 +389,7 @@ class IndexStore:
             chunk_vectors=vectors,
             sentences=sentences,
             sentence_vectors=np.asarray(sent_vecs, dtype=np.float32).reshape(-1, dim),
+            other_sentence_vectors=other_sent_vecs,
             lexical=lexical,
             documents=documents,
         )

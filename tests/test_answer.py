@@ -192,6 +192,23 @@ def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
     assert unnamed("Does it say how the German federal set-up compares with ours?") == ["comparison_abroad"]
 
 
+def test_a_fact_counts_only_in_passages_about_the_question(advisor):
+    """The passages an asked-for fact must stand in are the top three that score near the first: a
+    figure or year in a passage far below it (pulled in by one word) answers nothing."""
+    from dataclasses import replace
+
+    from rag.coverage import FACT_PASSAGE_SHARE, evidence_text
+
+    passages = advisor.retriever.run("Hoe kunnen gemeenten en het Rijk duurzaam samenwerken in regio's?").passages
+    first, second, third = passages[:3]
+    near = [p for p in passages[:3] if p.scores["fused"] >= FACT_PASSAGE_SHARE * first.scores["fused"]]
+    assert evidence_text(passages) == " ".join(p.chunk.text for p in near)
+    top = first.scores["fused"]
+    far = replace(third, scores={**third.scores, "fused": top * FACT_PASSAGE_SHARE * 0.9})
+    assert evidence_text([first, second, far]) == f"{first.chunk.text} {second.chunk.text}"
+    assert evidence_text([first]) == first.chunk.text and evidence_text([]) == ""
+
+
 def test_asked_durations_moments_rankings_and_later_events():
     from rag.coverage import fact_asks
 

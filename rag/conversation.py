@@ -1,11 +1,15 @@
 """A conversation: the turns so far, and how a follow-up is read against them.
 
 Follow-ups ("En wat kan de ambtelijke top daaraan doen?", "Heb je daar een voorbeeld van?") are
-recognised by their form — short, and leaning on something said before (daar, dat, die, hierbij, this,
-that …) or opening with "En"/"And"/"Maar" — and then retrieved together with the previous question
-(the retriever fuses both rankings and stays with the findings the conversation is about). A longer
-question (over 140 characters) always starts a new topic; a shorter one that uses such a word counts as a
-follow-up even when it is meant as a new question — the form cannot tell the two apart.
+recognised by their form — short, and leaning on something said before (daar, hierbij, zulke, the two …)
+or opening with "En"/"And"/"Maar" — and then retrieved together with the previous question (the
+retriever fuses both rankings and stays with the findings the conversation is about). A longer question
+(over 140 characters) always starts a new topic. The small words that only sometimes point back (dat, die,
+dit, ze, it, they, that …; in Dutch mostly conjunctions and relative pronouns, and "dit rapport" is the
+report) count only in a question of at most 90 characters: asked mid-conversation, the answerable first
+questions of nine question sets were read as follow-ups 83 times (hit@5 234 → 229 of 290 against asking
+them alone), now 36 times (232 of 290), while the true follow-ups keep 48 of 55. The form still cannot
+tell every new question from a follow-up.
 
 ### Usage example
 
@@ -25,15 +29,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 _LEANS_BACK = re.compile(
-    r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|daarvoor|daarop|daardoor|hierbij|hiervan|"
-    r"hieraan|hierover|hierin|hiermee|hiervoor|hierop|zulke|dergelijke|dat|die|dit|"
+    r"\b(daar|daarvan|daarbij|daaraan|daarmee|daarover|daarin|daarvoor|daarop|daardoor|daaruit|daartegen|hierbij|hiervan|"
+    r"hieraan|hierover|hierin|hiermee|hiervoor|hierop|hieruit|hiertegen|zulke|dergelijke|"
     # "hier … in" is a split "hierin"; "hier bij ons", "hier op het ministerie", "hier in het team" point
     # at a place
     r"hier(?!\s+(bij|binnen|te|rond|(in|op) (den|de|het|ons|onze|mijn|deze|dit))\b)|"
-    r"deze|zo'n|zoiets|ervoor|erover|eraan|erop|ervan|erbij|dan|de twee|beide|hun|zij|ze|this|that|these|those|"
-    r"it|there|such|they|them|both|the two|the latter|the former|either)\b",
+    r"zo'n|zoiets|ervoor|erover|eraan|erop|ervan|erbij|de twee|beide|"
+    r"such|both|the two|the latter|the former|either)\b",
     re.I,
 )
+# Words that point back only sometimes: "dat" and "die" are mostly conjunctions and relative pronouns,
+# "ze", "it" and "they" often the asker's own subject. They count in short questions only.
+_MAY_LEAN_BACK = re.compile(r"\b(dat|die|dit|deze|dan|hun|zij|ze|this|that|these|those|it|there|they|them)\b", re.I)
+_THE_REPORT = re.compile(r"\b(dit|deze|this)\s+(rapport|studie|onderzoek|publicatie|report|study|research)\b", re.I)
+WEAK_FOLLOWUP_MAX_CHARS = 90
 _OPENS_ON = re.compile(r"^\s*(en|maar|dus|oké|ok|and|but|so|also|ook)\b", re.I)
 FOLLOWUP_MAX_CHARS = 140
 SHORT_QUESTION_CHARS = 45  # inside a conversation, a question this short leans on what came before
@@ -44,7 +53,9 @@ def is_followup(question: str) -> bool:
     q = question.strip()
     if not q or len(q) > FOLLOWUP_MAX_CHARS:
         return False
-    return bool(_OPENS_ON.search(q) or _LEANS_BACK.search(q) or len(q) <= SHORT_QUESTION_CHARS)
+    if _OPENS_ON.search(q) or _LEANS_BACK.search(q) or len(q) <= SHORT_QUESTION_CHARS:
+        return True
+    return len(q) <= WEAK_FOLLOWUP_MAX_CHARS and bool(_MAY_LEAN_BACK.search(_THE_REPORT.sub(" ", q)))
 
 
 @dataclass

@@ -130,6 +130,27 @@ def test_a_followup_that_names_an_out_of_scope_subject_is_refused(advisor):
     assert is_followup("Wat zou de top hier concreet in kunnen doen?")
 
 
+@pytest.mark.parametrize("question", [
+    "Is er ook een voorbeeld waar dat wel goed is gegaan?",
+    "Wat kan mijn directie of DG doen om dit mogelijk te maken?",
+    "What about the top civil servants – what are they supposed to do here?",
+    "Geef eens een concreet voorbeeld: met welke onderwerpen ging die directie aan de slag, en wat kwam daaruit?",
+])
+def test_followups_that_point_back(question):
+    assert is_followup(question)
+
+
+@pytest.mark.parametrize("question", [
+    # "dat" a conjunction, "die" a relative pronoun, "ze" the asker's subject: a new question
+    "Hoe zorg ik dat mijn directeur meer ruimte geeft voor experimenten met gemeenten en provincies?",
+    "Waarom lopen de teams die met voorlopers uit het bedrijfsleven werkten vaak vast in de uitvoering?",
+    "Wat is in een paar zinnen de kern van dit rapport?",  # "dit rapport" is the report
+    "Which evaluation approaches does the report mention that treat evaluation as learning together?",
+])
+def test_new_questions_with_small_words_are_not_followups(question):
+    assert not is_followup(question)
+
+
 @pytest.mark.parametrize("question, says", [
     ("Hoeveel geld zit er precies in het Klimaatfonds?", "noemt geen bedrag"),
     ("Hoe heet de regeringsvertegenwoordiger voor de circulaire economie?", "noemt geen naam"),

@@ -365,6 +365,8 @@ class IndexStore:
             by_id = dict(zip(got["ids"], got["embeddings"]))
             if all(i in by_id for i in sent_ids):
                 other_sent_vecs[emb] = np.asarray([by_id[i] for i in sent_ids], dtype=np.float32).reshape(len(sent_ids), -1)
+            else:
+                log.warning("The index's %s sentence vectors are incomplete; `wijzer ingest --force` rebuilds them.", emb)
         docs_got = self._collection(names["docs"]).get(include=["documents", "metadatas"])
         documents = {
             i: {"text": text, **json.loads(meta["payload"])}

@@ -318,7 +318,11 @@ def _embed_into(cols, settings, chunks: list[Chunk], reuse: dict, report: Ingest
     # Sentences of retrievable chunks, by every embedder: sentence-level matching (all of them) and
     # refusal (the primary one).
     spans: list[tuple[str, dict, str]] = []
+    stored = reuse.get("sents", {})
     for c in retrievable:
+        if c.id in stored:  # an unchanged chunk keeps the sentences its vectors were made for
+            spans.extend((f"{c.id}:{m['start']}", m, c.text[int(m["start"]) : int(m["end"])]) for m, _ in stored[c.id])
+            continue
         for s, e in sentence_spans(c.text):
             if e - s >= 12:
                 spans.append((f"{c.id}:{s}", {"chunk_id": c.id, "start": s, "end": e, "doc_id": c.doc_id}, c.text[s:e]))

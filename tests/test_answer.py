@@ -141,14 +141,28 @@ def test_followups_that_point_back(question):
 
 
 @pytest.mark.parametrize("question", [
-    # "dat" a conjunction, "die" a relative pronoun, "ze" the asker's subject: a new question
+    # Over 90 characters, "dat", "die", "ze", "that" (mostly a conjunction, a relative pronoun, the
+    # asker's own subject) no longer make a follow-up: a new question.
     "Hoe zorg ik dat mijn directeur meer ruimte geeft voor experimenten met gemeenten en provincies?",
     "Waarom lopen de teams die met voorlopers uit het bedrijfsleven werkten vaak vast in de uitvoering?",
-    "Wat is in een paar zinnen de kern van dit rapport?",  # "dit rapport" is the report
+    "Mijn collega's zeggen dat ze vastlopen tussen ministeries; welke rol kan een programmadirecteur spelen?",
     "Which evaluation approaches does the report mention that treat evaluation as learning together?",
+    # Shorter: "dit rapport", "deze studie" name the report itself.
+    "Wat is in een paar zinnen de kern van dit rapport?",
+    "Op welke praktijken is deze studie gebaseerd, en wie deed mee?",
 ])
 def test_new_questions_with_small_words_are_not_followups(question):
     assert not is_followup(question)
+
+
+def test_small_words_count_up_to_ninety_characters():
+    from rag.conversation import WEAK_FOLLOWUP_MAX_CHARS
+
+    ninety = "Hoe krijg ik dat voor elkaar bij mijn eigen directie en bij de collega's van andere dept"
+    ninety += "." * (WEAK_FOLLOWUP_MAX_CHARS - 1 - len(ninety)) + "?"
+    assert len(ninety) == WEAK_FOLLOWUP_MAX_CHARS and is_followup(ninety)
+    assert not is_followup(ninety[:-1] + ".?")  # 91 characters
+    assert is_followup("Werkt dat ook bij ons?")  # short: a follow-up whatever its words
 
 
 @pytest.mark.parametrize("question, says", [
@@ -222,11 +236,17 @@ def test_a_fact_counts_only_in_passages_about_the_question(advisor):
 
     passages = advisor.retriever.run("Hoe kunnen gemeenten en het Rijk duurzaam samenwerken in regio's?").passages
     first, second, third = passages[:3]
-    near = [p for p in passages[:3] if p.scores["fused"] >= FACT_PASSAGE_SHARE * first.scores["fused"]]
-    assert evidence_text(passages) == " ".join(p.chunk.text for p in near)
     top = first.scores["fused"]
+    assert top > 0
     far = replace(third, scores={**third.scores, "fused": top * FACT_PASSAGE_SHARE * 0.9})
+    near = replace(third, scores={**third.scores, "fused": top * FACT_PASSAGE_SHARE * 1.1})
     assert evidence_text([first, second, far]) == f"{first.chunk.text} {second.chunk.text}"
+    assert evidence_text([first, second, near]) == f"{first.chunk.text} {second.chunk.text} {third.chunk.text}"
+    # Measured against the best of the three, whatever their order (a reranker may put another first).
+    assert evidence_text([far, first, second]) == f"{first.chunk.text} {second.chunk.text}"
+    # Without a positive score there is no scale: all three count.
+    flat = [replace(p, scores={**p.scores, "fused": -1.0}) for p in (first, second, third)]
+    assert evidence_text(flat) == " ".join(p.chunk.text for p in (first, second, third))
     assert evidence_text([first]) == first.chunk.text and evidence_text([]) == ""
 
 

@@ -171,6 +171,10 @@ def test_small_words_count_up_to_ninety_characters():
     ("Op welke datum vond de DG-bijeenkomst plaats waarin de bevindingen zijn besproken?", "noemt geen datum"),
     ("Wat kost de opleiding tot Dealmaker, en hoeveel dagdelen duurt die?", "noemt geen bedrag"),
     ("Who is the government representative for the circular economy?", "does not give a name"),
+    ("Wat is er sinds het verschijnen van het rapport veranderd in de samenwerking tussen ministeries rond klimaat?",
+     "noemt geen ontwikkelingen van na zijn verschijnen"),
+    ("Since the report came out, which cross-domain teams has the cabinet set up, and for which themes?",
+     "what happened after its publication"),
 ])
 def test_near_miss_asking_for_a_fact_is_refused(advisor, question, says):
     a = advisor.ask(question)
@@ -325,6 +329,10 @@ def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     ("When is it wise to set up a tussenruimte?", "Een tussenruimte helpt wanneer bestuurslagen vastlopen."),
     ("Wanneer is een transitie afgerond?", "Een transitie is nooit echt af."),
     ("Tot wanneer moet je loyaal blijven aan je minister?", "Loyaliteit en tegenspraak gaan samen."),
+    # "na" the report or a publication that is not the report's: nothing after the report is asked
+    ("Hoe kan ik na het lezen van dit rapport aan de slag?", "Begin met een kleine proeftuin."),
+    ("Na het rapport zegt mijn DG dat we moeten experimenteren; wat nu?", "Experimenteren vraagt ruimte."),
+    ("Wat veranderde er na de publicatie van de Klimaatwet?", "De Klimaatwet legt doelen vast."),
 ])
 def test_questions_the_report_answers_in_its_own_words_are_not_refused(question, passage):
     """Review findings: a duration in decades, a start date, success without a ranking, an unknown

@@ -1,22 +1,27 @@
 """Does the corpus cover the question? The honest "not in the report" decision.
 
-Three checks, all must pass:
+Four checks, all must pass:
 
 1. **Similarity**: the best cosine between the question and any single sentence of the corpus
    (primary embedder) must reach a threshold. English questions score lower against Dutch text, so
-   they get a fixed offset. The threshold is calibrated automatically on the development set for each
-   corpus version, embedder, calibration set and question-analysis data (``calibrate``), because it
-   is sharp and moves with all of them.
+   they get a fixed offset; a question naming the report's own terms or a rare report word may score a
+   little lower. The threshold is calibrated automatically on the development set for each corpus
+   version, embedder, calibration set and question-analysis data (``calibrate``), because it is sharp
+   and moves with all of them.
 2. **What is asked is there**: a question that asks for a specific kind of fact — an amount, a number,
    a date or year, a duration, a percentage, a law article, a named person's view, who holds an office,
-   a ranking, what happened after the report — is
-   covered only if the top passages contain that kind of fact (next to what is asked about, where the
-   question names it; rag/data/facts.toml). This catches near-misses ("how much is in the
-   Klimaatfonds?", "who is the government representative?") whose topic the report does discuss.
-3. **Not another subject**: a first question that is clearly closer to a description of a subject the
-   report does not treat (HR, IT, procedures, care, education, current politics …;
+   a ranking, what happened afterwards, a comparison abroad — is covered only if the top passages that
+   score near the first contain that kind of fact (next to what is asked about, where the question
+   names it; rag/data/facts.toml); nothing about the time after the report appeared is. This catches
+   near-misses ("how much is in the Klimaatfonds?", "who is the government representative?") whose
+   topic the report does discuss.
+3. **Not a subject the report leaves out, by its words**: what the question asks names none of the
+   subjects of rag/data/scope.toml (HR, legal and IT matters, other policy fields) that the corpus does
+   not mention, unless it scores well above the threshold.
+4. **Not another subject, by meaning**: a first question that is clearly closer to a description of a
+   subject the report does not treat (HR, IT, procedures, care, education, current politics …;
    rag/data/offtopics.toml) than to any sentence of the corpus is about that subject. How much closer
-   is calibrated with the threshold. Unlike the word lists, this needs none of the question's words.
+   is calibrated with the threshold. Unlike the word list, this needs none of the question's words.
 
 ### Usage example
 

@@ -164,7 +164,8 @@ def without_report_references(text: str) -> str:
 
 
 def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
-    """Language, sentences (only for long questions; the retriever matches the longest on their own),
+    """Language, sentences (only for long questions; the retriever can match the longest on their own,
+    ``RetrievalConfig.max_question_sentences``, off by default),
     what a long question asks (its sentences ending in "?" and its last one), intents, the parts and
     numbered findings the question names, and — for a question of ``noise_min_chars`` or more — the
     text to match without its references to the report."""

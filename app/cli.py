@@ -151,7 +151,7 @@ def chunks(
 @app.command()
 def search(
     question: str = typer.Argument(..., help="The question, in Dutch or English."),
-    k: int = typer.Option(5, "-k", "--top-k", help="How many passages."),
+    k: int = typer.Option(5, "-k", "--top-k", min=1, help="How many passages."),
     filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
@@ -159,8 +159,12 @@ def search(
     from ingest.index import IndexUnavailable
     from rag.retrieve import Filters, HybridRetriever
 
-    if not question.strip():
-        _fail("The question is empty.")
+    from rag.advisor import QuestionError, clean_question
+
+    try:
+        question = clean_question(question)
+    except QuestionError as exc:
+        _fail(str(exc))
     try:
         filters = Filters.parse(filter_)
         result = HybridRetriever.from_settings(Settings()).run(question, top_k=k, filters=filters)

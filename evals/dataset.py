@@ -38,6 +38,8 @@ class EvalItem:
 
 def load_dataset(path: str | Path) -> list[EvalItem]:
     """Read and check a JSONL question set; errors name the line and the field."""
+    from rag.advisor import QuestionError, clean_question
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Question set {path} does not exist")
@@ -56,6 +58,10 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
         if raw["id"] in seen:
             raise ValueError(f"{path}:{n}: duplicate id {raw['id']!r}")
         seen.add(raw["id"])
+        try:  # the runner asks every question as a user would: one that no user could ask stops it here
+            clean_question(str(raw["question"]))
+        except QuestionError as exc:
+            raise ValueError(f"{path}:{n}: {exc}") from exc
         items.append(
             EvalItem(
                 id=str(raw["id"]),

@@ -64,12 +64,15 @@ _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1
 
 
 def clean_question(question: str) -> str:
-    """Drop escape sequences and control characters and fold whitespace; reject empty and over-long questions."""
+    """Drop escape sequences and control characters and fold whitespace; reject empty, wordless and
+    over-long questions."""
     text = _ANSI_ESCAPE.sub("", question or "")
     text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in text)
     text = " ".join(text.split())
     if not text:
         raise QuestionError("De vraag is leeg. Beschrijf je situatie of stel een vraag.")
+    if not any(ch.isalnum() for ch in text):  # "?", "...": nothing to match, yet every passage scores
+        raise QuestionError("De vraag bevat geen woorden. Beschrijf je situatie of stel een vraag.")
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(
             f"De vraag is {len(text)} tekens lang; het maximum is {MAX_QUESTION_CHARS}. Maak hem korter."

@@ -372,6 +372,7 @@ BAD_QUESTIONS = {
     "empty": ("", "De vraag is leeg"),
     "whitespace": (" \t\n \u00a0\u2003 ", "De vraag is leeg"),
     "only control characters": ("\x00\x1b[31m\x1b[0m\u202e\x07", "De vraag is leeg"),
+    "only punctuation": ("?! … --- ???", "De vraag bevat geen woorden"),
     "20,000 characters": (LONG, f"De vraag is {len(' '.join(LONG.split()))} tekens lang; het maximum is 4000"),
 }
 ODD_QUESTIONS = {
@@ -670,3 +671,19 @@ def test_killed_ingest_leaves_the_old_index_serving_and_the_next_one_completes(s
     names = sorted(c.name for c in IndexStore(small_settings).client.list_collections())
     assert {int(re.search(r"-g(\d+)-", n)[1]) for n in names if "-g" in n} == {first.generation, report.generation}
     assert ingest(small_settings).noop
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"id": "a", "question": "Wat is verkokering?"}', "missing field 'answerable'"),
+    ("not json", "not valid JSON"),
+    ('{"id": "a", "question": "???", "answerable": true}', "De vraag bevat geen woorden"),
+    ('{"id": "a", "question": " ", "answerable": false}', "De vraag is leeg"),
+])
+def test_a_broken_question_set_is_refused_with_its_line_named(tmp_path, line, message):
+    from evals.dataset import load_dataset
+
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"id": "ok", "question": "Wat is een tussenruimte?", "answerable": true}\n' + line + "\n",
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(f"{path}:2: ") + ".*" + re.escape(message)):
+        load_dataset(path)

@@ -205,6 +205,16 @@ def ask(
     from rag.conversation import Conversation
     from rag.retrieve import Filters
 
+    # Where the results go is checked before the question is answered, and written after the answer is
+    # shown: a wrong path costs a message, not the answer.
+    for target in export:
+        if target.suffix.lower() not in (".md", ".docx", ".json"):
+            _fail(f"Cannot export to {target}: use a .md, .docx or .json file name.")
+    for target in [*export, *([conversation] if conversation else [])]:
+        if not target.parent.is_dir():
+            _fail(f"Cannot write {target}: folder {target.parent} does not exist.")
+        if target.is_dir():
+            _fail(f"Cannot write {target}: it is a folder.")
     try:
         conv = Conversation.load(conversation) if conversation else None
         advisor = Advisor(Settings(), on_calibrate=lambda path: err.print(
@@ -212,35 +222,36 @@ def ask(
         answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))
-    if conversation and conv is not None:
-        conv.save(conversation)
-    for target in export:
-        from rag.export import answer_markdown, answers_docx, audit_record
-
-        suffix = target.suffix.lower()
-        if suffix == ".md":
-            target.write_text(answer_markdown(answer), encoding="utf-8")
-        elif suffix == ".docx":
-            target.write_bytes(answers_docx([answer], title="Transformatiewijzer"))
-        elif suffix == ".json":
-            target.write_text(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2), encoding="utf-8")
-        else:
-            _fail(f"Cannot export to {target}: use a .md, .docx or .json file name.")
-        err.print(f"Written: {target}")
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
-        return
-    console.print(answer.text, markup=False, highlight=False)
-    if answer.citations:
-        console.print("\n[bold]Bronnen[/]" if answer.lang == "nl" else "\n[bold]Sources[/]")
-        for c in answer.citations:
-            console.print(f"[{c.marker}] {c.location} (tekens {c.start}–{c.end})", markup=False, highlight=False)
-    if answer.mode == "toets":
-        table = Table("zin", "bron", "score", "oordeel")
-        for v in answer.support:
-            if v.label != "frame":
-                table.add_row(v.sentence[:90], str(v.best_marker or "-"), f"{v.score:.2f}", v.label)
-        console.print(table)
+    else:
+        console.print(answer.text, markup=False, highlight=False)
+        if answer.citations:
+            console.print("\n[bold]Bronnen[/]" if answer.lang == "nl" else "\n[bold]Sources[/]")
+            for c in answer.citations:
+                console.print(f"[{c.marker}] {c.location} (tekens {c.start}–{c.end})", markup=False, highlight=False)
+        if answer.mode == "toets":
+            table = Table("zin", "bron", "score", "oordeel")
+            for v in answer.support:
+                if v.label != "frame":
+                    table.add_row(v.sentence[:90], str(v.best_marker or "-"), f"{v.score:.2f}", v.label)
+            console.print(table)
+    from rag.export import answer_markdown, answers_docx, audit_record
+
+    try:
+        if conversation and conv is not None:
+            conv.save(conversation)
+        for target in export:
+            suffix = target.suffix.lower()
+            if suffix == ".md":
+                target.write_text(answer_markdown(answer), encoding="utf-8")
+            elif suffix == ".docx":
+                target.write_bytes(answers_docx([answer], title="Transformatiewijzer"))
+            else:
+                target.write_text(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2), encoding="utf-8")
+            err.print(f"Written: {target}")
+    except OSError as exc:
+        _fail(f"Cannot write {exc.filename or 'a file'}: {exc.strerror or exc}.")
 
 
 @app.command("eval")

@@ -434,6 +434,16 @@ def test_cli_ask_json_and_conversation_file(report_index, tmp_path):
     assert "Wat zijn schakelfuncties?" in json.loads(out2)["resolved_question"]
     bad = subprocess.run([wijzer, "ask", "  "], env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "leeg" in bad.stderr
+    # A target that cannot be written is named before anything is answered; the conversation is untouched.
+    before = conv.read_text()
+    (tmp_path / "map.md").mkdir()
+    for args, message in ((["--conversation", str(tmp_path / "nergens" / "c.json")], "does not exist"),
+                          (["--export", str(tmp_path / "antwoord.pdf")], "use a .md, .docx or .json"),
+                          (["--conversation", str(conv), "--export", str(tmp_path / "map.md")], "it is a folder")):
+        bad = subprocess.run([wijzer, "ask", "Wat is verkokering?", *args], env=env, capture_output=True, text=True)
+        assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+        assert not bad.stdout
+    assert conv.read_text() == before
 
 
 def test_eval_runner_reports_answer_metrics(advisor, report_index, tmp_path):

@@ -270,6 +270,9 @@ def test_asked_durations_moments_rankings_and_later_events():
     assert missing("Wie vervult op dit moment de functie van regeringsvertegenwoordiger?", dated) == ["office_holder"]
     assert missing("Who is currently the government representative?", dated) == ["office_holder"]
     assert missing("Is inmiddels besloten of het platform blijft bestaan?", bare) == ["afterwards"]
+    # A state that was still pending when the report appeared does not say what was decided since.
+    pending = "Het mandaat van het NKP loopt tot november 2026. Dat roept de vraag op: hoe verder? Dat is nog niet bekend."
+    assert missing("Is dat mandaat inmiddels verlengd, of is besloten om het platform op te heffen?", pending) == ["afterwards"]
     assert missing("What did the study cost?", bare) == ["amount"]
     assert missing("Wat vond Jan Jansen van het besluit?", bare) == ["person_view"]
     assert missing("What could we copy from Denmark?", bare) == ["comparison_abroad"]

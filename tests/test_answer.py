@@ -270,9 +270,16 @@ def test_asked_durations_moments_rankings_and_later_events():
     assert missing("Wie vervult op dit moment de functie van regeringsvertegenwoordiger?", dated) == ["office_holder"]
     assert missing("Who is currently the government representative?", dated) == ["office_holder"]
     assert missing("Is inmiddels besloten of het platform blijft bestaan?", bare) == ["afterwards"]
-    # A state that was still pending when the report appeared does not say what was decided since.
+    # A state that was still pending when the report appeared does not say what was decided since;
+    # a report that names the event does.
     pending = "Het mandaat van het NKP loopt tot november 2026. Dat roept de vraag op: hoe verder? Dat is nog niet bekend."
     assert missing("Is dat mandaat inmiddels verlengd, of is besloten om het platform op te heffen?", pending) == ["afterwards"]
+    assert missing("Has the NKP's mandate been extended?", pending) == ["afterwards"]
+    assert missing("Ik werk bij IenW. Is het platform inmiddels opgeheven?", pending) == ["afterwards"]
+    assert missing("Heeft het kabinet al gereageerd op het advies?",
+                   "Of en hoe er opvolging wordt gegeven is nog onbekend.") == ["afterwards"]
+    assert missing("Is het mandaat inmiddels verlengd?", "Het mandaat is verlengd tot 2028.") == []
+    assert missing("Has the platform been abolished?", "Het kabinet besloot het platform af te schaffen.") == []
     assert missing("What did the study cost?", bare) == ["amount"]
     assert missing("Wat vond Jan Jansen van het besluit?", bare) == ["person_view"]
     assert missing("What could we copy from Denmark?", bare) == ["comparison_abroad"]
@@ -307,6 +314,14 @@ def test_asked_durations_moments_rankings_and_later_events():
     "Which year-round tasks does the report mention?",
     "Hoeveel bevindingen zijn er en hoeveel daarvan gaan over de top?",
     "Op welke datum vond de eerste bijeenkomst plaats?",
+    # The asker's own situation, not a question about what happened after the report (review findings):
+    "Waarom is besloten om een Nationaal Klimaat Platform op te richten?",
+    "In onze provincie is besloten om een programmadirectie op te zetten. Hoe voorkom ik verkokering?",
+    "Ons programma is inmiddels verlengd tot 2027; hoe houden we de tussenruimte levend?",
+    "Mijn team is inmiddels opgeheven; hoe borg ik de kennis?",
+    "Welke knelpunten zijn intussen opgeheven volgens het rapport?",
+    "Hoe wordt het experiment intussen voortgezet als de ambtelijke top wisselt?",
+    "We have been given an extended deadline; how do we use it well?",
 ])
 def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     """Time and effort are not money, naming examples is not naming a person, a moment in a process is
@@ -327,7 +342,6 @@ def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     ("Hoe lang loopt het mandaat van het NKP nog?", "Het mandaat van het NKP loopt tot november 2026."),
     ("Welke casus werkte het best als tussenruimte?", "De Regieorganisatie was daar in eerste instantie een succesvol voorbeeld van."),
     ("Which case was the best example of working from the outside in?", "Het Burgerberaad Klimaat werkte van buiten naar binnen."),
-    ("Heeft het kabinet al gereageerd op het advies?", "Of en hoe er opvolging wordt gegeven is nog onbekend."),
     ("Is de ambtseed inmiddels veranderd?", "Per januari 2025 geldt een herziene ambtseed."),
     ("When is it wise to set up a tussenruimte?", "Een tussenruimte helpt wanneer bestuurslagen vastlopen."),
     ("Wanneer is een transitie afgerond?", "Een transitie is nooit echt af."),
@@ -338,8 +352,8 @@ def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     ("Wat veranderde er na de publicatie van de Klimaatwet?", "De Klimaatwet legt doelen vast."),
 ])
 def test_questions_the_report_answers_in_its_own_words_are_not_refused(question, passage):
-    """Review findings: a duration in decades, a start date, success without a ranking, an unknown
-    follow-up and "when" in the sense of "under which conditions" all answer or are no ask at all."""
+    """Review findings: a duration in decades, a start date, success without a ranking, a revised oath
+    and "when" in the sense of "under which conditions" all answer or are no ask at all."""
     from rag.coverage import fact_asks
     from rag.query import detect_language
 
@@ -442,11 +456,21 @@ def test_cli_ask_json_and_conversation_file(report_index, tmp_path):
     (tmp_path / "map.md").mkdir()
     for args, message in ((["--conversation", str(tmp_path / "nergens" / "c.json")], "does not exist"),
                           (["--export", str(tmp_path / "antwoord.pdf")], "use a .md, .docx or .json"),
-                          (["--conversation", str(conv), "--export", str(tmp_path / "map.md")], "it is a folder")):
+                          (["--conversation", str(conv), "--export", str(tmp_path / "map.md")], "it is a folder"),
+                          (["--conversation", str(conv), "--export", str(conv)], "named twice")):
         bad = subprocess.run([wijzer, "ask", "Wat is verkokering?", *args], env=env, capture_output=True, text=True)
         assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
         assert not bad.stdout
     assert conv.read_text() == before
+    # A write that fails (a full disk) is named after the answer has been given; the other files are written.
+    full = tmp_path / "vol.md"
+    full.symlink_to("/dev/full")
+    out3 = subprocess.run([wijzer, "ask", "Wat is verkokering?", "--json", "--export", str(full),
+                           "--export", str(tmp_path / "[concept].md")], env=env, capture_output=True, text=True)
+    assert out3.returncode == 1 and "Traceback" not in out3.stderr, out3.stderr
+    assert json.loads(out3.stdout)["answer"] and f"Cannot write {full}" in out3.stderr
+    assert (tmp_path / "[concept].md").read_text(encoding="utf-8").strip()
+    assert f"Written: {tmp_path / '[concept].md'}" in out3.stderr
 
 
 def test_eval_runner_reports_answer_metrics(advisor, report_index, tmp_path):

@@ -151,7 +151,7 @@ def chunks(
 @app.command()
 def search(
     question: str = typer.Argument(..., help="The question, in Dutch or English."),
-    k: int = typer.Option(5, "-k", "--top-k", min=1, help="How many passages."),
+    k: int = typer.Option(5, "-k", "--top-k", help="How many passages (at least 1)."),
     filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
@@ -165,6 +165,8 @@ def search(
         question = clean_question(question)
     except QuestionError as exc:
         _fail(str(exc))
+    if k < 1:
+        _fail(f"-k must be at least 1 (got {k}).")
     try:
         filters = Filters.parse(filter_)
         result = HybridRetriever.from_settings(Settings()).run(question, top_k=k, filters=filters)
@@ -195,7 +197,7 @@ def ask(
     conversation: Optional[Path] = typer.Option(None, "--conversation", help="JSON file that keeps the conversation; follow-ups are read against it."),
     filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer with citations, passages, support, timings and config as JSON."),
-    export: list[Path] = typer.Option([], "--export", help="Also write the answer to FILE: .md, .docx, or .json (the audit record)."),
+    export: list[Path] = typer.Option([], "--export", help="Also write the answer to FILE: .md, .docx, or .json (the audit record). A file that cannot be written is named after the answer, with exit code 1."),
 ) -> None:
     """Answer a question from the report, every sentence with its source [n]."""
     from rich.markup import escape
@@ -207,14 +209,20 @@ def ask(
 
     # Where the results go is checked before the question is answered, and written after the answer is
     # shown: a wrong path costs a message, not the answer.
+    targets = [*export, *([conversation] if conversation else [])]
     for target in export:
         if target.suffix.lower() not in (".md", ".docx", ".json"):
             _fail(f"Cannot export to {target}: use a .md, .docx or .json file name.")
-    for target in [*export, *([conversation] if conversation else [])]:
+    for target in targets:
+        if target.parent.exists() and not target.parent.is_dir():
+            _fail(f"Cannot write {target}: {target.parent} is not a folder.")
         if not target.parent.is_dir():
             _fail(f"Cannot write {target}: folder {target.parent} does not exist.")
         if target.is_dir():
             _fail(f"Cannot write {target}: it is a folder.")
+    resolved = [t.resolve() for t in targets]
+    if len(set(resolved)) < len(resolved):
+        _fail("The same file is named twice among --export and --conversation; give each its own.")
     try:
         conv = Conversation.load(conversation) if conversation else None
         advisor = Advisor(Settings(), on_calibrate=lambda path: err.print(
@@ -222,6 +230,8 @@ def ask(
         answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(f"Cannot read {conversation}: {exc.strerror or exc}.")
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -238,20 +248,28 @@ def ask(
             console.print(table)
     from rag.export import answer_markdown, answers_docx, audit_record
 
-    try:
-        if conversation and conv is not None:
+    # Each target on its own: one that cannot be written is named and does not stop the others.
+    failed = []
+    if conversation and conv is not None:
+        try:
             conv.save(conversation)
-        for target in export:
-            suffix = target.suffix.lower()
+        except OSError as exc:
+            failed.append(f"{conversation} ({exc.strerror or exc})")
+    for target in export:
+        suffix = target.suffix.lower()
+        try:
             if suffix == ".md":
                 target.write_text(answer_markdown(answer), encoding="utf-8")
             elif suffix == ".docx":
                 target.write_bytes(answers_docx([answer], title="Transformatiewijzer"))
             else:
                 target.write_text(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2), encoding="utf-8")
-            err.print(f"Written: {target}")
-    except OSError as exc:
-        _fail(f"Cannot write {exc.filename or 'a file'}: {exc.strerror or exc}.")
+        except OSError as exc:
+            failed.append(f"{target} ({exc.strerror or exc})")
+            continue
+        err.print(f"Written: {target}", markup=False, highlight=False, soft_wrap=True)
+    if failed:
+        _fail("Cannot write " + "; ".join(failed) + ".")
 
 
 @app.command("eval")

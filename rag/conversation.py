@@ -105,9 +105,15 @@ class Conversation:
         return cls([Turn(**t) for t in data.get("turns", [])])
 
     def save(self, path: Path) -> None:
+        """Write atomically (a temporary file beside ``path``, then a rename); on failure the old file
+        stays and no temporary file is left behind."""
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: Path) -> "Conversation":

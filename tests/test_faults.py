@@ -687,3 +687,16 @@ def test_a_broken_question_set_is_refused_with_its_line_named(tmp_path, line, me
                     encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape(f"{path}:2: ") + ".*" + re.escape(message)):
         load_dataset(path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["???"], "De vraag bevat geen woorden"),
+    (["   "], "De vraag is leeg"),
+    (["Wat is verkokering?", "-k", "0"], "-k must be at least 1"),
+])
+def test_search_refuses_what_it_cannot_search_in_one_line(tmp_path, args, message):
+    wijzer = str(Path(sys.executable).parent / "wijzer")
+    env = {**os.environ, "WIJZER_INDEX_DIR": str(tmp_path / "index")}  # checked before any index is opened
+    proc = subprocess.run([wijzer, "search", *args], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("Error:") and message in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

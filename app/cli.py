@@ -225,13 +225,16 @@ def ask(
         _fail("The same file is named twice among --export and --conversation; give each its own.")
     try:
         conv = Conversation.load(conversation) if conversation else None
+    except ValueError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"Cannot read {conversation}: {exc.strerror or exc}.")
+    try:
         advisor = Advisor(Settings(), on_calibrate=lambda path: err.print(
             f"[dim]Once per index: calibrating the 'not in the report' threshold on {escape(path.name)} …[/]", highlight=False))
         answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))
-    except OSError as exc:
-        _fail(f"Cannot read {conversation}: {exc.strerror or exc}.")
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:

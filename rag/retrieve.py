@@ -150,8 +150,8 @@ class RetrievalConfig:
     section_ngram_weight_en: float = 0.15
     # Of a long question, this many of its longest sentences are also matched one by one. Each costs a
     # primary-embedder call (~0.12 ms a character): 2 of them put search p95 at 115–128 ms and gained one
-    # item of 373 in the top 5 on ten read sets (MRR 0.595 → 0.603); 1, or a budget in characters, did
-    # worse than none. Off, p95 is 74–78 ms.
+    # item of 373 in the top 5 on ten read sets (MRR 0.595 → 0.603); 1 (p95 90–100 ms) or a budget in
+    # characters did no better than none in the top 5. Off, p95 is 75–85 ms.
     max_question_sentences: int = 0
     usem3_weight_en: float = 1.3
     intent_bonus: float = 0.25  # in standard deviations (z-score fusion) or first-rank RRF contributions

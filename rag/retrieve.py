@@ -284,10 +284,11 @@ class HybridRetriever:
                 lists[f"sentence:{name}"] = self._best_sentence(self.snapshot.other_sentence_vectors[name] @ q[0])
             timings[f"dense:{name}"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        sent_sims = (self.snapshot.sentence_vectors @ q_primary.T).max(axis=1) if len(self._sent_chunk) else np.zeros(0)
-        lists["sentence"] = self._best_sentence(sent_sims)
-        # "Is this covered at all" looks at the whole (matched) question only, not at its parts.
-        best_sentence = float((self.snapshot.sentence_vectors @ q_primary[0]).max()) if len(sent_sims) else 0.0
+        # One product for every question text: column 0 is the whole (matched) question.
+        sims = self.snapshot.sentence_vectors @ q_primary.T if len(self._sent_chunk) else np.zeros((0, 1))
+        lists["sentence"] = self._best_sentence(sims.max(axis=1) if len(sims) else np.zeros(0))
+        # "Is this covered at all" looks at the whole question only, not at its parts.
+        best_sentence = float(sims[:, 0].max()) if len(sims) else 0.0
         timings["sentence"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         lexical_text = query.lexical_text if self.config.expand else query.match_text

@@ -45,16 +45,24 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
         raise FileNotFoundError(f"Question set {path} does not exist")
     items: list[EvalItem] = []
     seen: set[str] = set()
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        # utf-8-sig: editors on Windows put a byte-order mark before the first line.
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save the question set as UTF-8") from exc
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}:{n}: not valid JSON ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}:{n}: a question is a JSON object ({{\"id\": …}}), not {type(raw).__name__}")
         for key in ("id", "question", "answerable"):
             if key not in raw:
                 raise ValueError(f"{path}:{n}: missing field {key!r}")
+        _check_types(raw, f"{path}:{n}")
         if raw["id"] in seen:
             raise ValueError(f"{path}:{n}: duplicate id {raw['id']!r}")
         seen.add(raw["id"])
@@ -75,11 +83,55 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
                 turn_of=raw.get("turn_of"),
             )
         )
-    ids = {i.id for i in items}
+    by_id = {i.id: i for i in items}
     for item in items:
-        if item.turn_of and item.turn_of not in ids:
+        if item.turn_of and item.turn_of not in by_id:
             raise ValueError(f"{path}: item {item.id!r} follows {item.turn_of!r}, which is not in the file")
+        seen_chain, earlier = {item.id}, item.turn_of
+        while earlier:
+            if earlier in seen_chain:
+                raise ValueError(f"{path}: item {item.id!r} is part of a conversation that follows itself "
+                                 f"(turn_of leads back to {earlier!r})")
+            seen_chain.add(earlier)
+            earlier = by_id[earlier].turn_of
     return items
+
+
+def asking_order(items: list[EvalItem]) -> list[EvalItem]:
+    """The items in the order they are asked: as in the file, except that an earlier turn is always asked
+    before its follow-up, even when the file lists the follow-up first (load_dataset rules out cycles)."""
+    by_id = {i.id: i for i in items}
+    asked: set[str] = set()
+    order: list[EvalItem] = []
+    for item in items:
+        chain = []
+        while item is not None and item.id not in asked:
+            chain.append(item)
+            item = by_id.get(item.turn_of) if item.turn_of else None
+        for earlier in reversed(chain):
+            asked.add(earlier.id)
+            order.append(earlier)
+    return order
+
+
+_LIST_FIELDS = ("gold_quotes", "must_mention")
+_OPTIONAL_STRINGS = ("gold_section", "turn_of", "persona", "lang")
+
+
+def _check_types(raw: dict, where: str) -> None:
+    """The schema's types: a string "false" for ``answerable`` would otherwise count as true."""
+    if not isinstance(raw["answerable"], bool):
+        raise ValueError(f"{where}: 'answerable' must be true or false, not {raw['answerable']!r}")
+    if not isinstance(raw["question"], str):
+        raise ValueError(f"{where}: 'question' must be a string")
+    for key in _LIST_FIELDS:
+        value = raw.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ValueError(f"{where}: {key!r} must be a list of strings")
+    for key in _OPTIONAL_STRINGS:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where}: {key!r} must be a string or null")
 
 
 def _norm(text: str) -> str:

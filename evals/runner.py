@@ -32,7 +32,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from evals.dataset import EvalItem, load_dataset, passage_hits
+from evals.dataset import EvalItem, asking_order, load_dataset, passage_hits
 from rag.conversation import Conversation, Turn
 from rag.retrieve import HybridRetriever, RetrievalConfig
 from wijzer.settings import Settings
@@ -177,7 +177,7 @@ def run_eval(
             baseline.search(WARM_UP, k=10)
         conversations: dict[str, Conversation] = {}
         answer_rows: dict[str, dict] = {}
-        for item in items:
+        for item in asking_order(items):
             conv = _conversation_for(item, conversations)
             conversations[item.id] = conv
             history = conv.history_for(item.question)
@@ -228,6 +228,8 @@ def run_eval(
                 "hit_4000c": bool(rank and rank <= fit), "retrieved": retrieved,
                 **answer_rows.get(item.id, {}),
             })
+        position = {item.id: n for n, item in enumerate(items)}
+        rows.sort(key=lambda r: position[r["id"]])  # reported in the file's order, whatever the asking order
         summary = _metrics(rows)
         for field in ("gold_section", "persona", "lang", "followup"):
             groups: dict = defaultdict(list)

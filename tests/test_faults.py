@@ -678,6 +678,10 @@ def test_killed_ingest_leaves_the_old_index_serving_and_the_next_one_completes(s
     ("not json", "not valid JSON"),
     ('{"id": "a", "question": "???", "answerable": true}', "De vraag bevat geen woorden"),
     ('{"id": "a", "question": " ", "answerable": false}', "De vraag is leeg"),
+    ('{"id": "a", "question": "Wat is verkokering?", "answerable": "false"}', "'answerable' must be true or false"),
+    ('{"id": "a", "question": "Wat is verkokering?", "answerable": true, "gold_quotes": "verkokering"}',
+     "'gold_quotes' must be a list of strings"),
+    ('["a", "Wat is verkokering?"]', "a question is a JSON object"),
 ])
 def test_a_broken_question_set_is_refused_with_its_line_named(tmp_path, line, message):
     from evals.dataset import load_dataset
@@ -686,6 +690,36 @@ def test_a_broken_question_set_is_refused_with_its_line_named(tmp_path, line, me
     path.write_text('{"id": "ok", "question": "Wat is een tussenruimte?", "answerable": true}\n' + line + "\n",
                     encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape(f"{path}:2: ") + ".*" + re.escape(message)):
+        load_dataset(path)
+
+
+def test_a_question_set_saved_with_a_byte_order_mark_and_crlf_is_read(tmp_path):
+    from evals.dataset import load_dataset
+
+    path = tmp_path / "set.jsonl"
+    lines = ['{"id": "a", "question": "Wat is een tussenruimte?", "answerable": true}',
+             '{"id": "b", "question": "En een voorbeeld?", "answerable": true, "turn_of": "a"}']
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n\r\n".join(lines).encode("utf-8") + b"\r\n")
+    items = load_dataset(path)
+    assert [(i.id, i.turn_of) for i in items] == [("a", None), ("b", "a")]
+    path.write_bytes("\n".join(lines).encode("utf-16"))
+    with pytest.raises(ValueError, match="not UTF-8 text"):
+        load_dataset(path)
+
+
+def test_an_earlier_turn_is_asked_first_even_when_the_file_lists_it_later(tmp_path):
+    from evals.dataset import asking_order, load_dataset
+
+    path = tmp_path / "set.jsonl"
+    rows = [("c", "En daarna?", "b"), ("x", "Wat is verkokering?", None), ("b", "En een voorbeeld?", "a"),
+            ("a", "Wat is een tussenruimte?", None)]
+    path.write_text("".join(json.dumps({"id": i, "question": q, "answerable": True, "turn_of": t}) + "\n"
+                            for i, q, t in rows), encoding="utf-8")
+    assert [i.id for i in asking_order(load_dataset(path))] == ["a", "b", "c", "x"]
+    rows[3] = ("a", "Wat is een tussenruimte?", "c")
+    path.write_text("".join(json.dumps({"id": i, "question": q, "answerable": True, "turn_of": t}) + "\n"
+                            for i, q, t in rows), encoding="utf-8")
+    with pytest.raises(ValueError, match="follows itself"):
         load_dataset(path)
 
 

@@ -120,15 +120,19 @@ class Chunk:
     def context_label(self) -> str:
         """Chapter › section › text box or table: what a reader needs to place the passage."""
         parts: list[str] = []
+        # A finding discussed in the summary or the reflection is placed there, not in its chapter.
+        if self.part and (not self.chapter_title or self.part != f"h{self.chapter}"):
+            parts.append(self.part)
         if self.chapter_title:
             parts.append(self.chapter_title)
-        elif self.part:
-            parts.append(self.part)
-        for heading in self.section_path:
+        # Inside a text box a sub-heading belongs to the box (text box 2 has one per practice): after it.
+        inner = self.section_path[1:] if self.textbox else []
+        for heading in self.section_path[: len(self.section_path) - len(inner)]:
             if heading and heading not in parts:
                 parts.append(heading)
         if self.textbox:
             parts.append(f"Tekstkader {self.textbox}. {self.textbox_title or ''}".strip())
+        parts.extend(h for h in inner if h and h not in parts)
         if self.table:
             parts.append(f"Tabel {self.table}. {self.table_title or ''}".strip())
         return " › ".join(parts)

@@ -42,7 +42,9 @@ from wijzer.settings import Settings
 #: 2: marker-like brackets in document text ("[7]") become "(7)" (ingest.clean.neutralise_markers).
 #: 3: sentence vectors for every embedder, not only the primary one (retrieval's sentence lists); no
 #:    chunk changes.
-PIPELINE_VERSION = "3"
+#: 4: a text box ends where the main text turns to another practice (four chunks leave their box); a
+#:    location names the summary or reflection a finding is discussed in (the embedded context changes).
+PIPELINE_VERSION = "4"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -54,9 +54,14 @@ class _State:
     awaiting_caption: bool = False
     sub_kind: str | None = None
     strategy: str | None = None
+    # The practices the current text box is about (its title's, else its first paragraph's): a
+    # paragraph about another practice, and none of these, is the main text again (see _leaves_textbox).
+    textbox_practices: tuple[str, ...] = ()
+    textbox_paragraphs: int = 0
 
     def end_inserts(self) -> None:
         self.textbox = self.textbox_title = None
+        self.textbox_practices, self.textbox_paragraphs = (), 0
         self.table = self.table_title = None
         self.awaiting_caption = False
 
@@ -139,6 +144,7 @@ def structure_document(text: str, profile: Profile) -> StructuredDocument:
         if single_line and (m := profile.textbox.match(line)):
             state.end_inserts()
             state.textbox, state.textbox_title = int(m.group("n")), m.group("title").strip() or None
+            state.textbox_practices = tuple(profile.practices_in(state.textbox_title or ""))
             state.subsection, state.sub_kind = None, None
             doc.textboxes.setdefault(state.textbox, state.textbox_title or "")
             emit(cb, "heading", profile.textbox_kind, None)
@@ -165,12 +171,35 @@ def structure_document(text: str, profile: Profile) -> StructuredDocument:
             emit(cb, "heading", state.part_kind, None)
             continue
 
+        if state.textbox is not None and cb.role != "table_row":
+            if _leaves_textbox(state, line, profile):
+                state.end_inserts()
+            else:
+                state.textbox_paragraphs += 1
         kind, strategy = _kind_of(state, line, profile, cb.role)
         role = "table_row" if cb.role == "table_row" else ("list_item" if cb.role == "list" else "paragraph")
         emit(cb, role, kind, strategy)
 
     doc.text = "\n\n".join(pieces)
     return doc
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _leaves_textbox(state: _State, line: str, profile: Profile) -> bool:
+    """Plain text does not mark where a text box ends: its last paragraph runs straight into the main
+    text. A box is about one practice (named in its title, or else in its first paragraph); a later
+    paragraph whose first sentence names another practice and not the box's own ("Ook binnen het NPLG
+    …" after a box on Agenda Stad) is the main text again. A box without such a subject (an overview of
+    all practices, a general box) keeps running until the next heading."""
+    if state.textbox_paragraphs == 0:
+        state.textbox_practices = tuple(dict.fromkeys((*state.textbox_practices, *profile.practices_in(line))))
+        return False
+    if not state.textbox_practices or state.subsection is not None:  # a box with a sub-heading per practice
+        return False
+    named = profile.practices_in(_SENTENCE_END.split(line, maxsplit=1)[0])
+    return bool(named) and not set(named) & set(state.textbox_practices)
 
 
 def _match_part(profile: Profile, line: str):

@@ -62,6 +62,33 @@ def test_textbox_runs_until_next_heading_and_keeps_its_subheadings(chunks):
     assert "NPCE" in tk3[0].practices
 
 
+def test_a_textbox_ends_where_the_main_text_turns_to_another_practice(chunks):
+    """Plain text has no end marker for a box: "Ook binnen het NPLG …" after the Agenda Stad box, and
+    "Ook het NPLG zocht …" after the NKP box, are the chapter's own text again."""
+    def box_of(start):
+        return next(c for c in chunks if c.text.startswith(start)).textbox
+
+    assert box_of("Ook binnen het NPLG speelden zulke tussenruimtes") is None
+    assert box_of("Tussenruimtes staan per definitie buiten") is None
+    assert box_of("Ook het Nationaal Programma Landelijk Gebied (NPLG) zocht") is None
+    assert box_of("In het tot stand komen van deze Deals spelen Dealmakers") == 6  # the box's own practice
+    assert box_of("De relatief vrijblijvende 'transitieteams' worden vervangen") == 7  # no practice named
+    # Text box 2 has a sub-heading per practice: all of them stay inside it.
+    tk2 = {p for c in chunks if c.textbox == 2 for p in c.practices}
+    assert {"directie Klimaat", "NPCE", "NPLG", "Agenda Stad"} <= tk2
+
+
+def test_a_location_names_the_part_and_puts_a_box_heading_after_the_box(chunks):
+    summary = next(c for c in chunks if c.text.startswith("Beslissingen over waar een opgave bestuurlijk"))
+    assert summary.context_label() == ("samenvatting › Stel samenwerking aan transformatieopgaven voorop › "
+                                       "Beleg doelen, budgetten en verantwoordelijkheid interdepartementaal")
+    chapter = next(c for c in chunks if c.part == "h5" and c.section_path)
+    assert chapter.context_label().startswith("Stel samenwerking aan transformatieopgaven voorop › ")
+    klimaat = next(c for c in chunks if c.textbox == 2 and c.practices == ["directie Klimaat"])
+    assert klimaat.context_label() == ("inleiding › Vraagstelling en leeswijzer › "
+                                       "Tekstkader 2. Toelichting op de onderzochte beleidspraktijken › Directie Klimaat")
+
+
 def test_no_chunk_crosses_a_heading(structured, chunks):
     heading_starts = [b.start for b in structured.blocks if b.role in {"heading", "caption"}]
     for c in chunks:

@@ -32,23 +32,32 @@ def _segmenter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="nl", clean=False, char_span=True)
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence boundaries in ``text`` as (start, end) offsets, whitespace trimmed (Dutch rules)."""
+def sentence_spans(text: str, typed: bool = False) -> list[tuple[int, int]]:
+    """Sentence boundaries in ``text`` as (start, end) offsets, whitespace trimmed (Dutch rules).
+
+    In edited text a sentence never starts in lower case; ``typed=True`` is for what people type
+    (questions), where it often does ("ik werk bij een provincie. wat kan ik doen?")."""
     return [(line_start + s, line_start + e) for line_start, line in _lines_with_offsets(text)
-            for s, e in _line_spans(line)]
+            for s, e in _line_spans(line, typed)]
 
 
 @lru_cache(maxsize=16384)
-def _line_spans(line: str) -> tuple[tuple[int, int], ...]:
+def _line_spans(line: str, typed: bool = False) -> tuple[tuple[int, int], ...]:
     # pysbd costs milliseconds a line (it compiles regular expressions per call); answers quote the
     # same corpus sentences and passages over and over, so each line is segmented once.
-    spans = []
+    spans: list[tuple[int, int]] = []
     for span in _segmenter().segment(line):
         seg = line[span.start : span.end]
         lead = len(seg) - len(seg.lstrip())
         trail = len(seg.rstrip())
         if trail > lead:
-            spans.append((span.start + lead, span.start + trail))
+            start, end = span.start + lead, span.start + trail
+            # A sentence does not start in lower case or with a bracket: pysbd split after an abbreviation
+            # it does not know ("cq. transformatieopgaven") or before a reference ("? (AWTI 2023)").
+            if spans and ((line[start].islower() and not typed) or line[start] == "("):
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
     return tuple(spans)
 
 

@@ -44,7 +44,8 @@ from wijzer.settings import Settings
 #:    chunk changes.
 #: 4: a text box ends where the main text turns to another practice (four chunks leave their box); a
 #:    location names the summary or reflection a finding is discussed in (the embedded context changes).
-PIPELINE_VERSION = "4"
+#: 5: a sentence no longer starts in lower case or with a bracket (a split after "cq." is undone).
+PIPELINE_VERSION = "5"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 

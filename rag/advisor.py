@@ -133,7 +133,7 @@ class Advisor:
     def retrieve(self, question: str, conversation: Conversation | None = None,
                  filters: Filters | None = None, top_k: int | None = None) -> tuple[RetrievalResult, list[str]]:
         history = conversation.history_for(question) if conversation else []
-        k = max(top_k or self.settings.top_k, self.composer.config.passages)
+        k = top_k or self.settings.top_k
         return self.retriever.run(question, top_k=k, filters=filters, history=history or None), history
 
     def ask(self, question: str, conversation: Conversation | None = None, mode: str | Mode = Mode.ADVIES,

@@ -120,6 +120,9 @@ class Conversation:
         if not path.exists():
             return cls()
         try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as exc:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("turns", []), list):
+                raise ValueError("expected an object with a list of turns")
+            return cls.from_dict(data)
+        except (ValueError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path} is not a conversation file written by wijzer ({exc})") from exc

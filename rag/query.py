@@ -173,7 +173,7 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
     sentences: list[str] = []
     asking: list[str] = []
     if len(text) >= long_question_chars:
-        spans = [text[s:e] for s, e in sentence_spans(text)]
+        spans = [text[s:e] for s, e in sentence_spans(text, typed=True)]
         long_spans = [s for s in spans if len(s) >= 25]
         sentences = long_spans if len(long_spans) >= 2 else []
         if len(spans) >= 2:

@@ -474,7 +474,7 @@ class WijzerRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     retriever: HybridRetriever
-    k: int = 5
+    k: int | None = None  # None: the settings' top_k
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         result = self.retriever.run(query, top_k=self.k)

@@ -430,6 +430,21 @@ def test_grounding_checker_flags_what_the_passages_do_not_say(advisor):
     assert verdicts[2].score < verdicts[1].score
 
 
+def test_the_top_k_setting_bounds_the_passages_an_answer_draws_on(report_index, advisor):
+    few = Advisor(report_index.model_copy(update={"top_k": 2}))
+    a = few.ask("Wat kan de ambtelijke top doen aan verkokering?")
+    assert len(a.passages) == 2 and {c.chunk_id for c in a.citations} <= {p["chunk_id"] for p in a.passages}
+    assert len(advisor.ask("Wat kan de ambtelijke top doen aan verkokering?").passages) == report_index.top_k == 6
+
+
+@pytest.mark.parametrize("content", ["[]", '{"turns": "x"}', '{"turns": [1]}', "{"])
+def test_a_file_that_is_not_a_conversation_is_named_as_such(tmp_path, content):
+    path = tmp_path / "c.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match="is not a conversation file written by wijzer"):
+        Conversation.load(path)
+
+
 def test_cli_ask_json_and_conversation_file(report_index, tmp_path):
     env = {**os.environ, "WIJZER_CORPUS_DIR": str(report_index.corpus_dir), "WIJZER_INDEX_DIR": str(report_index.index_dir),
            "WIJZER_LLM_API_KEY": "sk-secret-never-shown"}

@@ -146,3 +146,14 @@ def test_generic_profile_uses_markdown_headings():
     chunks = chunk_document(doc, info, load_profile("generic"))
     assert [c.section for c in chunks] == [None, "Eerste sectie", "Tweede sectie"]
     assert chunks[1].part == "rapport"
+
+
+def test_a_sentence_does_not_start_in_lower_case_or_with_a_bracket_in_edited_text():
+    from ingest.chunk import sentence_spans
+
+    text = "Het gaat om vraagstukken cq. transformatieopgaven. Welke waarden? (AWTI 2023). Daarna meer."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "Het gaat om vraagstukken cq. transformatieopgaven.", "Welke waarden? (AWTI 2023).", "Daarna meer."]
+    typed = "ik werk bij een provincie. wat kan ik doen?"  # people type questions in lower case
+    assert [typed[a:b] for a, b in sentence_spans(typed, typed=True)] == [
+        "ik werk bij een provincie.", "wat kan ik doen?"]

@@ -128,7 +128,8 @@ class Settings(BaseSettings):
         feedback_db: SQLite file for answer feedback and audit records. Default ``var/feedback.sqlite3``.
         generator: ``none`` (compose answers from passages; default), ``openai``, ``ollama`` or ``gguf``.
         llm_base_url / llm_model / llm_api_key / llm_gguf_path / llm_timeout_s: the generative model.
-        top_k: passages shown per answer (default 5).
+        top_k: passages retrieved for an answer (default 6): a generative model is given all of them, the
+            composed answer quotes from at most six. Also what the LangChain retriever returns by default.
         reranker: a sentence-transformers ``CrossEncoder`` (model directory or name) that reorders the
             fused candidates; off by default, because no reranker can be installed offline here.
         rerank_candidates: how many fused candidates the reranker sees (default 20).
@@ -158,7 +159,7 @@ class Settings(BaseSettings):
     llm_gguf_path: Path | None = None
     llm_timeout_s: float = 60.0
 
-    top_k: int = 5
+    top_k: int = 6
     reranker: str | None = None
     rerank_candidates: int = 20
     chunk_target_chars: int = 1100

@@ -10,7 +10,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -43,7 +43,8 @@ def _progress_printer():
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr, leave=False)
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr, leave=False,
+                                     disable=None)  # None: no bars when stderr is not a terminal (a log)
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -62,7 +63,7 @@ def ingest(
     from ingest.index import IndexUnavailable
     from ingest.pipeline import ingest as run_ingest
 
-    settings = Settings()
+    settings = _settings()
     try:
         report = run_ingest(settings, progress=None if as_json else _progress_printer(), force=force)
     except (IndexUnavailable, FileNotFoundError, ValueError) as exc:
@@ -78,7 +79,7 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -
     """What the index holds: documents, chunk counts, findings, text boxes, tables, version."""
     from ingest.index import IndexStore, IndexUnavailable
 
-    settings = Settings()
+    settings = _settings()
     try:
         snap = IndexStore(settings).snapshot()
     except IndexUnavailable as exc:
@@ -133,7 +134,7 @@ def chunks(
     from ingest.index import IndexStore, IndexUnavailable
 
     try:
-        snap = IndexStore(Settings()).snapshot()
+        snap = IndexStore(_settings()).snapshot()
     except IndexUnavailable as exc:
         _fail(str(exc))
     if snap is None:
@@ -152,7 +153,7 @@ def chunks(
 def search(
     question: str = typer.Argument(..., help="The question, in Dutch or English."),
     k: int = typer.Option(5, "-k", "--top-k", help="How many passages (at least 1)."),
-    filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
+    filter_: list[str] = typer.Option([], "--filter", help="key=value[,value]: doc, part, finding (or chapter), textbox, kind, practice; an unknown value lists the known ones."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """The passages that best answer a question, with their location and every score."""
@@ -169,7 +170,7 @@ def search(
         _fail(f"-k must be at least 1 (got {k}).")
     try:
         filters = Filters.parse(filter_)
-        result = HybridRetriever.from_settings(Settings()).run(question, top_k=k, filters=filters)
+        result = HybridRetriever.from_settings(_settings()).run(question, top_k=k, filters=filters)
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))
     if as_json:
@@ -182,6 +183,8 @@ def search(
         from rich.markup import escape
 
         console.print(f"[dim]matched as: {escape(result.query.match_text)}[/]", highlight=False)
+    if not result.passages:
+        console.print("No passage matches these filters together; try fewer.", highlight=False)
     for p in result.passages:
         c = p.chunk
         scores = " ".join(f"{n}={v:.3f}" for n, v in p.scores.items())
@@ -195,11 +198,11 @@ def ask(
     question: str = typer.Argument(..., help="The question or situation, in Dutch or English."),
     mode: str = typer.Option("advies", "--mode", help="advies, lesmateriaal or toets."),
     conversation: Optional[Path] = typer.Option(None, "--conversation", help="JSON file that keeps the conversation; follow-ups are read against it."),
-    filter_: list[str] = typer.Option([], "--filter", help="key=value: doc, part, finding, textbox, kind, practice."),
+    filter_: list[str] = typer.Option([], "--filter", help="key=value[,value]: doc, part, finding (or chapter), textbox, kind, practice; an unknown value lists the known ones."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer with citations, passages, support, timings and config as JSON."),
-    export: list[Path] = typer.Option([], "--export", help="Also write the answer to FILE: .md, .docx, or .json (the audit record). A file that cannot be written is named after the answer, with exit code 1."),
+    export: list[Path] = typer.Option([], "--export", help="Also write the answer to FILE: .md, .docx, or .json (the audit record). Every target is checked before answering; a write that still fails is named after the answer, with exit code 1."),
 ) -> None:
-    """Answer a question from the report, every sentence with its source [n]."""
+    """Answer a question from the report, every sentence with its source marker \\[n]."""
     from rich.markup import escape
 
     from ingest.index import IndexUnavailable
@@ -230,7 +233,7 @@ def ask(
     except OSError as exc:
         _fail(f"Cannot read {conversation}: {exc.strerror or exc}.")
     try:
-        advisor = Advisor(Settings(), on_calibrate=lambda path: err.print(
+        advisor = Advisor(_settings(), on_calibrate=lambda path: err.print(
             f"[dim]Once per index: calibrating the 'not in the report' threshold on {escape(path.name)} …[/]", highlight=False))
         answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
     except (IndexUnavailable, ValueError) as exc:
@@ -242,7 +245,7 @@ def ask(
         if answer.citations:
             console.print("\n[bold]Bronnen[/]" if answer.lang == "nl" else "\n[bold]Sources[/]")
             for c in answer.citations:
-                console.print(f"[{c.marker}] {c.location} (tekens {c.start}–{c.end})", markup=False, highlight=False)
+                console.print(f"[{c.marker}] {c.location} ({c.where(answer.lang)})", markup=False, highlight=False)
         if answer.mode == "toets":
             table = Table("zin", "bron", "score", "oordeel")
             for v in answer.support:
@@ -288,7 +291,7 @@ def eval_(
     from evals.runner import run_eval
 
     try:
-        report = run_eval(dataset, Settings(), configs=configs or ["default", "baseline"], answers=not retrieval_only)
+        report = run_eval(dataset, _settings(), configs=configs or ["default", "baseline"], answers=not retrieval_only)
     except (IndexUnavailable, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     if out:
@@ -306,10 +309,13 @@ def eval_(
                       f"{lat.get('p50_ms', 0):.0f}", f"{lat.get('p95_ms', 0):.0f}")
     console.print(table)
     if "refusal_correct" in report:
+        def shown(key: str) -> str:  # a set without unanswerable (or answerable) items has no such rate
+            return "–" if report.get(key) is None else str(report[key])
+
         console.print(
-            f"[bold]Answers[/] refusal_correct {report['refusal_correct']} · false_refusal {report['false_refusal']} · "
-            f"citation_validity {report['citation_validity']} · citation_support {report['citation_support']} · "
-            f"must_mention {report['must_mention']} · median answer {report['answer_chars_median']} chars"
+            f"[bold]Answers[/] refusal_correct {shown('refusal_correct')} · false_refusal {shown('false_refusal')} · "
+            f"citation_validity {shown('citation_validity')} · citation_support {shown('citation_support')} · "
+            f"must_mention {shown('must_mention')} · median answer {report['answer_chars_median']} chars"
         )
         lat = next(iter(report["configs"].values()))["latency"]
         console.print("[bold]Answer latency[/] " + " · ".join(
@@ -342,7 +348,7 @@ def bench(
     from ingest.index import IndexUnavailable
 
     try:
-        result = benchmark.run_default(Settings(), quick=quick, log=lambda m: err.print(m, markup=False, highlight=False))
+        result = benchmark.run_default(_settings(), quick=quick, log=lambda m: err.print(m, markup=False, highlight=False))
     except (IndexUnavailable, RuntimeError, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     if out:
@@ -370,22 +376,39 @@ def run_app(
     raise typer.Exit(subprocess.call(cmd, env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}))
 
 
+def _settings() -> Settings:
+    """The settings from the environment; a WIJZER_* value that does not parse is named, no traceback
+    (inside a command a ValidationError would otherwise be caught as a ValueError and shown raw)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        _invalid_setting(exc)
+
+
+def _invalid_setting(exc) -> NoReturn:
+    problems = []
+    for e in exc.errors():
+        name = f"WIJZER_{str(e['loc'][0]).upper()}" if e.get("loc") else "a setting"
+        # pydantic's "Value error, " prefix says nothing; a value our own check shows is not shown twice
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        shown = "" if "key" in name.lower() or "got " in msg else f" (got {e.get('input')!r})"
+        problems.append(f"{name}: {msg}{shown}")
+    from rich.markup import escape
+
+    err.print(f"[bold red]Error:[/] invalid setting — {escape('; '.join(problems))}", soft_wrap=True,
+              highlight=False)
+    sys.exit(2)
+
+
 def main() -> None:
     from pydantic import ValidationError
 
     try:
         app()
-    except ValidationError as exc:  # a WIJZER_* setting that does not parse: name it, no traceback
-        problems = []
-        for e in exc.errors():
-            name = f"WIJZER_{str(e['loc'][0]).upper()}" if e.get("loc") else "a setting"
-            shown = "" if "key" in name.lower() else f" (got {e.get('input')!r})"
-            problems.append(f"{name}: {e['msg']}{shown}")
-        from rich.markup import escape
-
-        err.print(f"[bold red]Error:[/] invalid setting — {escape('; '.join(problems))}", soft_wrap=True,
-                  highlight=False)
-        sys.exit(2)
+    except ValidationError as exc:  # a setting read outside the commands' own checks
+        _invalid_setting(exc)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def open_citation(citation) -> None:
         st.text(passage)
     if after.strip():
         st.text(after.strip())
-    st.caption(f"Tekens {citation.start}–{citation.end} in de opgeschoonde tekst van het document.")
+    st.caption(citation.where("nl").capitalize() + ".")
 
 
 def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
@@ -122,7 +122,7 @@ def show_sources(answer, key: str) -> None:
             for q in c.quotes:
                 st.caption("Geciteerd:")
                 st.text(q.text)
-            st.caption(f"Hele passage (tekens {c.start}–{c.end}, soort: {c.kind}):")
+            st.caption(f"Hele passage ({c.where('nl')}, soort: {c.kind}):")
             st.text(c.passage)
 
 

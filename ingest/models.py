@@ -110,6 +110,9 @@ class Chunk:
     strategy: str | None
     practices: list[str]
     ordinal: int = 0  # position within its document
+    # Line of the corpus file where the passage starts (plain-text and Markdown files only; the offsets
+    # above count in the cleaned text, which a reader does not have).
+    line: int | None = None
 
     @staticmethod
     def make_id(doc_id: str, text: str, start: int) -> str:
@@ -182,4 +185,5 @@ class Chunk:
             strategy=meta.get("strategy"),
             practices=lst("practices"),
             ordinal=int(meta.get("ordinal", 0)),
+            line=int(meta["line"]) if meta.get("line") is not None else None,
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +46,8 @@ from wijzer.settings import Settings
 #: 4: a text box ends where the main text turns to another practice (four chunks leave their box); a
 #:    location names the summary or reflection a finding is discussed in (the embedded context changes).
 #: 5: a sentence no longer starts in lower case or with a bracket (a split after "cq." is undone).
-PIPELINE_VERSION = "5"
+#: 6: chunks of plain-text and Markdown files carry the line of the file where they start.
+PIPELINE_VERSION = "6"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -124,6 +126,24 @@ def corpus_files(settings: Settings) -> tuple[list[Path], dict[str, str]]:
     return files, passed
 
 
+_CELLS = re.compile(r"[^|:]{25,}")
+
+
+def source_lines(source: str, chunks: list[Chunk]) -> None:
+    """Set each chunk's line in the file it was read from: where its opening words stand (cleaning
+    may have changed the rest); for a table row, where its first long cell does. Searched in reading
+    order; a chunk whose words cannot be found keeps ``line = None``."""
+    pos = 0
+    for c in chunks:
+        for probe in [c.text[:50], *(m.group().strip()[:50] for m in _CELLS.finditer(c.text))][:4]:
+            at = source.find(probe, pos)
+            at = at if at >= 0 else source.find(probe)
+            if len(probe) >= 20 and at >= 0:
+                c.line = source.count("\n", 0, at) + 1
+                pos = at
+                break
+
+
 def parse_file(path: Path, settings: Settings, sha256: str, manifest) -> tuple[DocumentInfo, dict, list[Chunk]]:
     """Read, clean, structure and chunk one file (no embedding)."""
     result = read_document(path, max_bytes=settings.max_file_mb * 1024 * 1024)
@@ -133,6 +153,8 @@ def parse_file(path: Path, settings: Settings, sha256: str, manifest) -> tuple[D
     chunks = chunk_document(doc, info, profile, target_chars=settings.chunk_target_chars)
     if not chunks:
         raise ReadError(path, "no text left after cleaning")
+    if result.fmt in ("txt", "md"):
+        source_lines(result.text, chunks)
     structure = {
         "parts": doc.parts,
         "findings": {str(k): v for k, v in sorted(doc.findings.items())},

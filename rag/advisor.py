@@ -222,14 +222,21 @@ class Advisor:
                                        citations=[c.to_dict() for c in citations]))
         return answer
 
-    def context(self, citation) -> tuple[str, str, str]:
-        """The section a cited passage stands in, as (text before, the passage, text after)."""
+    def context(self, citation, at_least: int = 600) -> tuple[str, str, str]:
+        """The section a cited passage stands in, as (text before, the passage, text after); at least
+        ``at_least`` characters on each side where the document has them (a section of one passage
+        would show no context at all), widened to whole paragraphs."""
         snap = self.retriever.snapshot
         doc_text = snap.documents.get(citation.doc_id, {}).get("text", "")
         same = [c for c in snap.chunks if c.doc_id == citation.doc_id and c.part == citation.part
                 and c.chapter == citation.chapter and c.section == citation.section]
-        start = min([c.start for c in same] + [citation.start])
-        end = max([c.end for c in same] + [citation.end])
+        start = min([c.start for c in same] + [citation.start, max(0, citation.start - at_least)])
+        end = max([c.end for c in same] + [citation.end, min(len(doc_text), citation.end + at_least)])
+        if start > 0:  # from the start of a paragraph
+            start = doc_text.rfind("\n\n", 0, start) + 2 if "\n\n" in doc_text[:start] else 0
+        if end < len(doc_text):  # to the end of one
+            cut = doc_text.find("\n\n", end)
+            end = cut if cut >= 0 else len(doc_text)
         return doc_text[start:citation.start], doc_text[citation.start:citation.end], doc_text[citation.end:end]
 
     def _generate(self, result: RetrievalResult, lang: str, notes: list[str], on_token):

@@ -6,6 +6,10 @@ These names are the public vocabulary: the same words in code, CLI JSON and the 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.models import Chunk
 
 
 @dataclass
@@ -37,10 +41,31 @@ class Citation:
     start: int  # chunk offsets in the cleaned document text
     end: int
     quotes: list[Quote] = field(default_factory=list)
+    line: int | None = None  # where the passage starts in the corpus file (plain text and Markdown)
+
+    @classmethod
+    def of_chunk(cls, marker: int, ch: Chunk) -> "Citation":
+        """A citation of chunk ``ch`` under ``marker``, without quotes yet."""
+        return cls(
+            marker=marker, chunk_id=ch.id, doc_id=ch.doc_id, doc_title=ch.doc_title, part=ch.part,
+            chapter=ch.chapter, chapter_title=ch.chapter_title, section=ch.section,
+            textbox=ch.textbox, textbox_title=ch.textbox_title, kind=ch.kind,
+            location=f"{ch.doc_title} › {ch.context_label()}", passage=ch.text, start=ch.start, end=ch.end,
+            line=ch.line,
+        )
 
     @property
     def quote(self) -> str:
         return self.quotes[0].text if self.quotes else ""
+
+    def where(self, lang: str = "nl") -> str:
+        """Where a reader finds the passage: the line of the corpus file when known, else the offsets
+        in the cleaned text (``wijzer chunks`` and the audit record hold both)."""
+        if self.line is not None:
+            return f"regel {self.line} van het bronbestand" if lang == "nl" else f"line {self.line} of the source file"
+        if lang == "nl":
+            return f"tekens {self.start}–{self.end} van de opgeschoonde tekst"
+        return f"characters {self.start}–{self.end} of the cleaned text"
 
     def to_dict(self) -> dict:
         d = asdict(self)

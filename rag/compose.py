@@ -198,18 +198,8 @@ class Composer:
         citations: dict[int, Citation] = {}
         for c in chosen:
             m = markers[c.chunk.id]
-            cit = citations.setdefault(m, make_citation(m, c.chunk))
+            cit = citations.setdefault(m, Citation.of_chunk(m, c.chunk))
             cit.quotes.append(Quote(c.text, c.chunk.start + c.start, c.chunk.start + c.end))
         for cit in citations.values():
             cit.quotes.sort(key=lambda q: q.start)
         return "\n".join(lines).strip(), [citations[m] for m in sorted(citations)], quoted
-
-
-def make_citation(marker: int, ch: Chunk) -> Citation:
-    """A citation of chunk ``ch`` under ``marker``, without quotes yet."""
-    return Citation(
-        marker=marker, chunk_id=ch.id, doc_id=ch.doc_id, doc_title=ch.doc_title, part=ch.part,
-        chapter=ch.chapter, chapter_title=ch.chapter_title, section=ch.section,
-        textbox=ch.textbox, textbox_title=ch.textbox_title, kind=ch.kind,
-        location=f"{ch.doc_title} › {ch.context_label()}", passage=ch.text, start=ch.start, end=ch.end,
-    )

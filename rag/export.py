@@ -50,7 +50,7 @@ def sources_markdown(answer: Answer) -> str:
     head = "**Bronnen**" if answer.lang == "nl" else "**Sources**"
     lines = [head]
     for c in answer.citations:
-        lines.append(f"[{c.marker}] {c.location} (tekens {c.start}–{c.end})")
+        lines.append(f"[{c.marker}] {c.location} ({c.where(answer.lang)})")
         for q in c.quotes:
             lines.append(f"    > {_no_html(q.text)}")
     return "\n".join(lines)
@@ -112,7 +112,7 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
             for c in answer.citations:
                 p = doc.add_paragraph()
                 p.add_run(f"[{c.marker}] ").bold = True
-                p.add_run(f"{c.location} (tekens {c.start}–{c.end})")
+                p.add_run(f"{c.location} ({c.where(answer.lang)})")
                 for q in c.quotes:
                     quote = doc.add_paragraph(q.text)
                     quote.paragraph_format.left_indent = Pt(18)

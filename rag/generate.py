@@ -374,12 +374,7 @@ def _locate(needle: str, haystack: str) -> tuple[int, int] | None:
 
 def _citation(k: int, passage: Passage, evidence: list[str]) -> Citation:
     ch = passage.chunk
-    cit = Citation(
-        marker=k, chunk_id=ch.id, doc_id=ch.doc_id, doc_title=ch.doc_title, part=ch.part,
-        chapter=ch.chapter, chapter_title=ch.chapter_title, section=ch.section,
-        textbox=ch.textbox, textbox_title=ch.textbox_title, kind=ch.kind,
-        location=f"{ch.doc_title} › {ch.context_label()}", passage=ch.text, start=ch.start, end=ch.end,
-    )
+    cit = Citation.of_chunk(k, ch)
     seen: set[tuple[int, int]] = set()
     for sentence in evidence:
         span = _locate(sentence, ch.text)

@@ -21,7 +21,6 @@ import re
 from ingest.index import IndexSnapshot
 from ingest.models import Chunk
 from rag.answer import Citation, Quote
-from rag.compose import make_citation
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d)\b", re.I)
 
@@ -88,7 +87,7 @@ class LessonBuilder:
                 return []
             cit = citations.get(chunk.id)
             if cit is None:
-                cit = citations[chunk.id] = make_citation(len(citations) + 1, chunk)
+                cit = citations[chunk.id] = Citation.of_chunk(len(citations) + 1, chunk)
             out = []
             for s, e in spans:
                 text = chunk.text[s:e]

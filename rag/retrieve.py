@@ -104,6 +104,31 @@ class Filters:
             setattr(f, attr, values)
         return f
 
+    def resolved(self, chunks: list[Chunk]) -> "Filters":
+        """These filters with every value checked against the index: text values matched without
+        regard to case ("practice=npce"), an unknown value an error that lists the known ones (a
+        filter that silently matches nothing looks like a search that found nothing)."""
+        names = {"doc_ids": "doc", "parts": "part", "chapters": "finding", "textboxes": "textbox",
+                 "kinds": "kind", "practices": "practice"}
+        known: dict[str, set] = {
+            "doc_ids": {c.doc_id for c in chunks}, "parts": {c.part for c in chunks},
+            "chapters": {c.chapter for c in chunks if c.chapter is not None},
+            "textboxes": {c.textbox for c in chunks if c.textbox is not None},
+            "kinds": {c.kind for c in chunks}, "practices": {p for c in chunks for p in c.practices},
+        }
+        out = Filters()
+        for attr, key in names.items():
+            values = getattr(self, attr)
+            if values is None:
+                continue
+            canon = {str(v).casefold(): v for v in known[attr]}
+            unknown = [v for v in values if str(v).casefold() not in canon]
+            if unknown:
+                listed = ", ".join(str(v) for v in sorted(known[attr], key=str)) or "none in this index"
+                raise ValueError(f"Filter {key}: unknown value {', '.join(map(str, unknown))}; known: {listed}")
+            setattr(out, attr, [canon[str(v).casefold()] for v in values])
+        return out
+
 
 @dataclass
 class Passage:
@@ -352,7 +377,7 @@ class HybridRetriever:
             raise ValueError(f"top_k must be greater than 0. Currently, the top_k is {top_k}")
         t0 = time.perf_counter()
         q = query if isinstance(query, Query) else analyse(query)
-        filters = filters or Filters()
+        filters = filters.resolved(self.chunks) if filters else Filters()
         mask = np.array([filters.allows(c) for c in self.chunks]) if len(self.chunks) else np.zeros(0, bool)
         lists, best_sentence, timings, query_vector = self.score_lists(q)
         earlier = [analyse(h) for h in history or []]

@@ -430,6 +430,20 @@ def test_grounding_checker_flags_what_the_passages_do_not_say(advisor):
     assert verdicts[2].score < verdicts[1].score
 
 
+def test_a_citation_names_the_line_of_the_corpus_file_and_opens_in_context(report_index, advisor):
+    a = advisor.ask("Wat is een tussenruimte?")
+    lines = (report_index.corpus_dir / "werken-aan-transformatie.txt").read_text(encoding="utf-8").split("\n")
+    for c in a.citations:
+        # The passage's opening words stand on that line of the file a reader has.
+        assert c.line and c.passage[:40] in lines[c.line - 1], (c.line, c.passage[:40])
+        assert c.where("nl") == f"regel {c.line} van het bronbestand" and c.where("en").startswith("line ")
+        before, passage, after = advisor.context(c)
+        assert passage == c.passage and len(before) + len(after) >= 600
+        doc = advisor.retriever.snapshot.documents[c.doc_id]["text"]
+        first, last = c.start - len(before), c.end + len(after)  # whole paragraphs of the cleaned text
+        assert (first == 0 or doc[first - 2:first] == "\n\n") and (last == len(doc) or doc[last:last + 2] == "\n\n")
+
+
 def test_the_top_k_setting_bounds_the_passages_an_answer_draws_on(report_index, advisor):
     few = Advisor(report_index.model_copy(update={"top_k": 2}))
     a = few.ask("Wat kan de ambtelijke top doen aan verkokering?")

@@ -139,6 +139,13 @@ def test_references_never_surface_and_filters_apply(retriever):
     assert all("NPLG" in p.chunk.practices for p in boxes.passages)
     with pytest.raises(ValueError, match="key=value"):
         Filters.parse(["nonsense"])
+    # Values are matched without regard to case; an unknown one is an error listing the known ones.
+    lower = retriever.run("voorbeeld", top_k=5, filters=Filters.parse(["practice=nplg"]))
+    assert [p.chunk.id for p in lower.passages] == [p.chunk.id for p in boxes.passages]
+    with pytest.raises(ValueError, match=r"Filter finding: unknown value 9; known: 1, 2, 3, 4, 5, 6"):
+        retriever.run("samenwerking", filters=Filters.parse(["finding=9"]))
+    with pytest.raises(ValueError, match=r"Filter practice: unknown value Foo; known: .*NPCE"):
+        retriever.run("samenwerking", filters=Filters.parse(["practice=Foo"]))
 
 
 def test_no_near_duplicates_in_top(retriever):

@@ -298,6 +298,13 @@ def test_a_setting_that_does_not_parse_is_named_without_a_traceback(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().startswith("Error: invalid setting — WIJZER_CHROMA_PORT: Input should be a valid integer")
     assert len(out.stderr.strip().splitlines()) == 1 and "'80OO'" in out.stderr
+    # Inside a command too (there a ValidationError is a ValueError and was shown raw, with pydantic's URL).
+    wijzer = str(Path(sys.executable).parent / "wijzer")
+    for command in ("ask", "search"):
+        out = subprocess.run([wijzer, command, "Wat is verkokering?"], env={**env, "WIJZER_CHROMA_PORT": "", "WIJZER_GENERATOR": "foo"},
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and out.stderr.strip() == (
+            "Error: invalid setting — WIJZER_GENERATOR: WIJZER_GENERATOR must be none, openai, ollama or gguf; got 'foo'")
     # Set but empty (as in an .env template) means "not set": the local index.
     env["WIJZER_CHROMA_PORT"] = env["WIJZER_CHROMA_HOST"] = ""
     out = subprocess.run(CLI["info"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)

@@ -41,10 +41,12 @@ def _progress_printer():
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
+        if not sys.stderr.isatty():  # a log: one plain line per step, not a bar redrawn in place
+            print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)
+            return
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr, leave=False,
-                                     disable=None)  # None: no bars when stderr is not a terminal (a log)
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr, leave=False)
         bar.total = total
         bar.n = done
         bar.refresh()

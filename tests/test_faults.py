@@ -620,7 +620,7 @@ def test_killed_ingest_leaves_the_old_index_serving_and_the_next_one_completes(s
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    # The progress bar of the embedding stage: "embed usem3:  12%|█▏  | 32/274 …". Kill once it has
+    # The progress of the embedding stage (into a pipe: "embed usem3: 32/274"). Kill once it has
     # embedded a batch and has more to go: demonstrably half-way through writing the new generation.
     progress = re.compile(rb"embed usem3[^\r\n]*?(\d+)/(\d+)")
     killed_at = None

@@ -1,9 +1,11 @@
 """The default answerer: an advisory answer composed from the retrieved passages, no model needed.
 
 It picks the sentences that answer *this* question (not whole chunks), drops near-duplicates, groups
-them under the headings of an advisory answer by the kind of passage they come from, orders them in
-reading order, and frames them with one line that names the finding (and its tension) from the chunk
-metadata. Every sentence is quoted verbatim and carries its ``[n]`` marker, so the answer is grounded by
+them under the headings of an advisory answer by the kind of passage they come from (a sentence naming
+one of the studied practices is an example from practice, one naming the ambtelijke top goes under the
+top), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …") together with the sentence
+before it, orders them in reading order, and frames them with one line that names the finding (and its
+tension) from the chunk metadata. Every sentence is quoted verbatim and carries its ``[n]`` marker, so the answer is grounded by
 construction. Deterministic: the same question and index give the same answer.
 
 ### Usage example
@@ -38,6 +40,10 @@ HEADINGS = {
 _KIND_GROUP = {"what_is_needed": "do", "working_method": "do", "role_of_top": "top", "practice_example": "examples"}
 _ENDS_SENTENCE = re.compile(r"[.!…][\)\]\"”’'*_]*\s*$")
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
+# A sentence that opens by pointing back ("Dit biedt …", "Ze behoeven …", "Daarmee …") does not read on
+# its own: it is quoted together with the sentence before it.
+_POINTS_BACK = re.compile(r"^(Dit|Deze|Dat|Die|Zo'n|Zo’n|Zulke|Dergelijke|Ze|Zij|Hij|Hun|Hiermee|Hierdoor|"
+                          r"Hierbij|Hiervoor|Hierin|Daarmee|Daardoor|Daarbij|Daarvoor|Daarin|Daarom|Dan)\b")
 _PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "samenvatting": "de samenvatting", "conclusie": "de conclusie",
                       "inleiding": "de inleiding", "reflectie": "de reflectie", "verantwoording": "de verantwoording"},
                "en": {"voorwoord": "the foreword", "samenvatting": "the summary", "conclusie": "the conclusion",
@@ -65,6 +71,8 @@ class ComposeConfig:
     passages: int = 6  # how many retrieved passages sentences may come from
     rank_prior: float = 0.05  # bonus for sentences of higher-ranked passages (× 1/rank)
     overlap_weight: float = 0.2  # weight of the share of question words a sentence contains
+    antecedents: bool = True  # quote a sentence that points back together with the one before it
+    cases_as_examples: bool = True  # a sentence that names a studied practice is an example from practice
 
 
 @dataclass
@@ -124,6 +132,9 @@ class Composer:
                 group = _KIND_GROUP.get(p.chunk.kind, "says")
                 if group != "top" and _TOP_MENTION.search(text):
                     group = "top"
+                elif (self.config.cases_as_examples and group in ("says", "do")
+                      and any(name in text for name in p.chunk.practices)):
+                    group = "examples"  # a case description, whatever the passage around it
                 if p.chunk.kind in q.boosted_kinds:
                     prior += 0.01
                 out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior, group))
@@ -147,8 +158,27 @@ class Composer:
             chosen.append(cand)
             per_group[cand.group] = per_group.get(cand.group, 0) + 1
             total += len(cand.text)
+        if cfg.antecedents:
+            for cand in chosen:
+                self._with_antecedent(cand, chosen)
         return chosen
 
+    def _with_antecedent(self, cand: _Candidate, chosen: list[_Candidate]) -> None:
+        """Start ``cand`` at the sentence before it (same paragraph line) when it opens by pointing
+        back and that sentence is not quoted already."""
+        if not _POINTS_BACK.match(cand.text):
+            return
+        text = cand.chunk.text
+        rows = self._sentences.get(self._index.get(cand.chunk.id), [])
+        before = [self.snapshot.sentences[r] for r in rows if self.snapshot.sentences[r].end <= cand.start]
+        if not before:
+            return
+        prev = max(before, key=lambda s: s.end)
+        start = prev.start + 2 if text[prev.start:prev.start + 2] == "- " else prev.start
+        if "\n" in text[start:cand.start] or any(c.chunk.id == cand.chunk.id and c.start <= start < c.end
+                                                   for c in chosen if c is not cand):
+            return
+        cand.start = start
     # -- writing --------------------------------------------------------------------------------
     def frame(self, chosen: list[_Candidate], lang: str) -> str:
         """One line naming the finding(s) the answer is about, with the tension where known."""

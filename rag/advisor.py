@@ -80,6 +80,8 @@ def clean_question(question: str) -> str:
     return text
 
 
+_NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord"}
+
 class Advisor:
     """Answers questions from the index; load once per process and share."""
 
@@ -264,9 +266,12 @@ class Advisor:
 
     def _not_covered(self, result: RetrievalResult, verdict: CoverageVerdict, lang: str) -> str:
         """Say plainly that the report does not answer this; name the nearest topics; no advice."""
+        # A topic is a place with a name: a finding, a section, a text box. The foreword, or a part as a
+        # whole ("samenvatting"), is near every question and tells the asker nothing.
+        named = [p.chunk for p in result.passages
+                 if p.chunk.part not in _NOT_A_TOPIC and (p.chunk.chapter or p.chunk.section_path or p.chunk.textbox)]
         seen: list[str] = []
-        for p in result.passages[:5]:
-            c = p.chunk
+        for c in named or [p.chunk for p in result.passages]:
             label = f"{c.doc_title} › {c.context_label()}"
             if label not in seen:
                 seen.append(label)

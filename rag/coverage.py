@@ -286,8 +286,11 @@ class CoverageJudge:
         # counts here, not the conversation's.
         own = result.best_sentence + (EN_OFFSET if q.lang == "en" else 0.0)
         if off_scope and own < self.threshold + OUT_OF_SCOPE_MARGIN:
+            # The subject is named by the nearest description of a subject the report does not treat
+            # (rag/data/offtopics.toml); the word that set it off is kept in the reason.
+            subject = "" if off_topic is None else (off_topic.label_nl if q.lang == "nl" else off_topic.label_en)
             return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}",
-                                   off_topic_gap=gap)
+                                   subject=subject, off_topic_gap=gap)
         if gap is not None and gap > self.off_topic_margin:
             return CoverageVerdict(False, round(score, 4), self.threshold, "off_topic",
                                    subject=off_topic.label_nl if q.lang == "nl" else off_topic.label_en,

@@ -5,11 +5,17 @@ These names are the public vocabulary: the same words in code, CLI JSON and the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ingest.models import Chunk
+
+
+# A label the report puts before a paragraph ("Aansluiten: Om …", "Rol van de ambtelijke top: De …"):
+# the answer's own heading says it already, so the quote starts after it (still verbatim).
+LABEL_PREFIX = re.compile(r"^[A-Z][a-z]+(?: [a-z]+){0,4}: (?=[A-Z])")
 
 
 @dataclass

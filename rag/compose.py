@@ -26,7 +26,7 @@ import numpy as np
 from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import Chunk
-from rag.answer import Citation, Quote
+from rag.answer import LABEL_PREFIX, Citation, Quote
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
@@ -118,6 +118,8 @@ class Composer:
                 text = p.chunk.text[start:end]
                 if text.startswith("- "):  # a list item: quote the item, not its bullet
                     start, text = start + 2, text[2:]
+                if m := LABEL_PREFIX.match(text):
+                    start, text = start + m.end(), text[m.end():]
                 if len(text) < self.config.min_chars or text.rstrip().endswith((":", "?")):
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():

@@ -58,9 +58,15 @@ def sources_markdown(answer: Answer) -> str:
 
 def answer_markdown(answer: Answer, with_question: bool = True) -> str:
     parts = []
+    text = _no_html(answer.text)
     if with_question:
-        parts.append(f"### {_md_text(answer.question)}")
-    parts.append(_no_html(answer.text))
+        if text.startswith("# "):  # a lesson has a title of its own: it comes first, the request under it
+            title, _, text = text.partition("\n")
+            parts.append(title)
+            parts.append(f"_{_md_text(answer.question)}_")
+        else:
+            parts.append(f"### {_md_text(answer.question)}")
+    parts.append(text.strip("\n"))
     src = sources_markdown(answer)
     if src:
         parts.append(src)

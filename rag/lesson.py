@@ -20,7 +20,7 @@ import re
 
 from ingest.index import IndexSnapshot
 from ingest.models import Chunk
-from rag.answer import Citation, Quote
+from rag.answer import LABEL_PREFIX, Citation, Quote
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d)\b", re.I)
 
@@ -29,12 +29,14 @@ LABELS = {
            "strategies": "Twee strategieën", "aansluiten": "Aansluiten bij het gangbare",
            "vernieuwen": "Vernieuwen van het gangbare", "needed": "Wat is nodig?",
            "top": "Wat vraagt dit van de ambtelijke top?", "examples": "Voorbeelden uit de praktijk",
-           "questions": "Vragen die het rapport zelf stelt", "discussion": "Discussievragen voor de groep"},
+           "questions": "Vragen die het rapport zelf stelt", "discussion": "Discussievragen voor de groep",
+           "table": "Naast elkaar, uit tabel 2:"},
     "en": {"title": "Training material", "finding": "Finding", "tension": "The tension",
            "strategies": "Two strategies", "aansluiten": "Aansluiten (working within what exists)",
            "vernieuwen": "Vernieuwen (renewing what exists)", "needed": "What is needed",
            "top": "What it asks of senior management (de ambtelijke top)", "examples": "Examples from practice",
-           "questions": "Questions the report itself asks", "discussion": "Discussion questions for the group"},
+           "questions": "Questions the report itself asks", "discussion": "Discussion questions for the group",
+           "table": "Side by side, from table 2:"},
 }
 
 
@@ -65,6 +67,8 @@ class LessonBuilder:
             text = chunk.text[s:e]
             if text.startswith("- "):
                 s, text = s + 2, text[2:]
+            if m := LABEL_PREFIX.match(text):
+                s, text = s + m.end(), text[m.end():]
             is_q = text.rstrip().endswith("?")
             if questions != is_q or len(text) < 30 or text[:1].islower():
                 continue
@@ -124,9 +128,20 @@ class LessonBuilder:
         table_rows = [c for c in self.snapshot.chunks if c.table == 2 and f"({chapter})" in c.text]
         for c in table_rows[:1]:
             line = next((ln for ln in c.text.split("\n") if f"({chapter})" in ln), "")
-            if line:
-                s = c.text.index(line)
-                lines.extend(cite(c, [(s, s + len(line))]))
+            if not line:
+                continue
+            # The finding's row of table 2, the strategies side by side: one cited line per column
+            # ("Aansluiten: …", "Vernieuwen: …", "Rol ambtelijke top: …"), each verbatim; not the
+            # finding's own column, which the title names.
+            s = c.text.index(line)
+            cells, pos = [], s
+            for cell in line.split(" | "):
+                at = c.text.index(cell, pos)
+                pos = at + len(cell)
+                if f"({chapter})" not in cell:
+                    cells.append((at, at + len(cell)))
+            lines.append(f"\n_{L['table']}_")
+            lines.extend(cite(c, cells))
         if lines[-1] == f"\n## {L['strategies']}":
             lines.pop()
 

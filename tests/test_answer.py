@@ -563,8 +563,17 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
         assert heading in a.text, heading
     _assert_citations_resolve(a)
     assert all(v.label in {"supported", "frame"} for v in a.support)
+    # Table 2's row for the finding: the strategies side by side as a table, cited; no raw row, no
+    # "Aansluiten:" label left in a quote under its own heading.
+    side_by_side = a.text.split("_Naast elkaar, uit tabel 2:_\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split(":")[0] for line in side_by_side] == ["- Aansluiten", "- Vernieuwen", "- Rol ambtelijke top"]
+    assert "Bevindingen: (4)" not in a.text and " | " not in a.text
+    strategies = a.text.split("## Twee strategieën")[1].split("_Naast elkaar")[0]
+    assert not re.search(r"^- (Aansluiten|Vernieuwen): ", strategies, re.M)  # the heading says it already
     md = answer_markdown(a)
     assert "**Bronnen**" in md and "[1] Werken aan transformatie" in md
+    # The lesson's own title first, the request under it (heading levels run from 1 down).
+    assert md.startswith("# Lesmateriaal — Bevinding 4") and md.splitlines()[2] == "_Ik wil een training geven over bevinding 4_"
     path = tmp_path / "les.docx"
     path.write_bytes(answers_docx([a], title="Lesmateriaal"))
     text = "\n".join(p.text for p in Docx(path).paragraphs)

@@ -60,6 +60,9 @@ class CleanBlock:
     table_header: tuple[str, ...] = ()
 
 
+_UNWRAPPED = 160  # a line this long was not wrapped by hand: the file keeps a paragraph on one line
+
+
 def clean_blocks(text: str, profile: Profile) -> list[CleanBlock]:
     """Split ``text`` into repaired blocks (see the module docstring)."""
     raw = [b.strip("\n") for b in _BLANK_SPLIT.split(text.replace("\r\n", "\n").replace("\r", "\n"))]
@@ -88,6 +91,12 @@ def clean_blocks(text: str, profile: Profile) -> list[CleanBlock]:
             blocks.append(CleanBlock("\n".join(ln.rstrip() for ln in lines), "list"))
         elif len(lines) == 1 and _looks_like_heading(stripped):
             blocks.append(CleanBlock(stripped, "heading"))
+        elif (len(lines) > 1 and _looks_like_heading(lines[0].strip())
+              and all(len(ln) >= _UNWRAPPED for ln in lines[1:])):
+            # A title line straight above its text (a cover blurb): in a file whose paragraphs are one
+            # long line each, a short line without end punctuation is not part of the paragraph.
+            blocks.append(CleanBlock(lines[0].strip(), "heading"))
+            blocks.append(CleanBlock(" ".join(ln.strip() for ln in lines[1:]), "paragraph"))
         else:
             blocks.append(CleanBlock(" ".join(ln.strip() for ln in lines), "paragraph"))
         i += 1

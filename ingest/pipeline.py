@@ -47,7 +47,8 @@ from wijzer.settings import Settings
 #:    location names the summary or reflection a finding is discussed in (the embedded context changes).
 #: 5: a sentence no longer starts in lower case or with a bracket (a split after "cq." is undone).
 #: 6: chunks of plain-text and Markdown files carry the line of the file where they start.
-PIPELINE_VERSION = "6"
+#: 7: a title line straight above a long unwrapped paragraph is a heading, not the paragraph's first words.
+PIPELINE_VERSION = "7"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 

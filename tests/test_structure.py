@@ -157,3 +157,18 @@ def test_a_sentence_does_not_start_in_lower_case_or_with_a_bracket_in_edited_tex
     typed = "ik werk bij een provincie. wat kan ik doen?"  # people type questions in lower case
     assert [typed[a:b] for a, b in sentence_spans(typed, typed=True)] == [
         "ik werk bij een provincie.", "wat kan ik doen?"]
+
+
+def test_a_title_line_above_an_unwrapped_paragraph_is_a_heading_but_wrapped_lines_are_joined(chunks):
+    from ingest.clean import clean_blocks
+
+    assert not any(c.text.startswith("Een handelingsrepertoire in ontwikkeling bij het Rijk voor opgaven in de "
+                                     "leefomgeving De huidige") for c in chunks)
+    profile = load_profile("generic")
+    long_line = "De huidige werkwijzen schieten tekort voor transformatieopgaven, zo blijkt uit " * 3
+    blocks = clean_blocks(f"Een titel zonder punt\n{long_line.strip()}\n", profile)
+    assert [(b.role, b.text[:21]) for b in blocks] == [("heading", "Een titel zonder punt"),
+                                                      ("paragraph", "De huidige werkwijzen")]
+    wrapped = "Een zin die over twee regels\nloopt, zoals in een tekst met harde regeleinden.\n"
+    assert [(b.role, b.text) for b in clean_blocks(wrapped, profile)] == [
+        ("paragraph", "Een zin die over twee regels loopt, zoals in een tekst met harde regeleinden.")]

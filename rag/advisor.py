@@ -154,21 +154,25 @@ class Advisor:
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
-        # Words of the report's own domain — rare report words, its key terms, everyday words the
-        # glossary maps onto them, a numbered finding — are evidence that a question is about the
-        # report even where it matches no sentence closely ("Wat is verkokering?").
-        q = result.query
-        rare = (self.retriever.snapshot.lexical.rare_terms(question) + q.expansions + q.report_terms
-                + [f"bevinding {n}" for n in q.chapters])
-        # A subject the report does not cover counts where the question asks about it, not where a
-        # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
-        off_scope = out_of_scope_terms(" ".join(result.query.asked), self._corpus_text)
-        verdict = self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
-                                      off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history))
-        timings["coverage"] = (time.perf_counter() - t) * 1000
+        verdict = self._judge(question, result, topic, history)
+        notes: list[str] = []
+        subject = self._filter_subject(filters)
+        scoped_ms = 0.0
+        if subject and not verdict.covered and verdict.reason == "low_similarity":
+            # Asked with a filter on a practice, finding or text box, a short question ("Wat ging er
+            # mis?") is about that subject, as a follow-up is about its conversation's topic.
+            scoped_question = f"{question} ({subject})"
+            scoped, _ = self.retrieve(scoped_question, conversation, filters)
+            scoped_ms = scoped.timings_ms.get("total", 0.0)
+            scoped_verdict = self._judge(scoped_question, scoped, topic, history)
+            if scoped_verdict.covered:
+                result, verdict = scoped, scoped_verdict
+                notes.append(f"Gelezen als vraag over {subject} (het filter)." if result.query.lang == "nl"
+                             else f"Read as a question about {subject} (the filter).")
+        timings["retrieval"] += scoped_ms
+        timings["coverage"] = (time.perf_counter() - t) * 1000 - scoped_ms
         lang = result.query.lang
         t = time.perf_counter()
-        notes: list[str] = []
         answerer = "composed"
         support = None
         chapter = None
@@ -263,6 +267,33 @@ class Advisor:
                             "text": c.passage, "start": c.start, "end": c.end, "kind": c.kind,
                             "chapter": c.chapter, "section": c.section, "textbox": c.textbox, "scores": {}, "ranks": {}})
         return out
+
+    def _judge(self, question: str, result: RetrievalResult, topic: float | None, history: list[str]) -> CoverageVerdict:
+        """Does the report answer this question (see rag/coverage.py)?"""
+        # Words of the report's own domain — rare report words, its key terms, everyday words the
+        # glossary maps onto them, a numbered finding — are evidence that a question is about the
+        # report even where it matches no sentence closely ("Wat is verkokering?").
+        q = result.query
+        rare = (self.retriever.snapshot.lexical.rare_terms(question) + q.expansions + q.report_terms
+                + [f"bevinding {n}" for n in q.chapters])
+        # A subject the report does not cover counts where the question asks about it, not where a
+        # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
+        off_scope = out_of_scope_terms(" ".join(q.asked), self._corpus_text)
+        return self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
+                                   off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history))
+
+    def _filter_subject(self, filters: Filters | None) -> str:
+        """What a filter on practices, findings or text boxes is about, in the report's words."""
+        if filters is None:
+            return ""
+        f = filters.resolved(self.retriever.chunks)
+        names = list(f.practices or [])
+        for c in self.retriever.chunks:
+            if f.chapters and c.chapter in f.chapters and c.chapter_title and c.chapter_title not in names:
+                names.append(c.chapter_title)
+            if f.textboxes and c.textbox in f.textboxes and c.textbox_title and c.textbox_title not in names:
+                names.append(c.textbox_title)
+        return ", ".join(names)
 
     def _not_covered(self, result: RetrievalResult, verdict: CoverageVerdict, lang: str) -> str:
         """Say plainly that the report does not answer this; name the nearest topics; no advice."""

@@ -470,6 +470,18 @@ def test_a_citation_names_the_line_of_the_corpus_file_and_opens_in_context(repor
         assert (first == 0 or doc[first - 2:first] == "\n\n") and (last == len(doc) or doc[last:last + 2] == "\n\n")
 
 
+def test_a_short_question_asked_within_a_filter_is_about_the_filtered_subject(advisor):
+    from rag.retrieve import Filters
+
+    assert advisor.ask("Wat ging er mis?").refused  # about nothing in particular
+    a = advisor.ask("Wat ging er mis?", filters=Filters.parse(["practice=npce"]))
+    assert not a.refused and any("NPCE" in n for n in a.notes), a.notes
+    assert all("NPCE" in p["practices"] for p in a.passages)
+    _assert_citations_resolve(a)
+    # The filter does not make a subject the report does not treat covered.
+    assert advisor.ask("Hoeveel verlofdagen heb ik?", filters=Filters.parse(["practice=NPCE"])).refused
+
+
 def test_the_top_k_setting_bounds_the_passages_an_answer_draws_on(report_index, advisor):
     few = Advisor(report_index.model_copy(update={"top_k": 2}))
     a = few.ask("Wat kan de ambtelijke top doen aan verkokering?")

@@ -305,6 +305,9 @@ def test_asked_durations_moments_rankings_and_later_events():
     assert missing("Heeft het kabinet al gereageerd op het advies?",
                    "Of en hoe er opvolging wordt gegeven is nog onbekend.") == ["afterwards"]
     assert missing("Is het mandaat inmiddels verlengd?", "Het mandaat is verlengd tot 2028.") == []
+    advice = "Het burgerberaad deed aanbevelingen. Of en hoe er opvolging wordt gegeven is nog onbekend."
+    assert missing("Has the Nationaal Burgerberaad Klimaat's advice been implemented by now?", advice) == ["afterwards"]
+    assert missing("Zijn de aanbevelingen van het burgerberaad inmiddels overgenomen?", advice) == ["afterwards"]
     assert missing("Has the platform been abolished?", "Het kabinet besloot het platform af te schaffen.") == []
     assert missing("What did the study cost?", bare) == ["amount"]
     assert missing("Wat vond Jan Jansen van het besluit?", bare) == ["person_view"]
@@ -348,6 +351,9 @@ def test_asked_durations_moments_rankings_and_later_events():
     "Welke knelpunten zijn intussen opgeheven volgens het rapport?",
     "Hoe wordt het experiment intussen voortgezet als de ambtelijke top wisselt?",
     "We have been given an extended deadline; how do we use it well?",
+    "How has the learning approach been implemented at the directie Klimaat?",
+    "Has the Galileo approach been implemented by other directorates?",
+    "Welke aanbevelingen zijn al overgenomen in de aanpak van Agenda Stad?",
 ])
 def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     """Time and effort are not money, naming examples is not naming a person, a moment in a process is

@@ -156,6 +156,21 @@ def _noise() -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p, re.I) for p in data.get("patterns", []))
 
 
+@lru_cache(maxsize=1)
+def _about_frames() -> tuple[re.Pattern, ...]:
+    data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
+    return tuple(re.compile(p, re.I) for p in data.get("about_frames", []))
+
+
+def asked_about(text: str) -> str:
+    """X of "Wat zegt het rapport over X?", or "" when the question is not in such a frame."""
+    for pattern in _about_frames():
+        if m := pattern.match(text):
+            rest = text[m.end():].strip()
+            return rest if tokenize(rest) else ""
+    return ""
+
+
 def without_report_references(text: str) -> str:
     """``text`` without the words that point at the report itself (rag/data/question_noise.toml)."""
     for pattern in _noise():
@@ -195,6 +210,8 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         if stripped != text and len(tokenize(stripped)) >= 3:  # what is left must still name something
             search_text = stripped
             search_sentences = [s for s in (without_report_references(s) for s in sentences) if len(s) >= 15]
+    elif about := asked_about(text):
+        search_text = about  # "Wat zegt het rapport over stikstof?": stikstof is the subject
     stems = set(tokenize(text))
     named_terms = [term for term, term_stems in _report_terms() if term_stems <= stems]
     return Query(text=text, lang=detect_language(text), sentences=sentences,

@@ -166,6 +166,10 @@ def test_query_understanding():
     assert q.text == story and "rapport" not in q.match_text and "onderzoekers" not in q.lexical_text
     assert all("rapport" not in s for s in q.match_sentences) and "streefwaarden" in q.match_text
     assert analyse("Waarom is dit rapport geschreven?").match_text == "Waarom is dit rapport geschreven?"
+    # "Wat zegt het rapport over X?" is about X: the frame would pull up the passages about the report.
+    assert analyse("Wat zegt het rapport over stikstof?").match_text == "stikstof?"
+    assert analyse("What does the report say about citizen participation?").match_text == "citizen participation?"
+    assert analyse("Wat zegt het rapport?").match_text == "Wat zegt het rapport?"
 
 
 def test_langchain_retriever_interface(retriever):

@@ -186,7 +186,8 @@ def search(
 
         console.print(f"[dim]matched as: {escape(result.query.match_text)}[/]", highlight=False)
     if not result.passages:
-        console.print("No passage matches these filters together; try fewer.", highlight=False)
+        console.print("No passage matches these filters together; try fewer." if filter_ else
+                      "No passages in the index to search.", highlight=False)
     for p in result.passages:
         c = p.chunk
         scores = " ".join(f"{n}={v:.3f}" for n, v in p.scores.items())

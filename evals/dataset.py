@@ -124,6 +124,8 @@ def _check_types(raw: dict, where: str) -> None:
         raise ValueError(f"{where}: 'answerable' must be true or false, not {raw['answerable']!r}")
     if not isinstance(raw["question"], str):
         raise ValueError(f"{where}: 'question' must be a string")
+    if not isinstance(raw["id"], str) or not raw["id"]:
+        raise ValueError(f"{where}: 'id' must be a non-empty string, not {raw['id']!r}")
     for key in _LIST_FIELDS:
         value = raw.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):

@@ -32,6 +32,7 @@ len(snap.chunks), snap.state["corpus_version"]
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -135,6 +136,11 @@ class IndexSnapshot:
     @property
     def corpus_version(self) -> str:
         return self.state["corpus_version"]
+
+
+def embed_sha(chunk: Chunk) -> str:
+    """Fingerprint of :func:`embed_text`: a stored vector is reused only for the same text."""
+    return hashlib.sha1(embed_text(chunk).encode("utf-8")).hexdigest()[:16]
 
 
 def embed_text(chunk: Chunk) -> str:
@@ -291,8 +297,9 @@ class IndexStore:
                 if gen.isdigit() and int(gen) not in keep:
                     shutil.rmtree(folder, ignore_errors=True)
 
-    def fetch_vectors(self, generation: int, ids: list[str]) -> dict[str, dict[str, list]]:
-        """Existing vectors by id, per collection key, so unchanged chunks are not embedded again."""
+    def fetch_vectors(self, generation: int, ids: list[str]) -> dict[str, dict]:
+        """Existing vectors by id, per collection key, so unchanged chunks are not embedded again:
+        ``(vector, embed_sha)`` per chunk, ``[(metadata, vector), …]`` per chunk's sentences."""
         out: dict[str, dict[str, list]] = {}
         if not ids:
             return out
@@ -312,8 +319,11 @@ class IndexStore:
                 for meta, vec in zip(got["metadatas"], got["embeddings"]):
                     out.setdefault(key, {}).setdefault(meta["chunk_id"], []).append((meta, list(vec)))
             else:
-                got = col.get(ids=ids, include=["embeddings"])
-                out[key] = {i: list(v) for i, v in zip(got["ids"], got["embeddings"])}
+                got = col.get(ids=ids, include=["embeddings", "metadatas"])
+                # Only a vector made from the same embedded text (its context label may have changed
+                # while the passage did not) is reused; an index without the hash reuses none.
+                out[key] = {i: (list(v), (m or {}).get("embed_sha"))
+                            for i, v, m in zip(got["ids"], got["embeddings"], got["metadatas"])}
         return out
 
     # -- reading --------------------------------------------------------------------------------

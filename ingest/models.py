@@ -121,7 +121,8 @@ class Chunk:
         return f"{doc_id[:24]}-{digest[:12]}"
 
     def context_label(self) -> str:
-        """Chapter › section › text box or table: what a reader needs to place the passage."""
+        """(Part ›) chapter › section › text box (› its sub-heading) or table: what a reader needs to place
+        the passage; the part only where a finding is discussed outside its own chapter."""
         parts: list[str] = []
         # A finding discussed in the summary or the reflection is placed there, not in its chapter.
         if self.part and (not self.chapter_title or self.part != f"h{self.chapter}"):

@@ -28,7 +28,7 @@ from typing import Callable
 
 from ingest.chunk import chunk_document, sentence_spans
 from ingest.embed import get_embedder
-from ingest.index import IndexStore, embed_text
+from ingest.index import IndexStore, embed_sha, embed_text
 from ingest.lexical import LexicalIndex
 from ingest.manifest import document_info, file_sha256, load_manifest
 from ingest.models import NOT_RETRIEVED, Chunk, DocumentInfo
@@ -130,6 +130,21 @@ def corpus_files(settings: Settings) -> tuple[list[Path], dict[str, str]]:
 _CELLS = re.compile(r"[^|:]{25,}")
 
 
+def _as_an_editor_shows_it(path: Path) -> str:
+    """The file's text with only its line ends unified: the reader also turns page breaks into blank
+    lines, which would shift every line number after them."""
+    data = path.read_bytes()
+    for encoding in (("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig", "cp1252")):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return ""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def source_lines(source: str, chunks: list[Chunk]) -> None:
     """Set each chunk's line in the file it was read from: where its opening words stand (cleaning
     may have changed the rest); for a table row, where its first long cell does. Searched in reading
@@ -141,7 +156,7 @@ def source_lines(source: str, chunks: list[Chunk]) -> None:
             at = at if at >= 0 else source.find(probe)
             if len(probe) >= 20 and at >= 0:
                 c.line = source.count("\n", 0, at) + 1
-                pos = at
+                pos = at + 1
                 break
 
 
@@ -155,7 +170,7 @@ def parse_file(path: Path, settings: Settings, sha256: str, manifest) -> tuple[D
     if not chunks:
         raise ReadError(path, "no text left after cleaning")
     if result.fmt in ("txt", "md"):
-        source_lines(result.text, chunks)
+        source_lines(_as_an_editor_shows_it(path), chunks)
     structure = {
         "parts": doc.parts,
         "findings": {str(k): v for k, v in sorted(doc.findings.items())},
@@ -285,8 +300,11 @@ def _write_generation(store, settings, old, new_docs, parsed, params, version, r
         all_chunks.extend(chunks)
         doc_texts[doc_id] = payload["text"]
 
-    same_embedders = old_gen is not None and old.get("params", {}).get("embedders") == params["embedders"]
-    reuse = store.fetch_vectors(old_gen, [c.id for c in all_chunks]) if same_embedders else {}
+    # Vectors are reused only from an index made by the same embedders and the same pipeline version
+    # (a new version may split sentences or label chunks differently without changing a chunk's id).
+    reusable = (old_gen is not None and old.get("params", {}).get("embedders") == params["embedders"]
+                and old.get("params", {}).get("pipeline") == PIPELINE_VERSION)
+    reuse = store.fetch_vectors(old_gen, [c.id for c in all_chunks]) if reusable else {}
     _embed_into(cols, settings, all_chunks, reuse, report, progress)
 
     for doc_id, text in doc_texts.items():
@@ -321,7 +339,8 @@ def _embed_into(cols, settings, chunks: list[Chunk], reuse: dict, report: Ingest
     retrievable = [c for c in chunks if c.kind not in NOT_RETRIEVED]
     for emb_name in settings.embedders:
         key = f"chunks:{emb_name}"
-        known = reuse.get(key, {})
+        stored = reuse.get(key, {})
+        known = {c.id: stored[c.id][0] for c in chunks if c.id in stored and stored[c.id][1] == embed_sha(c)}
         todo = [c for c in chunks if c.id not in known]
         vectors: dict[str, list] = dict(known)
         if todo:
@@ -340,7 +359,7 @@ def _embed_into(cols, settings, chunks: list[Chunk], reuse: dict, report: Ingest
             cols[key].add(
                 ids=[c.id for c in part],
                 documents=[c.text for c in part],
-                metadatas=[c.to_metadata() for c in part],
+                metadatas=[{**c.to_metadata(), "embed_sha": embed_sha(c)} for c in part],
                 embeddings=[vectors[c.id] for c in part],
             )
 

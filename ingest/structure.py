@@ -189,7 +189,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 def _leaves_textbox(state: _State, line: str, profile: Profile) -> bool:
     """Plain text does not mark where a text box ends: its last paragraph runs straight into the main
-    text. A box is about one practice (named in its title, or else in its first paragraph); a later
+    text. A box is about the practices named in its title and its first paragraph; a later
     paragraph whose first sentence names another practice and not the box's own ("Ook binnen het NPLG
     …" after a box on Agenda Stad) is the main text again. A box without such a subject (an overview of
     all practices, a general box) keeps running until the next heading."""

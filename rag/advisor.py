@@ -32,9 +32,10 @@ from ingest.embed import get_embedder
 from rag.answer import Answer
 from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup
-from rag.coverage import CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
+from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
+from rag.query import Query
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -158,13 +159,18 @@ class Advisor:
         notes: list[str] = []
         subject = self._filter_subject(filters)
         scoped_ms = 0.0
-        if subject and not verdict.covered and verdict.reason == "low_similarity":
+        if (subject and not verdict.covered and verdict.reason == "low_similarity"
+                and verdict.score >= verdict.threshold - RARE_TERM_MARGIN):
             # Asked with a filter on a practice, finding or text box, a short question ("Wat ging er
-            # mis?") is about that subject, as a follow-up is about its conversation's topic.
+            # mis?") is about that subject, as a follow-up is about its conversation's topic — if it
+            # is near the report by itself, as a question in the report's own words must be ("Wat vind
+            # jij van voetbal?" with a filter stays refused).
             scoped_question = f"{question} ({subject})"
             scoped, _ = self.retrieve(scoped_question, conversation, filters)
             scoped_ms = scoped.timings_ms.get("total", 0.0)
-            scoped_verdict = self._judge(scoped_question, scoped, topic, history)
+            # Only similarity may change: the subject's own words (a practice's name, a finding's
+            # title) must not count as the question naming the report's terms.
+            scoped_verdict = self._judge(question, scoped, topic, history, terms_from=result.query)
             if scoped_verdict.covered:
                 result, verdict = scoped, scoped_verdict
                 notes.append(f"Gelezen als vraag over {subject} (het filter)." if result.query.lang == "nl"
@@ -268,12 +274,14 @@ class Advisor:
                             "chapter": c.chapter, "section": c.section, "textbox": c.textbox, "scores": {}, "ranks": {}})
         return out
 
-    def _judge(self, question: str, result: RetrievalResult, topic: float | None, history: list[str]) -> CoverageVerdict:
-        """Does the report answer this question (see rag/coverage.py)?"""
+    def _judge(self, question: str, result: RetrievalResult, topic: float | None, history: list[str],
+               terms_from: Query | None = None) -> CoverageVerdict:
+        """Does the report answer this question (see rag/coverage.py)? ``terms_from``: the analysis
+        whose words count (default: that of ``result``)."""
         # Words of the report's own domain — rare report words, its key terms, everyday words the
         # glossary maps onto them, a numbered finding — are evidence that a question is about the
         # report even where it matches no sentence closely ("Wat is verkokering?").
-        q = result.query
+        q = terms_from or result.query
         rare = (self.retriever.snapshot.lexical.rare_terms(question) + q.expansions + q.report_terms
                 + [f"bevinding {n}" for n in q.chapters])
         # A subject the report does not cover counts where the question asks about it, not where a

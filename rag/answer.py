@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 # A label the report puts before a paragraph ("Aansluiten: Om …", "Rol van de ambtelijke top: De …"):
-# the answer's own heading says it already, so the quote starts after it (still verbatim).
+# the answer's own heading says it already, so the quote starts after it (still verbatim). Only at the
+# start of a paragraph: inside one, "Het probleem is dit: De …" is the sentence's own clause.
 LABEL_PREFIX = re.compile(r"^[A-Z][a-z]+(?: [a-z]+){0,4}: (?=[A-Z])")
 
 

@@ -53,9 +53,10 @@ _PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "samenvatting": "de samenvat
 @dataclass
 class ComposeConfig:
     """Args:
-        max_chars: budget for the quoted sentences (default 2,200: long enough to carry the key terms,
-            short enough to read next to the sources; the whole answer then has a median of ~2,350
-            characters; measured against must_mention on the dev set).
+        max_chars: budget for the quoted sentences as chosen (default 2,200: long enough to carry the
+            key terms, short enough to read next to the sources; measured against must_mention on the
+            dev set); the sentences that ``antecedents`` adds come on top (whole answers: median ~2,480
+            characters).
         max_sentences: at most this many sentences (default 12).
         per_group: at most this many sentences under one heading (default 8; at 5 most answers, which
             are mostly "what the report says", stopped short of the budget: must_mention 0.59 → 0.65).
@@ -118,7 +119,8 @@ class Composer:
                 text = p.chunk.text[start:end]
                 if text.startswith("- "):  # a list item: quote the item, not its bullet
                     start, text = start + 2, text[2:]
-                if m := LABEL_PREFIX.match(text):
+                at_line_start = start == 0 or p.chunk.text[start - 1] == "\n" or p.chunk.text[max(0, start - 2):start] == "- "
+                if at_line_start and (m := LABEL_PREFIX.match(text)):
                     start, text = start + m.end(), text[m.end():]
                 if len(text) < self.config.min_chars or text.rstrip().endswith((":", "?")):
                     continue  # announcements and the report's own (rhetorical) questions say nothing

@@ -67,7 +67,8 @@ class LessonBuilder:
             text = chunk.text[s:e]
             if text.startswith("- "):
                 s, text = s + 2, text[2:]
-            if m := LABEL_PREFIX.match(text):
+            at_line_start = s == 0 or chunk.text[s - 1] == "\n" or chunk.text[max(0, s - 2):s] == "- "
+            if at_line_start and (m := LABEL_PREFIX.match(text)):
                 s, text = s + m.end(), text[m.end():]
             is_q = text.rstrip().endswith("?")
             if questions != is_q or len(text) < 30 or text[:1].islower():

@@ -162,12 +162,17 @@ def _about_frames() -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p, re.I) for p in data.get("about_frames", []))
 
 
+_POINTERS = frozenset("it this that dat dit die deze daar hier hem haar ze zij them they".split())
+
+
 def asked_about(text: str) -> str:
     """X of "Wat zegt het rapport over X?", or "" when the question is not in such a frame."""
     for pattern in _about_frames():
         if m := pattern.match(text):
             rest = text[m.end():].strip()
-            return rest if tokenize(rest) else ""
+            # "… over X?" must name X: "What does the report say about it?" points back instead.
+            content = [w for w in re.findall(r"\w+", rest.lower()) if w not in _NL and w not in _EN and w not in _POINTERS]
+            return rest if content else ""
     return ""
 
 

@@ -682,6 +682,7 @@ def test_killed_ingest_leaves_the_old_index_serving_and_the_next_one_completes(s
     ('{"id": "a", "question": "Wat is verkokering?", "answerable": true, "gold_quotes": "verkokering"}',
      "'gold_quotes' must be a list of strings"),
     ('["a", "Wat is verkokering?"]', "a question is a JSON object"),
+    ('{"id": ["a"], "question": "Wat is verkokering?", "answerable": true}', "'id' must be a non-empty string"),
 ])
 def test_a_broken_question_set_is_refused_with_its_line_named(tmp_path, line, message):
     from evals.dataset import load_dataset

@@ -100,6 +100,20 @@ def test_noop_change_remove_and_bad_file(small_settings):
     assert changed.changed == ["b.md"] and changed.unchanged == ["a.md"]
     assert changed.embedded_chunks == 1 and changed.reused_chunks == 2  # only the changed section
 
+    # A renamed heading of the same length: the passage under it keeps its text and place (its id) but
+    # not its embedded context, so it is embedded again; the other section keeps its vectors.
+    (corpus / "b.md").write_text("# B\n\n## S9\n\nTweede document over thematische netwerken.\n\n## S2\n\nEen gewijzigde alinea.\n", encoding="utf-8")
+    relabelled = ingest(small_settings)
+    assert relabelled.embedded_chunks == 1 and relabelled.reused_chunks == 2
+
+    # The line a passage starts on is the file's, as an editor shows it: a page break (form feed), which
+    # the reader turns into a blank line, does not shift it.
+    (corpus / "c.txt").write_text("Kop\n\nEerste alinea over netwerken en bestuurslagen.\x0c\nTweede kop\n\n"
+                                  "Tweede alinea over schakelfuncties tussen Rijk en regio.\n", encoding="utf-8")
+    ingest(small_settings)
+    lines = {c.text[:6]: c.line for c in IndexStore(small_settings).snapshot().chunks if c.doc_id == "c"}
+    assert lines == {"Eerste": 3, "Tweede": 6}, lines
+
     (corpus / "broken.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
     (corpus / "a.md").unlink()
     last = ingest(small_settings)

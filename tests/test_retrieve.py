@@ -170,6 +170,8 @@ def test_query_understanding():
     assert analyse("Wat zegt het rapport over stikstof?").match_text == "stikstof?"
     assert analyse("What does the report say about citizen participation?").match_text == "citizen participation?"
     assert analyse("Wat zegt het rapport?").match_text == "Wat zegt het rapport?"
+    assert analyse("Wat zegt de studie over stikstof?").match_text == "stikstof?"
+    assert analyse("What does the report say about it?").match_text == "What does the report say about it?"
 
 
 def test_langchain_retriever_interface(retriever):

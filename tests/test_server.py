@@ -300,6 +300,9 @@ def test_a_setting_that_does_not_parse_is_named_without_a_traceback(tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1 and "'80OO'" in out.stderr
     # Inside a command too (there a ValidationError is a ValueError and was shown raw, with pydantic's URL).
     wijzer = str(Path(sys.executable).parent / "wijzer")
+    out = subprocess.run([wijzer, "ask", "Wat is verkokering?"], env={**env, "WIJZER_CHROMA_PORT": "", "WIJZER_TOP_K": "0"},
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "WIJZER_TOP_K: Input should be greater than or equal to 1" in out.stderr
     for command in ("ask", "search"):
         out = subprocess.run([wijzer, command, "Wat is verkokering?"], env={**env, "WIJZER_CHROMA_PORT": "", "WIJZER_GENERATOR": "foo"},
                              cwd=tmp_path, capture_output=True, text=True, timeout=120)

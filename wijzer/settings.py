@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     llm_gguf_path: Path | None = None
     llm_timeout_s: float = 60.0
 
-    top_k: int = 6
+    top_k: int = Field(default=6, ge=1)
     reranker: str | None = None
     rerank_candidates: int = 20
     chunk_target_chars: int = 1100

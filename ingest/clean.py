@@ -92,7 +92,9 @@ def clean_blocks(text: str, profile: Profile) -> list[CleanBlock]:
         elif len(lines) == 1 and _looks_like_heading(stripped):
             blocks.append(CleanBlock(stripped, "heading"))
         elif (len(lines) > 1 and _looks_like_heading(lines[0].strip())
-              and all(len(ln) >= _UNWRAPPED for ln in lines[1:])):
+              and all(len(ln) >= _UNWRAPPED for ln in lines[1:])
+              # not a sentence broken off mid-way ("… stelt dat de" / "lange regel die verder gaat …")
+              and lines[0].split()[-1].lower() not in _CONNECTORS and not lines[1].lstrip()[:1].islower()):
             # A title line straight above its text (a cover blurb): in a file whose paragraphs are one
             # long line each, a short line without end punctuation is not part of the paragraph.
             blocks.append(CleanBlock(lines[0].strip(), "heading"))

@@ -172,3 +172,5 @@ def test_a_title_line_above_an_unwrapped_paragraph_is_a_heading_but_wrapped_line
     wrapped = "Een zin die over twee regels\nloopt, zoals in een tekst met harde regeleinden.\n"
     assert [(b.role, b.text) for b in clean_blocks(wrapped, profile)] == [
         ("paragraph", "Een zin die over twee regels loopt, zoals in een tekst met harde regeleinden.")]
+    broken = "Het rapport stelt dat de\n" + ("rijksoverheid tekortschiet voor transformatieopgaven, zo blijkt " * 3).strip() + "\n"
+    assert [b.role for b in clean_blocks(broken, profile)] == ["paragraph"]

@@ -83,6 +83,7 @@ def clean_question(question: str) -> str:
 
 _NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord"}
 
+
 class Advisor:
     """Answers questions from the index; load once per process and share."""
 

@@ -5,8 +5,8 @@ them under the headings of an advisory answer by the kind of passage they come f
 one of the studied practices is an example from practice, one naming the ambtelijke top goes under the
 top), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …") together with the sentence
 before it, orders them in reading order, and frames them with one line that names the finding (and its
-tension) from the chunk metadata. Every sentence is quoted verbatim and carries its ``[n]`` marker, so the answer is grounded by
-construction. Deterministic: the same question and index give the same answer.
+tension) from the chunk metadata. Every sentence is quoted verbatim and carries its ``[n]`` marker, so
+the answer is grounded by construction. Deterministic: the same question and index give the same answer.
 
 ### Usage example
 

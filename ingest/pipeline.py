@@ -147,16 +147,21 @@ def _as_an_editor_shows_it(path: Path) -> str:
 
 def source_lines(source: str, chunks: list[Chunk]) -> None:
     """Set each chunk's line in the file it was read from: where its opening words stand (cleaning
-    may have changed the rest); for a table row, where its first long cell does. Searched in reading
-    order; a chunk whose words cannot be found keeps ``line = None``."""
+    may have changed the rest; a hand-wrapped file breaks them over lines); for a table row, where its
+    first long cell does. Searched in reading order; a chunk whose words cannot be found keeps
+    ``line = None``."""
     pos = 0
     for c in chunks:
-        for probe in [c.text[:50], *(m.group().strip()[:50] for m in _CELLS.finditer(c.text))][:4]:
-            at = source.find(probe, pos)
-            at = at if at >= 0 else source.find(probe)
-            if len(probe) >= 20 and at >= 0:
-                c.line = source.count("\n", 0, at) + 1
-                pos = at + 1
+        probes = [c.text[:60], *(m.group().strip()[:60] for m in _CELLS.finditer(c.text))][:4]
+        for probe in probes:
+            words = probe.split()[:-1] if len(probe) == 60 else probe.split()  # the last may be cut
+            if sum(map(len, words)) < 15:
+                continue
+            pattern = re.compile(r"\s+".join(map(re.escape, words)))
+            m = pattern.search(source, pos) or pattern.search(source)
+            if m:
+                c.line = source.count("\n", 0, m.start()) + 1
+                pos = m.start() + 1
                 break
 
 

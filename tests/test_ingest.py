@@ -108,8 +108,9 @@ def test_noop_change_remove_and_bad_file(small_settings):
 
     # The line a passage starts on is the file's, as an editor shows it: a page break (form feed), which
     # the reader turns into a blank line, does not shift it.
+    # A hand-wrapped paragraph is found too.
     (corpus / "c.txt").write_text("Kop\n\nEerste alinea over netwerken en bestuurslagen.\x0c\nTweede kop\n\n"
-                                  "Tweede alinea over schakelfuncties tussen Rijk en regio.\n", encoding="utf-8")
+                                  "Tweede alinea\nover schakelfuncties tussen Rijk en regio.\n", encoding="utf-8")
     ingest(small_settings)
     lines = {c.text[:6]: c.line for c in IndexStore(small_settings).snapshot().chunks if c.doc_id == "c"}
     assert lines == {"Eerste": 3, "Tweede": 6}, lines

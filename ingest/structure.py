@@ -54,7 +54,7 @@ class _State:
     awaiting_caption: bool = False
     sub_kind: str | None = None
     strategy: str | None = None
-    # The practices the current text box is about (its title's, else its first paragraph's): a
+    # The practices the current text box is about (its title's and its first paragraph's): a
     # paragraph about another practice, and none of these, is the main text again (see _leaves_textbox).
     textbox_practices: tuple[str, ...] = ()
     textbox_paragraphs: int = 0

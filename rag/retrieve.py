@@ -110,6 +110,8 @@ class Filters:
         filter that silently matches nothing looks like a search that found nothing)."""
         names = {"doc_ids": "doc", "parts": "part", "chapters": "finding", "textboxes": "textbox",
                  "kinds": "kind", "practices": "practice"}
+        if all(getattr(self, attr) is None for attr in names):  # the app's empty sidebar: nothing to check
+            return self
         known: dict[str, set] = {
             "doc_ids": {c.doc_id for c in chunks}, "parts": {c.part for c in chunks},
             "chapters": {c.chapter for c in chunks if c.chapter is not None},

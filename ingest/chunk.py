@@ -32,13 +32,26 @@ def _segmenter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="nl", clean=False, char_span=True)
 
 
-def sentence_spans(text: str, typed: bool = False) -> list[tuple[int, int]]:
+def sentence_spans(text: str, typed: bool = False, table: bool = False) -> list[tuple[int, int]]:
     """Sentence boundaries in ``text`` as (start, end) offsets, whitespace trimmed (Dutch rules).
 
     In edited text a sentence never starts in lower case; ``typed=True`` is for what people type
-    (questions), where it often does ("ik werk bij een provincie. wat kan ik doen?")."""
+    (questions), where it often does ("ik werk bij een provincie. wat kan ik doen?"). In a table
+    (``table=True``) each cell of a row ("Kolom: waarde | Kolom: waarde") is one "sentence": a
+    sentence splitter cuts "Politiek schakelen vs. Werken langs …" after "vs." and quotes half a cell."""
+    split = _cell_spans if table else _line_spans
     return [(line_start + s, line_start + e) for line_start, line in _lines_with_offsets(text)
-            for s, e in _line_spans(line, typed)]
+            for s, e in split(line, typed)]
+
+
+def _cell_spans(line: str, typed: bool = False) -> tuple[tuple[int, int], ...]:
+    spans, pos = [], 0
+    for cell in line.split(" | "):
+        lead = len(cell) - len(cell.lstrip())
+        if cell.strip():
+            spans.append((pos + lead, pos + len(cell.rstrip())))
+        pos += len(cell) + 3
+    return tuple(spans)
 
 
 @lru_cache(maxsize=16384)
@@ -86,7 +99,7 @@ def _pieces(block: Block, target: int, max_chars: int) -> list[tuple[int, int]]:
     """Split one long block into (start, end) document offsets of at most ``max_chars``."""
     if block.end - block.start <= target:
         return [(block.start, block.end)]
-    spans = [(block.start + s, block.start + e) for s, e in sentence_spans(block.text)]
+    spans = [(block.start + s, block.start + e) for s, e in sentence_spans(block.text, table=block.table is not None)]
     pieces: list[tuple[int, int]] = []
     cur_start, cur_end = None, None
     for s, e in spans:

@@ -126,8 +126,8 @@ class Composer:
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():
                     continue  # a fragment the sentence splitter cut off; it reads badly alone
-                if not _ENDS_SENTENCE.search(text):
-                    continue  # a subtitle or heading-like line, not a statement
+                if not _ENDS_SENTENCE.search(text) and p.chunk.table is None:
+                    continue  # a subtitle or heading-like line, not a statement (a table cell is one)
                 vec = self.snapshot.sentence_vectors[row]
                 dense = max(float(vec @ v) for v in qvecs if v is not None)
                 tokens = set(tokenize(text))
@@ -233,7 +233,7 @@ class Composer:
         for c in chosen:
             m = markers[c.chunk.id]
             cit = citations.setdefault(m, Citation.of_chunk(m, c.chunk))
-            cit.quotes.append(Quote(c.text, c.chunk.start + c.start, c.chunk.start + c.end))
+            cit.quotes.append(Quote.of(c.chunk, c.start, c.end))
         for cit in citations.values():
             cit.quotes.sort(key=lambda q: q.start)
         return "\n".join(lines).strip(), [citations[m] for m in sorted(citations)], quoted

@@ -120,9 +120,10 @@ def show_sources(answer, key: str) -> None:
     for c in answer.citations:
         with st.expander(f"[{c.marker}] {c.location}"):
             for q in c.quotes:
-                st.caption("Geciteerd:")
+                st.caption(f"Geciteerd (regel {q.line} van het bronbestand):" if q.line else "Geciteerd:")
                 st.text(q.text)
-            st.caption(f"Hele passage ({c.where('nl')}, soort: {c.kind}):")
+            start = f"vanaf regel {c.line} van het bronbestand" if c.line else c.where("nl")
+            st.caption(f"Hele passage ({start}, soort: {c.kind}):")
             st.text(c.passage)
 
 

@@ -113,6 +113,9 @@ class Chunk:
     # Line of the corpus file where the passage starts (plain-text and Markdown files only; the offsets
     # above count in the cleaned text, which a reader does not have).
     line: int | None = None
+    # Where each sentence of the passage starts in that file: [offset in ``text``, line] pairs in
+    # order, so that a quote is placed on its own line, not on the passage's first.
+    line_marks: list[list[int]] = field(default_factory=list)
 
     @staticmethod
     def make_id(doc_id: str, text: str, start: int) -> str:
@@ -140,6 +143,16 @@ class Chunk:
         if self.table:
             parts.append(f"Tabel {self.table}. {self.table_title or ''}".strip())
         return " › ".join(parts)
+
+    def line_at(self, offset: int) -> int | None:
+        """The line of the corpus file on which the text at ``offset`` (in ``text``) stands, as far as
+        sentence starts tell; the passage's own line where no sentence start is known."""
+        line = self.line
+        for at, n in self.line_marks:
+            if at > offset:
+                break
+            line = n
+        return line
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,4 +200,5 @@ class Chunk:
             practices=lst("practices"),
             ordinal=int(meta.get("ordinal", 0)),
             line=int(meta["line"]) if meta.get("line") is not None else None,
+            line_marks=[[int(a), int(b)] for a, b in lst("line_marks")],
         )

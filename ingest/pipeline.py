@@ -48,7 +48,9 @@ from wijzer.settings import Settings
 #: 5: a sentence no longer starts in lower case or with a bracket (a split after "cq." is undone).
 #: 6: chunks of plain-text and Markdown files carry the line of the file where they start.
 #: 7: a title line straight above a long unwrapped paragraph is a heading, not the paragraph's first words.
-PIPELINE_VERSION = "7"
+#: 8: a table cell is one sentence (a row was cut after "vs." and half a cell quoted); chunks carry
+#:    the line of each sentence (``Chunk.line_marks``).
+PIPELINE_VERSION = "8"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -145,24 +147,47 @@ def _as_an_editor_shows_it(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _opening_words(probe: str) -> re.Pattern | None:
+    """A pattern for the opening words of ``probe`` across any line breaks, or None when too short."""
+    words = probe.split()[:-1] if len(probe) == 60 else probe.split()  # the last may be cut
+    if sum(map(len, words)) < 15:
+        return None
+    return re.compile(r"\s+".join(map(re.escape, words)))
+
+
 def source_lines(source: str, chunks: list[Chunk]) -> None:
     """Set each chunk's line in the file it was read from: where its opening words stand (cleaning
     may have changed the rest; a hand-wrapped file breaks them over lines); for a table row, where its
     first long cell does. Searched in reading order; a chunk whose words cannot be found keeps
-    ``line = None``."""
+    ``line = None``. Then the line of each of its sentences (``line_marks``), searched from there on:
+    a passage spans paragraphs, and a quote is cited on its own line."""
     pos = 0
     for c in chunks:
         probes = [c.text[:60], *(m.group().strip()[:60] for m in _CELLS.finditer(c.text))][:4]
         for probe in probes:
-            words = probe.split()[:-1] if len(probe) == 60 else probe.split()  # the last may be cut
-            if sum(map(len, words)) < 15:
-                continue
-            pattern = re.compile(r"\s+".join(map(re.escape, words)))
-            m = pattern.search(source, pos) or pattern.search(source)
+            pattern = _opening_words(probe)
+            m = (pattern.search(source, pos) or pattern.search(source)) if pattern else None
             if m:
                 c.line = source.count("\n", 0, m.start()) + 1
                 pos = m.start() + 1
                 break
+        if c.line is None:
+            continue
+        at, line, marks = pos - 1, c.line, []
+        # Not past the passage: its own length (and some slack for what cleaning removed) further on.
+        limit = at + 2 * len(c.text) + 500
+        for s, e in sentence_spans(c.text, table=c.table is not None):
+            words = s
+            if c.table is not None and ": " in c.text[s:e]:  # a cell: its column's name is ours
+                words = c.text.index(": ", s, e) + 2
+            pattern = _opening_words(c.text[words:min(e, words + 60)])
+            m = pattern.search(source, at, limit) if pattern else None
+            if m:
+                line += source.count("\n", at, m.start())
+                at = m.start()
+                if line != (marks[-1][1] if marks else c.line):
+                    marks.append([s, line])
+        c.line_marks = marks
 
 
 def parse_file(path: Path, settings: Settings, sha256: str, manifest) -> tuple[DocumentInfo, dict, list[Chunk]]:
@@ -376,7 +401,7 @@ def _embed_into(cols, settings, chunks: list[Chunk], reuse: dict, report: Ingest
         if c.id in stored:  # an unchanged chunk keeps the sentences its vectors were made for
             spans.extend((f"{c.id}:{m['start']}", m, c.text[int(m["start"]) : int(m["end"])]) for m, _ in stored[c.id])
             continue
-        for s, e in sentence_spans(c.text):
+        for s, e in sentence_spans(c.text, table=c.table is not None):
             if e - s >= 12:
                 spans.append((f"{c.id}:{s}", {"chunk_id": c.id, "start": s, "end": e, "doc_id": c.doc_id}, c.text[s:e]))
     for emb_name in settings.embedders:

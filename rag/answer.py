@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 LABEL_PREFIX = re.compile(r"^[A-Z][a-z]+(?: [a-z]+){0,4}: (?=[A-Z])")
 
 
+def _series(numbers: list[int], conjunction: str) -> str:
+    """"12", "12 en 15", "12, 15 en 18"."""
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
+
+
 @dataclass
 class Quote:
     """Cited words exactly as they stand in the chunk, with offsets into the cleaned document."""
@@ -26,6 +32,12 @@ class Quote:
     text: str
     start: int
     end: int
+    line: int | None = None  # the line of the corpus file the quote starts on (plain text, Markdown)
+
+    @classmethod
+    def of(cls, chunk: Chunk, start: int, end: int) -> "Quote":
+        """The words ``chunk.text[start:end]``, placed in the document and the corpus file."""
+        return cls(chunk.text[start:end], chunk.start + start, chunk.start + end, chunk.line_at(start))
 
 
 @dataclass
@@ -66,10 +78,14 @@ class Citation:
         return self.quotes[0].text if self.quotes else ""
 
     def where(self, lang: str = "nl") -> str:
-        """Where a reader finds the passage: the line of the corpus file when known, else the offsets
-        in the cleaned text (``wijzer chunks`` and the audit record hold both)."""
-        if self.line is not None:
-            return f"regel {self.line} van het bronbestand" if lang == "nl" else f"line {self.line} of the source file"
+        """Where a reader finds the quoted words: the lines of the corpus file they start on (the
+        passage's first line when nothing is quoted), else the passage's offsets in the cleaned text
+        (``wijzer chunks`` and the audit record hold both)."""
+        lines = sorted({q.line for q in self.quotes if q.line is not None}) or ([self.line] if self.line else [])
+        if lines:
+            if lang == "nl":
+                return f"regel{'s' if len(lines) > 1 else ''} {_series(lines, 'en')} van het bronbestand"
+            return f"line{'s' if len(lines) > 1 else ''} {_series(lines, 'and')} of the source file"
         if lang == "nl":
             return f"tekens {self.start}–{self.end} van de opgeschoonde tekst"
         return f"characters {self.start}–{self.end} of the cleaned text"

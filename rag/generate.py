@@ -380,9 +380,9 @@ def _citation(k: int, passage: Passage, evidence: list[str]) -> Citation:
         span = _locate(sentence, ch.text)
         if span and span not in seen:
             seen.add(span)
-            cit.quotes.append(Quote(ch.text[span[0]:span[1]], ch.start + span[0], ch.start + span[1]))
+            cit.quotes.append(Quote.of(ch, *span))
     if not cit.quotes:  # nothing to point at more precisely: the whole passage is the quote
-        cit.quotes.append(Quote(ch.text, ch.start, ch.end))
+        cit.quotes.append(Quote.of(ch, 0, len(ch.text)))
     cit.quotes.sort(key=lambda q: q.start)
     return cit
 

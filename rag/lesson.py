@@ -95,9 +95,8 @@ class LessonBuilder:
                 cit = citations[chunk.id] = Citation.of_chunk(len(citations) + 1, chunk)
             out = []
             for s, e in spans:
-                text = chunk.text[s:e]
-                cit.quotes.append(Quote(text, chunk.start + s, chunk.start + e))
-                out.append(f"- {text} [{cit.marker}]")
+                cit.quotes.append(quote := Quote.of(chunk, s, e))
+                out.append(f"- {quote.text} [{cit.marker}]")
             return out
 
         def section(label: str, picked: list[tuple[Chunk, int]], questions: bool = False) -> None:

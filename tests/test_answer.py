@@ -468,14 +468,20 @@ def test_a_citation_names_the_line_of_the_corpus_file_and_opens_in_context(repor
     a = advisor.ask("Wat is een tussenruimte?")
     lines = (report_index.corpus_dir / "werken-aan-transformatie.txt").read_text(encoding="utf-8").split("\n")
     for c in a.citations:
-        # The passage's opening words stand on that line of the file a reader has.
+        # The passage's opening words stand on that line of the file a reader has, and each quote's
+        # on its own line, which is the line the answer names.
         assert c.line and c.passage[:40] in lines[c.line - 1], (c.line, c.passage[:40])
-        assert c.where("nl") == f"regel {c.line} van het bronbestand" and c.where("en").startswith("line ")
+        assert all(q.line and q.text[:40] in lines[q.line - 1] for q in c.quotes), [(q.line, q.text[:40]) for q in c.quotes]
+        quoted = sorted({q.line for q in c.quotes})
+        assert c.where("nl").startswith(f"regel{'s' if len(quoted) > 1 else ''} {quoted[0]}")
+        assert c.where("nl").endswith(f"{quoted[-1]} van het bronbestand") and c.where("en").startswith("line")
         before, passage, after = advisor.context(c)
         assert passage == c.passage and len(before) + len(after) >= 600
         doc = advisor.retriever.snapshot.documents[c.doc_id]["text"]
         first, last = c.start - len(before), c.end + len(after)  # whole paragraphs of the cleaned text
         assert (first == 0 or doc[first - 2:first] == "\n\n") and (last == len(doc) or doc[last:last + 2] == "\n\n")
+    # A passage spans paragraphs: a quote further on is not cited on the passage's first line.
+    assert any(q.line > c.line for c in a.citations for q in c.quotes)
 
 
 def test_a_short_question_asked_within_a_filter_is_about_the_filtered_subject(advisor):

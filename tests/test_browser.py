@@ -267,7 +267,7 @@ def test_answer_with_sources(app_page, request):
     shot(app_page, request, "2-answer")
     # For the README: the first source opened beside the answer.
     msg.get_by_test_id("stExpander").first.locator("summary").click()
-    expect(msg.get_by_test_id("stExpander").first.get_by_text("Geciteerd:").first).to_be_visible()
+    expect(msg.get_by_test_id("stExpander").first.get_by_text("Geciteerd (regel").first).to_be_visible()
     shot(app_page, request, "3-source-open", also=_docs_target("answer-view.png"))
 
 

@@ -110,10 +110,14 @@ def test_noop_change_remove_and_bad_file(small_settings):
     # the reader turns into a blank line, does not shift it.
     # A hand-wrapped paragraph is found too.
     (corpus / "c.txt").write_text("Kop\n\nEerste alinea over netwerken en bestuurslagen.\x0c\nTweede kop\n\n"
-                                  "Tweede alinea\nover schakelfuncties tussen Rijk en regio.\n", encoding="utf-8")
+                                  "Tweede alinea\nover schakelfuncties tussen Rijk en regio.\nEen tweede zin over de netwerken\n"
+                                  "van het Rijk in de regio.\n", encoding="utf-8")
     ingest(small_settings)
-    lines = {c.text[:6]: c.line for c in IndexStore(small_settings).snapshot().chunks if c.doc_id == "c"}
-    assert lines == {"Eerste": 3, "Tweede": 6}, lines
+    chunks = {c.text[:6]: c for c in IndexStore(small_settings).snapshot().chunks if c.doc_id == "c"}
+    assert {k: c.line for k, c in chunks.items()} == {"Eerste": 3, "Tweede": 6}, chunks
+    # Each sentence is placed too: a quote of the second sentence is on line 8, not the passage's 6.
+    second = chunks["Tweede"]
+    assert second.line_at(0) == 6 and second.line_at(second.text.index("Een tweede zin")) == 8, second.line_marks
 
     (corpus / "broken.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
     (corpus / "a.md").unlink()

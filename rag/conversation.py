@@ -29,6 +29,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydantic import TypeAdapter, ValidationError
+
 from rag.query import without_report_references
 
 _LEANS_BACK = re.compile(
@@ -71,6 +73,9 @@ class Turn:
     citations: list[dict] = field(default_factory=list)
 
 
+_TURNS = TypeAdapter(list[Turn])
+
+
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
@@ -102,7 +107,14 @@ class Conversation:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Conversation":
-        return cls([Turn(**t) for t in data.get("turns", [])])
+        """Turns checked field by field (a number is not a question): a ValueError names what is wrong,
+        in one line, instead of a failure later, mid-answer."""
+        try:
+            return cls(_TURNS.validate_python(data.get("turns", [])))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ", ".join(str(p + 1) if isinstance(p, int) else str(p) for p in first["loc"])
+            raise ValueError(f"turn {where}: {first['msg']}") from None
 
     def save(self, path: Path) -> None:
         """Write atomically (a temporary file beside ``path``, then a rename); on failure the old file

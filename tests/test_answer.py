@@ -506,7 +506,8 @@ def test_the_top_k_setting_bounds_the_passages_an_answer_draws_on(report_index, 
     assert len(advisor.ask("Wat kan de ambtelijke top doen aan verkokering?").passages) == report_index.top_k == 6
 
 
-@pytest.mark.parametrize("content", ["[]", '{"turns": "x"}', '{"turns": [1]}', "{"])
+@pytest.mark.parametrize("content", ["[]", '{"turns": "x"}', '{"turns": [1]}', "{", '{"turns": [{"question": 5}]}',
+                                     '{"turns": [{"vraag": "Hoe?"}]}', '{"turns": [{"question": "Hoe?", "citations": 3}]}'])
 def test_a_file_that_is_not_a_conversation_is_named_as_such(tmp_path, content):
     path = tmp_path / "c.json"
     path.write_text(content, encoding="utf-8")

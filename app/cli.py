@@ -202,7 +202,7 @@ def ask(
     mode: str = typer.Option("advies", "--mode", help="advies, lesmateriaal or toets."),
     conversation: Optional[Path] = typer.Option(None, "--conversation", help="JSON file that keeps the conversation; follow-ups are read against it."),
     filter_: list[str] = typer.Option([], "--filter", help="key=value[,value]: doc, part, finding (or chapter), textbox, kind, practice; an unknown value lists the known ones."),
-    as_json: bool = typer.Option(False, "--json", help="Print the answer with citations, passages, support, timings and config as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the audit record as JSON: the answer with citations, passages, support, timings and config, and the conversation it was asked in."),
     export: list[Path] = typer.Option([], "--export", help="Also write the answer to FILE: .md, .docx, or .json (the audit record). Every target is checked before answering; a write that still fails is named after the answer, with exit code 1."),
 ) -> None:
     """Answer a question from the report, every sentence with its source marker \\[n]."""
@@ -241,21 +241,21 @@ def ask(
         answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))
-    if as_json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    from rag.export import SUPPORT_HEADER, answer_markdown, answers_docx, audit_record, support_rows
+
+    if as_json:  # the audit record: the answer's fields, and the conversation it was asked in
+        print(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2))
     else:
         console.print(answer.text, markup=False, highlight=False)
         if answer.citations:
             console.print("\n[bold]Bronnen[/]" if answer.lang == "nl" else "\n[bold]Sources[/]")
             for c in answer.citations:
                 console.print(f"[{c.marker}] {c.location} ({c.where(answer.lang)})", markup=False, highlight=False)
-        if answer.mode == "toets":
-            table = Table("zin", "bron", "score", "oordeel")
-            for v in answer.support:
-                if v.label != "frame":
-                    table.add_row(v.sentence[:90], str(v.best_marker or "-"), f"{v.score:.2f}", v.label)
+        if answer.mode == "toets" and (rows := support_rows(answer, width=90)):
+            table = Table(*SUPPORT_HEADER[answer.lang if answer.lang in SUPPORT_HEADER else "nl"])
+            for row in rows:
+                table.add_row(*row)
             console.print(table)
-    from rag.export import answer_markdown, answers_docx, audit_record
 
     # Each target on its own: one that cannot be written is named and does not stop the others.
     failed = []

@@ -16,7 +16,7 @@ import streamlit as st
 from ingest.index import IndexUnavailable
 from rag.advisor import Advisor, Mode, QuestionError
 from rag.conversation import Conversation
-from rag.export import answer_markdown, answers_docx, audit_record, conversation_markdown
+from rag.export import VERDICTS, answer_markdown, answers_docx, audit_record, conversation_markdown
 from rag.feedback import FeedbackStore
 from rag.retrieve import Filters
 from wijzer.settings import Settings
@@ -127,11 +127,8 @@ def show_sources(answer, key: str) -> None:
             st.text(c.passage)
 
 
-VERDICTS = {"supported": "onderbouwd", "weak": "zwak", "unsupported": "niet onderbouwd"}
-
-
 def show_support(answer) -> None:
-    rows = [{"zin": v.sentence, "bron": v.best_marker, "score": v.score, "oordeel": VERDICTS.get(v.label, v.label)}
+    rows = [{"zin": v.sentence, "bron": v.best_marker, "score": v.score, "oordeel": VERDICTS["nl"].get(v.label, v.label)}
             for v in answer.support if v.label != "frame"]
     if rows:
         st.markdown("**Onderbouwing per zin**")

@@ -1,8 +1,9 @@
 """Exports: an answer or a conversation as Markdown or Word, an answer's audit record as JSON.
 
-The Markdown and Word documents carry the sources section (each marker with its location, the quoted
-words and character offsets) and the corpus attribution, so a trainer can edit them and an evaluator can
-trace every line.
+The Markdown and Word documents carry the sources section (each marker with its location, the lines of
+the corpus file its quotes start on, and the quoted words), for *Toets op bronnen* the support of every
+sentence, and the corpus attribution, so a trainer can edit them and an evaluator can trace every line.
+Character offsets are in the audit record (JSON), which holds everything.
 
 ### Usage example
 
@@ -16,15 +17,21 @@ json.dumps(audit_record(answer, conversation))
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
 import time
 
 from docx import Document
-from docx.shared import Pt
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
 
 from rag.answer import Answer
 
+VERDICTS = {"nl": {"supported": "onderbouwd", "weak": "zwak", "unsupported": "niet onderbouwd"},
+            "en": {"supported": "supported", "weak": "weak", "unsupported": "unsupported"}}
+SUPPORT_HEADER = {"nl": ("Zin", "Bron", "Score", "Oordeel"), "en": ("Sentence", "Source", "Score", "Verdict")}
+SUPPORT_TITLE = {"nl": "Onderbouwing per zin", "en": "Support per sentence"}
 ATTRIBUTION = (
     "Bron: PBL & VU (2026). Werken aan transformatie: een handelingsrepertoire in ontwikkeling bij het Rijk "
     "voor opgaven in de leefomgeving. Den Haag: PBL Planbureau voor de Leefomgeving (publicatienummer 5760)."
@@ -45,18 +52,49 @@ def _md_text(text: str) -> str:
 
 
 def sources_markdown(answer: Answer) -> str:
+    """The sources as a list, each quote a block quote inside its item (valid CommonMark: an indented
+    "> " line after a paragraph would be read as more of that paragraph)."""
     if not answer.citations:
         return ""
-    head = "**Bronnen**" if answer.lang == "nl" else "**Sources**"
-    lines = [head]
+    lines = ["**Bronnen**" if answer.lang == "nl" else "**Sources**", ""]
     for c in answer.citations:
-        lines.append(f"[{c.marker}] {c.location} ({c.where(answer.lang)})")
+        lines.append(f"- [{c.marker}] {c.location} ({c.where(answer.lang)})")
         for q in c.quotes:
-            lines.append(f"    > {_no_html(q.text)}")
+            lines += ["", f"  > {_no_html(' '.join(q.text.split()))}"]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+def support_rows(answer: Answer, width: int | None = None) -> list[tuple[str, str, str, str]]:
+    """The support of every claim (frames left out) as (sentence, source, score, verdict) in the answer's
+    language; ``width`` shortens a sentence at a word, with "…"."""
+    words = VERDICTS[answer.lang if answer.lang in VERDICTS else "nl"]
+    rows = []
+    for v in answer.support:
+        if v.label == "frame":
+            continue
+        sentence = " ".join(v.sentence.split())
+        if width and len(sentence) > width:
+            sentence = sentence[:width].rsplit(" ", 1)[0] + " …"
+        rows.append((sentence, f"[{v.best_marker}]" if v.best_marker else "–", f"{v.score:.2f}", words.get(v.label, v.label)))
+    return rows
+
+
+def support_markdown(answer: Answer) -> str:
+    rows = support_rows(answer)
+    if not rows:
+        return ""
+    head = SUPPORT_HEADER[answer.lang if answer.lang in SUPPORT_HEADER else "nl"]
+    lines = [f"**{SUPPORT_TITLE[answer.lang if answer.lang in SUPPORT_TITLE else 'nl']}**", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_md_text(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def answer_markdown(answer: Answer, with_question: bool = True) -> str:
+def answer_markdown(answer: Answer, with_question: bool = True, attribution: bool = True) -> str:
+    """One answer as Markdown: the question (a lesson's own title first), the answer, for *Toets op
+    bronnen* the support table, the sources and, unless ``attribution=False`` (a conversation carries it
+    once), the corpus attribution."""
     parts = []
     text = _no_html(answer.text)
     if with_question:
@@ -67,63 +105,119 @@ def answer_markdown(answer: Answer, with_question: bool = True) -> str:
         else:
             parts.append(f"### {_md_text(answer.question)}")
     parts.append(text.strip("\n"))
+    if answer.mode == "toets" and (table := support_markdown(answer)):
+        parts.append(table)
     src = sources_markdown(answer)
     if src:
         parts.append(src)
-    return "\n\n".join(parts)
+    if attribution:
+        parts.append(f"_{ATTRIBUTION}_")
+    return "\n\n".join(parts) + "\n"
 
 
 def conversation_markdown(answers: list[Answer], title: str = "Transformatiewijzer — gesprek") -> str:
-    body = "\n\n---\n\n".join(answer_markdown(a) for a in answers)
+    body = "\n\n---\n\n".join(answer_markdown(a, attribution=False).rstrip("\n") for a in answers)
     return f"# {title}\n\n{body}\n\n---\n\n_{ATTRIBUTION}_\n"
 
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-
-
 def _add_runs(paragraph, text: str) -> None:
-    """Add ``text`` to a Word paragraph, turning **bold** and _italic_ Markdown into runs."""
+    """Add ``text`` to a Word paragraph, turning **bold**, *italic* and _italic_ Markdown into runs."""
     pos = 0
-    for m in re.finditer(r"\*\*(.+?)\*\*|(?<![\w])_(.+?)_(?![\w])", text):
+    for m in _EMPHASIS.finditer(text):
         if m.start() > pos:
             paragraph.add_run(text[pos : m.start()])
-        run = paragraph.add_run(m.group(1) or m.group(2))
+        run = paragraph.add_run(m.group(1) or m.group(2) or m.group(3))
         run.bold = bool(m.group(1))
-        run.italic = bool(m.group(2))
+        run.italic = not m.group(1)
         pos = m.end()
     if pos < len(text):
         paragraph.add_run(text[pos:])
 
 
+_EMPHASIS = re.compile(r"\*\*(.+?)\*\*|(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])|(?<![\w])_(.+?)_(?![\w])")
+_HEADING_LINE = re.compile(r"^(#{1,4})\s+(.*)$")
+_BOLD_LINE = re.compile(r"^\*\*([^*]+)\*\*$")  # a heading of the advisory answer ("**Wat je kunt doen**")
+_WORD_LANG = {"nl": "nl-NL", "en": "en-GB"}
+
+
+def _in_language(paragraph, lang: str) -> None:
+    """Mark the runs of ``paragraph`` as written in ``lang`` (Word's spelling check follows it)."""
+    for run in paragraph.runs:
+        tag = OxmlElement("w:lang")
+        tag.set(qn("w:val"), _WORD_LANG.get(lang, "nl-NL"))
+        run._r.get_or_add_rPr().append(tag)
+
+
 def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> bytes:
-    """A Word document with every answer, its sources and the attribution; returns the .docx bytes."""
+    """A Word document with every answer (its own heading: a lesson's title, else the question), for
+    *Toets op bronnen* its support table, its sources and the attribution; returns the .docx bytes.
+    The document is in Dutch (the quotes are); an English answer's own words are marked English."""
     doc = Document()
+    for tag in doc.styles.element.iter(qn("w:lang")):  # the template says en-US
+        tag.set(qn("w:val"), "nl-NL")
+    props = doc.core_properties
+    props.author = props.last_modified_by = "Transformatiewijzer"
+    props.created = props.modified = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    props.comments = ATTRIBUTION
+    props.revision = 1
     doc.add_heading(title, level=0)
     for answer in answers:
-        doc.add_heading(answer.question, level=1)
-        for line in answer.text.splitlines():
+        own = answer.lang != "nl"  # paragraphs in the answer's language, not quotes
+        text = answer.text
+        if text.startswith("# "):  # a lesson: its title is the heading, the request under it
+            first, _, text = text.partition("\n")
+            heading = first[2:].strip()
+            doc.add_heading(heading, level=1)
+            asked = doc.add_paragraph()
+            asked.add_run(answer.question).italic = True
+        else:
+            heading = answer.question
+            asked = doc.add_heading(heading, level=1)
+        props.title = props.title or heading
+        if own:
+            _in_language(asked, answer.lang)
+        for line in text.splitlines():
             stripped = line.strip()
             if not stripped:
                 continue
-            if m := re.match(r"^(#{1,4})\s+(.*)$", stripped):
-                doc.add_heading(m.group(2), level=min(len(m.group(1)) + 1, 4))
+            if m := _HEADING_LINE.match(stripped):
+                p = doc.add_heading(m.group(2), level=min(len(m.group(1)), 4))
+            elif m := _BOLD_LINE.match(stripped):
+                p = doc.add_heading(m.group(1), level=2)
             elif stripped.startswith("- "):
                 _add_runs(doc.add_paragraph(style="List Bullet"), stripped[2:])
+                continue  # a quote: Dutch
             elif re.match(r"^\d+\.\s", stripped):
-                _add_runs(doc.add_paragraph(style="List Number"), re.sub(r"^\d+\.\s+", "", stripped))
+                _add_runs(p := doc.add_paragraph(style="List Number"), re.sub(r"^\d+\.\s+", "", stripped))
             else:
-                _add_runs(doc.add_paragraph(), stripped)
+                _add_runs(p := doc.add_paragraph(), stripped)
+            if own:
+                _in_language(p, answer.lang)
+        rows = support_rows(answer) if answer.mode == "toets" else []
+        if rows:
+            key = answer.lang if answer.lang in SUPPORT_HEADER else "nl"
+            h = doc.add_heading(SUPPORT_TITLE[key], level=2)
+            table = doc.add_table(rows=1, cols=4)
+            table.style = "Table Grid"
+            for cell, name in zip(table.rows[0].cells, SUPPORT_HEADER[key]):
+                cell.text = name
+                cell.paragraphs[0].runs[0].bold = True
+            for row in rows:
+                for cell, value in zip(table.add_row().cells, row):
+                    cell.text = value
+            if own:
+                _in_language(h, answer.lang)
         if answer.citations:
-            doc.add_heading("Bronnen" if answer.lang == "nl" else "Sources", level=2)
+            h = doc.add_heading("Bronnen" if answer.lang == "nl" else "Sources", level=2)
+            if own:
+                _in_language(h, answer.lang)
             for c in answer.citations:
                 p = doc.add_paragraph()
                 p.add_run(f"[{c.marker}] ").bold = True
                 p.add_run(f"{c.location} ({c.where(answer.lang)})")
                 for q in c.quotes:
-                    quote = doc.add_paragraph(q.text)
-                    quote.paragraph_format.left_indent = Pt(18)
-                    for run in quote.runs:
-                        run.italic = True
+                    quote = doc.add_paragraph(style="Quote")
+                    _add_runs(quote, q.text)
     doc.add_paragraph().add_run(ATTRIBUTION).italic = True
     buf = io.BytesIO()
     doc.save(buf)

@@ -534,6 +534,8 @@ def test_cli_ask_json_and_conversation_file(report_index, tmp_path):
                           env=env, capture_output=True, text=True, check=True).stdout
     assert len(json.loads(conv.read_text())["turns"]) == 2
     assert "Wat zijn schakelfuncties?" in json.loads(out2)["resolved_question"]
+    # The JSON is the audit record: it holds the conversation the answer was given in.
+    assert json.loads(out2)["conversation"]["turns"][0]["question"] == "Wat zijn schakelfuncties?"
     bad = subprocess.run([wijzer, "ask", "  "], env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "leeg" in bad.stderr
     # A target that cannot be written is named before anything is answered; the conversation is untouched.
@@ -581,6 +583,7 @@ def test_eval_runner_reports_answer_metrics(advisor, report_index, tmp_path):
 
 def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path):
     from docx import Document as Docx
+    from markdown_it import MarkdownIt
 
     from rag.export import answer_markdown, answers_docx, audit_record
 
@@ -601,12 +604,44 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
     strategies = a.text.split("## Twee strategieën")[1].split("_Naast elkaar")[0]
     assert not re.search(r"^- (Aansluiten|Vernieuwen): ", strategies, re.M)  # the heading says it already
     md = answer_markdown(a)
-    assert "**Bronnen**" in md and "[1] Werken aan transformatie" in md
+    assert "**Bronnen**" in md and "- [1] Werken aan transformatie" in md and "PBL & VU (2026)" in md
     # The lesson's own title first, the request under it (heading levels run from 1 down).
     assert md.startswith("# Lesmateriaal — Bevinding 4") and md.splitlines()[2] == "_Ik wil een training geven over bevinding 4_"
+    # As a Markdown viewer shows it: every quote a block quote of its own, no stray ">".
+    html = MarkdownIt().render(md)
+    assert html.count("<blockquote>") == sum(len(c.quotes) for c in a.citations) and "&gt;" not in html
     path = tmp_path / "les.docx"
     path.write_bytes(answers_docx([a], title="Lesmateriaal"))
-    text = "\n".join(p.text for p in Docx(path).paragraphs)
+    word = Docx(path)
+    text = "\n".join(p.text for p in word.paragraphs)
     assert "Twee strategieën" in text and "Bronnen" in text and "PBL & VU (2026)" in text
+    # A trainer's Word file: the lesson's title as its title and first heading, headings a navigation
+    # pane can list, Dutch for the spelling check, no Markdown asterisks, not made by "python-docx".
+    headings = [(p.style.name, p.text) for p in word.paragraphs if p.style.name.startswith("Heading")]
+    assert headings[0] == ("Heading 1", a.text.splitlines()[0][2:]) and ("Heading 2", "De spanning") in headings
+    assert word.core_properties.title == headings[0][1] and word.core_properties.author == "Transformatiewijzer"
+    assert word.core_properties.created.year >= 2026
+    assert 'w:val="nl-NL"' in word.styles.element.xml and 'w:val="en-US"' not in word.styles.element.xml
+    assert "*" not in text
     record = audit_record(a)
     assert record["passages"] and record["support"] and record["corpus_version"] == a.corpus_version
+
+
+def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_path):
+    from docx import Document as Docx
+
+    from rag.export import answer_markdown, answers_docx
+
+    for question, header in (("Wat kan de ambtelijke top doen aan verkokering?", "| Zin | Bron | Score | Oordeel |"),
+                             ("What can senior management do about silos?", "| Sentence | Source | Score | Verdict |")):
+        a = advisor.ask(question, mode="toets")
+        claims = [v for v in a.support if v.label != "frame"]
+        assert claims and not a.refused
+        md = answer_markdown(a)
+        table = md.split(header + "\n")[1].split("\n\n")[0].splitlines()
+        assert len(table) == len(claims) + 1  # the rule under the header, then one row per claim
+        (tmp_path / "a.docx").write_bytes(answers_docx([a]))
+        word = Docx(tmp_path / "a.docx")
+        assert len(word.tables) == 1 and len(word.tables[0].rows) == len(claims) + 1
+        assert word.tables[0].rows[0].cells[0].text == header.split(" | ")[0].strip("| ")
+    assert header not in answer_markdown(advisor.ask("What can senior management do about silos?"))  # advies

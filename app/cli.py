@@ -199,7 +199,7 @@ def search(
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="The question or situation, in Dutch or English."),
-    mode: str = typer.Option("advies", "--mode", help="advies, lesmateriaal or toets."),
+    mode: str = typer.Option("advies", "--mode", help="advies, lesmateriaal (a finding or a theme: 'Lesmateriaal over verkokering') or toets."),
     conversation: Optional[Path] = typer.Option(None, "--conversation", help="JSON file that keeps the conversation; follow-ups are read against it."),
     filter_: list[str] = typer.Option([], "--filter", help="key=value[,value]: doc, part, finding (or chapter), textbox, kind, practice; an unknown value lists the known ones."),
     as_json: bool = typer.Option(False, "--json", help="Print the audit record as JSON: the answer with citations, passages, support, timings and config, and the conversation it was asked in."),

@@ -71,7 +71,7 @@ def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
     snap = advisor.retriever.snapshot
     st.sidebar.header("Instellingen")
     mode = MODES[st.sidebar.radio("Modus", list(MODES), help="Advies: antwoord met bronnen. Lesmateriaal: "
-                                  "een bevinding uitgewerkt voor een training. Toets op bronnen: per zin de onderbouwing.")]
+                                  "een bevinding of thema uitgewerkt voor een training. Toets op bronnen: per zin de onderbouwing.")]
     st.sidebar.subheader("Filters")
     findings: dict[int, str] = {}
     for doc in snap.documents.values():

@@ -35,7 +35,7 @@ from rag.conversation import Conversation, Turn, is_followup
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
-from rag.query import Query
+from rag.query import Query, lesson_theme
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -152,7 +152,11 @@ class Advisor:
         mode = Mode.from_str(mode) if isinstance(mode, str) else mode
         question = clean_question(question)
         timings: dict[str, float] = {}
-        result, history = self.retrieve(question, conversation, filters)
+        # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
+        # what is retrieved and judged, not the words of the request.
+        theme = lesson_theme(question) if mode is Mode.LESMATERIAAL else ""
+        finding = self.lessons.finding_of(question) if mode is Mode.LESMATERIAAL else None
+        result, history = self.retrieve(theme if theme and finding is None else question, conversation, filters)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
@@ -182,18 +186,15 @@ class Advisor:
         t = time.perf_counter()
         answerer = "composed"
         support = None
-        chapter = None
-        if mode is Mode.LESMATERIAAL:
-            named = self.lessons.finding_of(question, [])
-            chapter = named or (self.lessons.finding_of(question, [p.chunk for p in result.passages]) if verdict.covered else None)
-            if named:  # asking for a finding by name is covered by definition
-                verdict = CoverageVerdict(True, verdict.score, verdict.threshold, "")
-        if chapter is not None:
-            text, citations = self.lessons.build(chapter, lang=lang)
+        if finding is not None:  # asking for a finding by name is covered by definition
+            verdict = CoverageVerdict(True, verdict.score, verdict.threshold, "")
+            text, citations = self.lessons.build(finding, lang=lang)
+        elif mode is Mode.LESMATERIAAL:
+            if verdict.covered and result.passages:
+                text, citations = self.lessons.build_theme(result, self.composer, theme or question, lang=lang)
+            else:  # nothing to teach from: say so, and offer the findings
+                text, citations = self.lessons.options(lang), []
         elif verdict.covered and result.passages:
-            if mode is Mode.LESMATERIAAL:
-                notes.append("Geen bevinding herkend in de vraag; dit is een gewoon advies." if lang == "nl"
-                             else "No finding recognised in the request; this is a regular answer.")
             generated = self._generate(result, lang, notes, on_token) if self.generative else None
             if generated is not None:
                 text, citations, support, answerer = (generated.text, generated.citations, generated.support,

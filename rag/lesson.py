@@ -1,16 +1,21 @@
-"""Lesmateriaal: training material on one finding or theme, every item traceable to a passage.
+"""Lesmateriaal: training material on one finding or on a theme, every item traceable to a passage.
 
-For a finding (named by number, title or simply by what the question is about) it gathers from the
-index's structure — not from free text — the tension, the *aansluiten* and *vernieuwen* strategies
-(the chapter's method sections, the reflection's paragraphs and the row of table 2), what is needed,
-what it asks of the ambtelijke top, the practice examples (text boxes), the report's own questions, and
-discussion questions for a group built on those passages. Every quoted sentence carries its ``[n]``.
+For a finding (named by number or title) it gathers from the index's structure — not from free text —
+the tension, the *aansluiten* and *vernieuwen* strategies (the chapter's method sections, the
+reflection's paragraphs and the row of table 2), what is needed, what it asks of the ambtelijke top, the
+practice examples (text boxes), the report's own questions, and discussion questions for a group built
+on those passages. For a theme ("Lesmateriaal over verkokering", "a workshop on citizen assemblies") it
+builds the same anatomy from the passages retrieved for the theme, whatever findings they belong to:
+what the report says about it, the tension and table 2's strategies of the findings it is discussed in,
+what is needed, the ambtelijke top, examples, questions. Every quoted sentence carries its ``[n]``, and
+a sentence the report repeats (the summary restates the chapters) is quoted once.
 
 ### Usage example
 
 ```python
 builder = LessonBuilder(retriever.snapshot)
 text, citations = builder.build(chapter=4, lang="nl")
+text, citations = builder.build_theme(retriever.run("verkokering"), composer, "verkokering", lang="nl")
 ```
 """
 
@@ -18,9 +23,15 @@ from __future__ import annotations
 
 import re
 
+from typing import TYPE_CHECKING
+
 from ingest.index import IndexSnapshot
 from ingest.models import Chunk
 from rag.answer import LABEL_PREFIX, Citation, Quote
+
+if TYPE_CHECKING:
+    from rag.compose import Composer
+    from rag.retrieve import RetrievalResult
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d)\b", re.I)
 
@@ -30,14 +41,79 @@ LABELS = {
            "vernieuwen": "Vernieuwen van het gangbare", "needed": "Wat is nodig?",
            "top": "Wat vraagt dit van de ambtelijke top?", "examples": "Voorbeelden uit de praktijk",
            "questions": "Vragen die het rapport zelf stelt", "discussion": "Discussievragen voor de groep",
-           "table": "Naast elkaar, uit tabel 2:"},
+           "table": "Naast elkaar, uit tabel 2:", "says": "Wat het rapport erover zegt",
+           "where": "Het rapport bespreekt dit vooral in", "options": "Lesmateriaal kan gaan over een van de zes "
+           "bevindingen, of over een thema daaruit (bijvoorbeeld ‘Lesmateriaal over verkokering’):",
+           "nothing": "**Hier kan ik geen lesmateriaal bij maken.** Het rapport behandelt dit onderwerp niet, "
+           "of het verzoek noemt geen onderwerp."},
     "en": {"title": "Training material", "finding": "Finding", "tension": "The tension",
            "strategies": "Two strategies", "aansluiten": "Aansluiten (working within what exists)",
            "vernieuwen": "Vernieuwen (renewing what exists)", "needed": "What is needed",
            "top": "What it asks of senior management (de ambtelijke top)", "examples": "Examples from practice",
            "questions": "Questions the report itself asks", "discussion": "Discussion questions for the group",
-           "table": "Side by side, from table 2:"},
+           "table": "Side by side, from table 2:", "says": "What the report says about it",
+           "where": "The report discusses this mainly in", "options": "Training material can be about one of the "
+           "six findings, or a theme from them (for example ‘Training material on verkokering’):",
+           "nothing": "**I cannot make training material for this.** The report does not treat this subject, "
+           "or the request names none."},
 }
+# A question of the report's own that points back ("Hoe gaan ambtenaren hiermee om?") asks nothing alone.
+_POINTS_BACK = re.compile(r"\b(hier|daar)(mee|bij|in|van|voor|aan|over|op|door|uit|om)\b", re.I)
+
+
+def _as_title(words: str, width: int = 90) -> str:
+    """A theme in the asker's words as plain text for a title: no markup of its own (tags, links,
+    emphasis), shortened at a word."""
+    plain = " ".join(re.sub(r"[<>\[\]*_`#|!\\]", " ", words).split())
+    return plain if len(plain) <= width else plain[:width].rsplit(" ", 1)[0] + " …"
+
+
+def _same_words(text: str) -> str:
+    """A sentence without its references ("(Geels & Schot 2007)") and punctuation: the summary
+    restates the chapters, sometimes with a reference more or less."""
+    return " ".join(re.findall(r"\w+", re.sub(r"\([^)]*\)", " ", text).lower()))
+
+
+class _Lesson:
+    """The lines and citations of one lesson as it is written; each sentence quoted once."""
+
+    def __init__(self, lang: str, title: str) -> None:
+        self.lang = lang
+        self.L = LABELS[lang]
+        self.lines: list[str] = [title]
+        self.citations: dict[str, Citation] = {}
+        self._quoted: set[str] = set()
+
+    def cite(self, chunk: Chunk, spans: list[tuple[int, int]]) -> list[str]:
+        out = []
+        for s, e in spans:
+            key = _same_words(chunk.text[s:e])
+            if key in self._quoted:
+                continue
+            self._quoted.add(key)
+            cit = self.citations.get(chunk.id)
+            if cit is None:
+                cit = self.citations[chunk.id] = Citation.of_chunk(len(self.citations) + 1, chunk)
+            cit.quotes.append(quote := Quote.of(chunk, s, e))
+            out.append(f"- {quote.text} [{cit.marker}]")
+        return out
+
+    def section(self, label: str, body: list[str], level: int = 2) -> None:
+        if body:
+            self.lines.append(f"\n{'#' * level} {label}")
+            self.lines.extend(body)
+
+    def marker(self, chunk: Chunk | None) -> int | None:
+        return self.citations[chunk.id].marker if chunk is not None and chunk.id in self.citations else None
+
+    def discussion(self, questions: list[str]) -> None:
+        self.section(self.L["discussion"], [f"{i}. {d}" for i, d in enumerate(questions, start=1)])
+
+    def done(self) -> tuple[str, list[Citation]]:
+        ordered = sorted(self.citations.values(), key=lambda c: c.marker)
+        for cit in ordered:
+            cit.quotes.sort(key=lambda q: q.start)
+        return "\n".join(self.lines).strip(), ordered
 
 
 class LessonBuilder:
@@ -48,18 +124,28 @@ class LessonBuilder:
         for s in snapshot.sentences:
             self._spans.setdefault(index[s.chunk_index].id, []).append((s.start, s.end))
 
-    def finding_of(self, question: str, retrieved: list[Chunk]) -> int | None:
-        """The finding a request is about: named outright, by its title, or by what was retrieved."""
+    def findings(self) -> dict[int, str]:
+        """The findings of the index by number, with their titles."""
+        out: dict[int, str] = {}
+        for doc in self.snapshot.documents.values():
+            for n, title in doc["structure"].get("findings", {}).items():
+                out.setdefault(int(n), title)
+        return dict(sorted(out.items()))
+
+    def finding_of(self, question: str) -> int | None:
+        """The finding a request names outright ("bevinding 4") or by its title, else None."""
         m = _FINDING_REF.search(question)
         if m:
             return int(m.group(1))
         low = question.lower()
-        for doc in self.snapshot.documents.values():
-            for n, title in doc["structure"].get("findings", {}).items():
-                if title.lower() in low:
-                    return int(n)
-        chapters = [c.chapter for c in retrieved[:5] if c.chapter]
-        return max(set(chapters), key=chapters.count) if chapters else None
+        return next((n for n, title in self.findings().items() if title.lower() in low), None)
+
+    def options(self, lang: str) -> str:
+        """What to say to a request without a subject the report treats: the findings to choose from."""
+        L = LABELS[lang]
+        lines = [L["nothing"], "", L["options"]]
+        lines += [f"{n}. {L['finding']} {n} — {title}" for n, title in self.findings().items()]
+        return "\n".join(lines)
 
     def _sentences(self, chunk: Chunk, limit: int, questions: bool = False) -> list[tuple[int, int]]:
         out = []
@@ -71,117 +157,162 @@ class LessonBuilder:
             if at_line_start and (m := LABEL_PREFIX.match(text)):
                 s, text = s + m.end(), text[m.end():]
             is_q = text.rstrip().endswith("?")
-            if questions != is_q or len(text) < 30 or text[:1].islower():
+            if questions != is_q or len(text) < 30 or text[:1].islower() or (is_q and _POINTS_BACK.search(text)):
                 continue
             out.append((s, e))
             if len(out) >= limit:
                 break
         return out
 
-    def build(self, chapter: int, lang: str = "nl") -> tuple[str, list[Citation]]:
-        L = LABELS[lang]
-        chunks = [c for c in self.snapshot.chunks if c.chapter == chapter and c.kind not in {"reference", "front_matter"}]
-        if not chunks:
-            raise ValueError(f"Finding {chapter} is not in the index; the findings are numbered 1–6.")
-        title = chunks[0].chapter_title or ""
-        citations: dict[str, Citation] = {}
-        lines: list[str] = [f"# {L['title']} — {L['finding']} {chapter}: {title}"]
+    def _tension(self, chapter: int) -> list[Chunk]:
+        return [c for c in self.snapshot.chunks if c.chapter == chapter and c.part == "samenvatting"
+                and c.section_path and c.section_path[0].lower().startswith("spanning")]
 
-        def cite(chunk: Chunk, spans: list[tuple[int, int]]) -> list[str]:
-            if not spans:
-                return []
-            cit = citations.get(chunk.id)
-            if cit is None:
-                cit = citations[chunk.id] = Citation.of_chunk(len(citations) + 1, chunk)
-            out = []
-            for s, e in spans:
-                cit.quotes.append(quote := Quote.of(chunk, s, e))
-                out.append(f"- {quote.text} [{cit.marker}]")
-            return out
-
-        def section(label: str, picked: list[tuple[Chunk, int]], questions: bool = False) -> None:
-            body: list[str] = []
-            for chunk, limit in picked:
-                body.extend(cite(chunk, self._sentences(chunk, limit, questions)))
-            if body:
-                lines.append(f"\n## {label}")
-                lines.extend(body)
-
-        by = lambda pred: [c for c in chunks if pred(c)]  # noqa: E731
-        tension = by(lambda c: c.part == "samenvatting" and c.section_path and c.section_path[0].lower().startswith("spanning"))
-        intro = by(lambda c: c.part == f"h{chapter}" and not c.section_path and c.kind == "finding")
-        section(L["tension"], [(c, 2) for c in tension[:1]] + [(c, 1) for c in intro[1:2]])
-
-        lines.append(f"\n## {L['strategies']}")
-        for strategy in ("aansluiten", "vernieuwen"):
-            picked = by(lambda c, s=strategy: c.strategy == s)
-            reflectie = [c for c in picked if c.part == "reflectie"][:1]
-            chapter_text = [c for c in picked if c.part != "reflectie"][:1]
-            body: list[str] = []
-            for c in chapter_text:
-                body.append(f"_{c.section}_" if c.section else "")
-            for c, limit in [(c, 2) for c in reflectie] + [(c, 1) for c in chapter_text]:
-                body.extend(cite(c, self._sentences(c, limit)))
-            if body:
-                lines.append(f"\n### {L[strategy]}")
-                lines.extend(b for b in body if b)
-        table_rows = [c for c in self.snapshot.chunks if c.table == 2 and f"({chapter})" in c.text]
-        for c in table_rows[:1]:
+    def _table_row(self, lesson: _Lesson, chapter: int) -> tuple[Chunk | None, list[str]]:
+        """The finding's row of table 2, the strategies side by side: one cited line per column
+        ("Aansluiten: …", "Vernieuwen: …", "Rol ambtelijke top: …"), each verbatim; not the finding's
+        own column, which the title names."""
+        for c in self.snapshot.chunks:
+            if c.table != 2 or f"({chapter})" not in c.text:
+                continue
             line = next((ln for ln in c.text.split("\n") if f"({chapter})" in ln), "")
             if not line:
                 continue
-            # The finding's row of table 2, the strategies side by side: one cited line per column
-            # ("Aansluiten: …", "Vernieuwen: …", "Rol ambtelijke top: …"), each verbatim; not the
-            # finding's own column, which the title names.
-            s = c.text.index(line)
-            cells, pos = [], s
+            cells, pos = [], c.text.index(line)
             for cell in line.split(" | "):
                 at = c.text.index(cell, pos)
                 pos = at + len(cell)
                 if f"({chapter})" not in cell:
                     cells.append((at, at + len(cell)))
-            lines.append(f"\n_{L['table']}_")
-            lines.extend(cite(c, cells))
-        if lines[-1] == f"\n## {L['strategies']}":
-            lines.pop()
+            return c, lesson.cite(c, cells)
+        return None, []
 
-        section(L["needed"], [(c, 2) for c in by(lambda c: c.kind == "what_is_needed")[:2]])
-        section(L["top"], [(c, 2) for c in by(lambda c: c.kind == "role_of_top")[:3]])
-        section(L["examples"], [(c, 2) for c in by(lambda c: c.kind == "practice_example")[:3]])
-        section(L["questions"], [(c, 2) for c in by(lambda c: c.part == f"h{chapter}")], questions=True)
+    def build(self, chapter: int, lang: str = "nl") -> tuple[str, list[Citation]]:
+        chunks = [c for c in self.snapshot.chunks if c.chapter == chapter and c.kind not in {"reference", "front_matter"}]
+        if not chunks:
+            raise ValueError(f"Finding {chapter} is not in the index; the findings are numbered 1–6."
+                             if lang == "en" else f"Bevinding {chapter} staat niet in de index; de bevindingen zijn genummerd 1–6.")
+        L = LABELS[lang]
+        lesson = _Lesson(lang, f"# {L['title']} — {L['finding']} {chapter}: {chunks[0].chapter_title or ''}")
 
-        # Discussion questions: ours, built on the passages above and pointing at them (framing, not claims).
+        def quotes(picked: list[tuple[Chunk, int]], questions: bool = False) -> list[str]:
+            return [line for chunk, limit in picked for line in lesson.cite(chunk, self._sentences(chunk, limit, questions))]
+
+        by = lambda pred: [c for c in chunks if pred(c)]  # noqa: E731
+        tension = self._tension(chapter)
+        intro = by(lambda c: c.part == f"h{chapter}" and not c.section_path and c.kind == "finding")
+        lesson.section(L["tension"], quotes([(c, 2) for c in tension[:1]] + [(c, 1) for c in intro[1:2]]))
+
+        lesson.lines.append(f"\n## {L['strategies']}")
+        for strategy in ("aansluiten", "vernieuwen"):
+            picked = by(lambda c, s=strategy: c.strategy == s)
+            reflectie = [c for c in picked if c.part == "reflectie"][:1]
+            chapter_text = [c for c in picked if c.part != "reflectie"][:1]
+            body = [f"_{c.section}_" for c in chapter_text if c.section]
+            body += quotes([(c, 2) for c in reflectie] + [(c, 1) for c in chapter_text])
+            lesson.section(L[strategy], body, level=3)
+        row, cells = self._table_row(lesson, chapter)
+        if cells:
+            lesson.lines.append(f"\n_{L['table']}_")
+            lesson.lines.extend(cells)
+        if lesson.lines[-1] == f"\n## {L['strategies']}":
+            lesson.lines.pop()
+
+        lesson.section(L["needed"], quotes([(c, 2) for c in by(lambda c: c.kind == "what_is_needed")[:2]]))
+        lesson.section(L["top"], quotes([(c, 2) for c in by(lambda c: c.kind == "role_of_top")[:3]]))
+        lesson.section(L["examples"], quotes([(c, 2) for c in by(lambda c: c.kind == "practice_example")[:3]]))
+        lesson.section(L["questions"], quotes([(c, 2) for c in by(lambda c: c.part == f"h{chapter}")], questions=True))
+
+        methods = {s: next((c for c in by(lambda c, s=s: c.strategy == s and c.part != "reflectie")), None)
+                   for s in ("aansluiten", "vernieuwen")}
+        lesson.discussion(self._discussion(
+            lesson, tension=next(iter(tension[:1]), None), methods=methods,
+            top=next((c for c in by(lambda c: c.kind == "role_of_top") if c.id in lesson.citations), None),
+            example=next((c for c in by(lambda c: c.kind == "practice_example") if c.id in lesson.citations), None)))
+        return lesson.done()
+
+    def build_theme(self, result: "RetrievalResult", composer: "Composer", theme: str,
+                    lang: str = "nl") -> tuple[str, list[Citation]]:
+        """A lesson on ``theme`` from the passages retrieved for it (``result``): the sentences the
+        composer picks for it, under the lesson's headings, with the tension and table 2's row of the
+        findings those passages belong to (the first, and a second that weighs at least half as much)."""
+        L = LABELS[lang]
+        theme = _as_title(theme)
+        lesson = _Lesson(lang, f"# {L['title']} — {theme[:1].upper()}{theme[1:]}")
+        chosen = composer.select(result)
+        weights: dict[int, float] = {}
+        for c in chosen:
+            if c.chunk.chapter:
+                weights[c.chunk.chapter] = weights.get(c.chunk.chapter, 0.0) + 1.0 / c.passage_rank
+        ranked = sorted(weights, key=lambda k: -weights[k])
+        main = ranked[:1] + [k for k in ranked[1:2] if weights[k] >= 0.5 * weights[ranked[0]]]
+        titles = self.findings()
+        if main:
+            named = (" en " if lang == "nl" else " and ").join(f"{L['finding'].lower()} {n} ({titles.get(n, '')})" for n in main)
+            lesson.lines.append(f"_{L['where']} {named}._")
+
+        def group(name: str) -> list[str]:
+            # Table 2's cells come under the strategies, in their row, not one by one.
+            members = sorted((c for c in chosen if c.group == name and c.chunk.table != 2), key=lambda c: (c.passage_rank, c.start))
+            return [line for c in members for line in lesson.cite(c.chunk, [(c.start, c.end)])]
+
+        lesson.section(L["says"], group("says"))
+        tension_chunks = [t for n in main for t in self._tension(n)[:1]]
+        lesson.section(L["tension"], [line for c in tension_chunks for line in lesson.cite(c, self._sentences(c, 2))])
+        rows = []
+        for n in main:
+            _, cells = self._table_row(lesson, n)
+            if cells:
+                rows += [f"_{L['finding']} {n} — {titles.get(n, '')}_", *cells]
+        if rows:
+            lesson.section(L["strategies"], [f"_{L['table']}_", *rows])
+        lesson.section(L["needed"], group("do"))
+        lesson.section(L["top"], group("top"))
+        examples = group("examples")
+        if not examples:  # the theme's own passages name no practice: the first text box among them
+            box = next((p.chunk for p in result.passages if p.chunk.kind == "practice_example"), None)
+            examples = lesson.cite(box, self._sentences(box, 2)) if box else []
+        lesson.section(L["examples"], examples)
+        asked = [line for p in result.passages[:6] for line in lesson.cite(p.chunk, self._sentences(p.chunk, 1, questions=True))]
+        lesson.section(L["questions"], asked[:3])
+
+        cited = [p.chunk for p in result.passages if p.chunk.id in lesson.citations]
+        lesson.discussion(self._discussion(
+            lesson, tension=next(iter(tension_chunks), None), methods={}, theme=theme,
+            row=next((c for c in self.snapshot.chunks if c.table == 2 and c.id in lesson.citations), None),
+            top=next((c.chunk for c in chosen if c.group == "top"), None),
+            example=next((c for c in cited if c.kind == "practice_example" and c.textbox_title), None)))
+        return lesson.done()
+
+    @staticmethod
+    def _discussion(lesson: _Lesson, tension: Chunk | None, methods: dict[str, Chunk | None], top: Chunk | None,
+                    example: Chunk | None, theme: str = "", row: Chunk | None = None) -> list[str]:
+        """Discussion questions: ours, built on the passages the lesson quotes and pointing at them
+        (framing, not claims)."""
+        nl = lesson.lang == "nl"
         disc: list[str] = []
-        tension_cit = next((citations[c.id] for c in tension[:1] if c.id in citations), None)
+        tension_cit = lesson.citations.get(tension.id) if tension is not None else None
         if tension_cit and tension_cit.section:
-            if lang == "nl":
-                disc.append(f"_Herken je de {tension_cit.section[0].lower()}{tension_cit.section[1:]} in je eigen werk? Waar merk je dat concreet aan?_ [{tension_cit.marker}]")
-            else:
-                disc.append(f"_Do you recognise this tension ({tension_cit.section}) in your own work? Where does it show?_ [{tension_cit.marker}]")
-        methods = {s: next((c for c in by(lambda c, s=s: c.strategy == s and c.part != "reflectie")), None) for s in ("aansluiten", "vernieuwen")}
-        if all(methods.values()):
-            a, v = methods["aansluiten"], methods["vernieuwen"]
-            ma = citations[a.id].marker if a.id in citations else None
-            mv = citations[v.id].marker if v.id in citations else None
-            refs = " ".join(f"[{m}]" for m in (ma, mv) if m)
-            if lang == "nl":
-                disc.append(f"_Welke werkwijze past bij jouw opgave: ‘{a.section}’ of ‘{v.section}’? Wat is het risico van elk?_ {refs}")
-            else:
-                disc.append(f"_Which way of working fits your task: ‘{a.section}’ or ‘{v.section}’? What is the risk of each?_ {refs}")
-        top = next((citations[c.id] for c in by(lambda c: c.kind == "role_of_top") if c.id in citations), None)
-        if top:
+            name = tension_cit.section
+            disc.append(f"_Herken je de {name[0].lower()}{name[1:]} in je eigen werk? Waar merk je dat concreet aan?_ "
+                        f"[{tension_cit.marker}]" if nl else
+                        f"_Do you recognise this tension ({name}) in your own work? Where does it show?_ [{tension_cit.marker}]")
+        a, v = methods.get("aansluiten"), methods.get("vernieuwen")
+        if a is not None and v is not None:
+            refs = " ".join(f"[{m}]" for m in (lesson.marker(a), lesson.marker(v)) if m)
+            disc.append(f"_Welke werkwijze past bij jouw opgave: ‘{a.section}’ of ‘{v.section}’? Wat is het risico van elk?_ {refs}"
+                        if nl else
+                        f"_Which way of working fits your task: ‘{a.section}’ or ‘{v.section}’? What is the risk of each?_ {refs}")
+        elif (m := lesson.marker(row)) is not None:
+            disc.append(f"_Aansluiten of vernieuwen: welke strategie uit tabel 2 past bij {theme} in jouw opgave, en waarom?_ [{m}]"
+                        if nl else
+                        f"_Aansluiten or vernieuwen: which strategy from table 2 fits {theme} in your own work, and why?_ [{m}]")
+        if (m := lesson.marker(top)) is not None:
             disc.append("_Wat zou jij je eigen leidinggevende of DG vragen, na het lezen van wat het rapport van de ambtelijke top vraagt?_ "
-                        f"[{top.marker}]" if lang == "nl" else
-                        f"_What would you ask your own director or DG, having read what the report asks of senior management?_ [{top.marker}]")
-        example = next((citations[c.id] for c in by(lambda c: c.kind == "practice_example") if c.id in citations), None)
-        if example and example.textbox_title:
-            disc.append(f"_Wat is er uit ‘{example.textbox_title}’ over te zetten naar jouw praktijk, en wat niet?_ [{example.marker}]"
-                        if lang == "nl" else
-                        f"_What from ‘{example.textbox_title}’ would carry over to your own practice, and what would not?_ [{example.marker}]")
-        if disc:
-            lines.append(f"\n## {L['discussion']}")
-            lines.extend(f"{i}. {d}" for i, d in enumerate(disc, start=1))
-        ordered = sorted(citations.values(), key=lambda c: c.marker)
-        for cit in ordered:
-            cit.quotes.sort(key=lambda q: q.start)
-        return "\n".join(lines).strip(), ordered
+                        f"[{m}]" if nl else
+                        f"_What would you ask your own director or DG, having read what the report asks of senior management?_ [{m}]")
+        if example is not None and example.textbox_title and (m := lesson.marker(example)) is not None:
+            disc.append(f"_Wat is er uit ‘{example.textbox_title}’ over te zetten naar jouw praktijk, en wat niet?_ [{m}]"
+                        if nl else
+                        f"_What from ‘{example.textbox_title}’ would carry over to your own practice, and what would not?_ [{m}]")
+        return disc

@@ -176,6 +176,23 @@ def asked_about(text: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=1)
+def _lesson_frames() -> tuple[re.Pattern, ...]:
+    data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
+    return tuple(re.compile(p, re.I) for p in data.get("lesson_frames", []))
+
+
+def lesson_theme(text: str) -> str:
+    """X of "Maak lesmateriaal over X" or "a workshop on X" (without the closing punctuation), or ""
+    when the request names no theme that way."""
+    for pattern in _lesson_frames():
+        if m := pattern.match(text):
+            rest = text[m.end():].strip().rstrip("?!.,;: ").strip()
+            content = [w for w in re.findall(r"\w+", rest.lower()) if w not in _NL and w not in _EN and w not in _POINTERS]
+            return rest if content else ""
+    return ""
+
+
 def without_report_references(text: str) -> str:
     """``text`` without the words that point at the report itself (rag/data/question_noise.toml)."""
     for pattern in _noise():

@@ -645,3 +645,41 @@ def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_p
         assert len(word.tables) == 1 and len(word.tables[0].rows) == len(claims) + 1
         assert word.tables[0].rows[0].cells[0].text == header.split(" | ")[0].strip("| ")
     assert header not in answer_markdown(advisor.ask("What can senior management do about silos?"))  # advies
+
+
+def _bullets(text: str) -> list[str]:
+    return [re.sub(r"\s*\[\d+\]$", "", line[2:]) for line in text.splitlines() if line.startswith("- ")]
+
+
+def test_training_material_on_a_theme_is_about_that_theme_across_findings(advisor):
+    from rag.lesson import _same_words
+
+    top = advisor.ask("Lesmateriaal over de rol van de ambtelijke top", mode="lesmateriaal")
+    assert not top.refused and top.text.startswith("# Lesmateriaal — De rol van de ambtelijke top")
+    _assert_citations_resolve(top)
+    section = top.text.split("## Wat vraagt dit van de ambtelijke top?")[1].split("\n## ")[0]
+    assert sum(bool(re.search(r"\b(ambtelijke )?top\b", b, re.I)) for b in _bullets(section)) >= 3
+    assert "## Twee strategieën" in top.text and "Rol ambtelijke top: " in top.text  # table 2, cited
+    assert len({c.chapter for c in top.citations if c.chapter}) >= 2  # the top is discussed in several findings
+    # A workshop on another theme is built from that theme's passages, in the language asked.
+    assembly = advisor.ask("I'm running a workshop on citizen assemblies like the Nationaal Burgerberaad Klimaat",
+                           mode="lesmateriaal")
+    assert assembly.text.startswith("# Training material — Citizen assemblies") and "## Examples from practice" in assembly.text
+    assert "Burgerberaad" in assembly.text and "Burgerberaad" not in top.text
+    for lesson in (top, assembly):
+        quoted = [_same_words(b) for b in _bullets(lesson.text)]
+        assert len(quoted) == len(set(quoted)), "a sentence quoted twice"
+
+
+def test_a_lesson_request_without_a_subject_the_report_treats_offers_the_findings(advisor):
+    for request in ("Ik moet volgende week een training geven, heb je iets?",
+                    "Maak lesmateriaal over de hervorming van het pensioenstelsel"):
+        a = advisor.ask(request, mode="lesmateriaal")
+        assert a.refused and not a.citations and "Hier kan ik geen lesmateriaal bij maken" in a.text
+        assert re.findall(r"^\d\. Bevinding \d — ", a.text, re.M) == [f"{n}. Bevinding {n} — " for n in range(1, 7)]
+    # A finding's lesson quotes a sentence the summary repeats from the chapter once.
+    from rag.lesson import _same_words
+
+    six = advisor.ask("Training material on finding 6, please", mode="lesmateriaal")
+    quoted = [_same_words(b) for b in _bullets(six.text)]
+    assert six.text.startswith("# Training material — Finding 6") and len(quoted) == len(set(quoted))

@@ -35,7 +35,7 @@ from rag.conversation import Conversation, Turn, is_followup
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
-from rag.query import Query, lesson_theme
+from rag.query import Query, detect_language, lesson_theme
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -75,6 +75,9 @@ def clean_question(question: str) -> str:
     if not any(ch.isalnum() for ch in text):  # "?", "...": nothing to match, yet every passage scores
         raise QuestionError("De vraag bevat geen woorden. Beschrijf je situatie of stel een vraag.")
     if len(text) > MAX_QUESTION_CHARS:
+        if detect_language(text[:1000]) == "en":  # said in the language asked
+            raise QuestionError(f"The question is {len(text)} characters long; the maximum is {MAX_QUESTION_CHARS}. "
+                                "Please shorten it.")
         raise QuestionError(
             f"De vraag is {len(text)} tekens lang; het maximum is {MAX_QUESTION_CHARS}. Maak hem korter."
         )

@@ -39,7 +39,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -258,6 +258,11 @@ class CoverageVerdict:
     # How much closer the question is to the nearest subject outside the report than to the corpus
     # (first questions; refused as off-topic above the judge's off_topic_margin).
     off_topic_gap: float | None = None
+    # For an audit: the threshold the score was held to (lower than ``threshold`` when the question
+    # names words only a few passages use, ``rare_terms``), and whether the score is the conversation's.
+    applied_threshold: float | None = None
+    rare_terms: list[str] = field(default_factory=list)
+    from_conversation: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -308,9 +313,11 @@ class CoverageJudge:
                     label = fact.label_nl if q.lang == "nl" else fact.label_en
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label,
                                            off_topic_gap=gap)
+        audit = {"off_topic_gap": gap, "applied_threshold": round(threshold, 5), "rare_terms": list(rare_terms or []),
+                 "from_conversation": history_best is not None and history_best > own}
         if score < threshold:
-            return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity", off_topic_gap=gap)
-        return CoverageVerdict(True, round(score, 4), self.threshold, "", off_topic_gap=gap)
+            return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity", **audit)
+        return CoverageVerdict(True, round(score, 4), self.threshold, "", **audit)
 
     # -- calibration ----------------------------------------------------------------------------
     @staticmethod

@@ -18,6 +18,7 @@ json.dumps(audit_record(answer, conversation))
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import io
 import re
 import time
@@ -224,11 +225,23 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
     return buf.getvalue()
 
 
+def _software() -> dict:
+    """Which build answered: the package version and the ingest pipeline's version."""
+    from ingest.pipeline import PIPELINE_VERSION
+
+    try:
+        version = importlib.metadata.version("transformatiewijzer")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {"transformatiewijzer": version, "pipeline": PIPELINE_VERSION}
+
+
 def audit_record(answer: Answer, conversation=None) -> dict:
     """Everything needed to audit one answer: question, conversation, retrieved passages with scores,
     answer, per-sentence support, configuration (never an API key), model, corpus version, timings."""
     return {
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "software": _software(),
         "conversation": conversation.to_dict() if conversation is not None else None,
         **answer.to_dict(),
     }

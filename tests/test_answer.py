@@ -128,6 +128,10 @@ def test_short_questions_in_the_reports_own_terms_are_answered(advisor, question
     but name a key term of the report, or a part or finding of it."""
     a = advisor.ask(question)
     assert not a.refused and a.citations
+    # The audit record says which threshold let it through, and why.
+    cov = a.config["coverage"]
+    if cov["score"] < cov["threshold"]:
+        assert cov["rare_terms"] and cov["applied_threshold"] < cov["threshold"] and cov["score"] >= cov["applied_threshold"]
 
 
 def test_off_topic_is_judged_on_first_questions_only(advisor):
@@ -625,6 +629,7 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
     assert "*" not in text
     record = audit_record(a)
     assert record["passages"] and record["support"] and record["corpus_version"] == a.corpus_version
+    assert record["software"]["transformatiewijzer"] != "unknown" and record["software"]["pipeline"]
 
 
 def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_path):

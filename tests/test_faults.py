@@ -368,12 +368,15 @@ def advisors(injected):
 
 
 LONG = "Hoe doorbreek ik de verkokering tussen ministeries in mijn dagelijkse werk? " * 270  # ~20,000 chars
+LONG_EN = "How do I break through the silos between ministries in my daily work? " * 280
 BAD_QUESTIONS = {
     "empty": ("", "De vraag is leeg"),
     "whitespace": (" \t\n \u00a0\u2003 ", "De vraag is leeg"),
     "only control characters": ("\x00\x1b[31m\x1b[0m\u202e\x07", "De vraag is leeg"),
     "only punctuation": ("?! … --- ???", "De vraag bevat geen woorden"),
     "20,000 characters": (LONG, f"De vraag is {len(' '.join(LONG.split()))} tekens lang; het maximum is 4000"),
+    "20,000 characters in English": (LONG_EN, f"The question is {len(' '.join(LONG_EN.split()))} characters long; "
+                                              "the maximum is 4000"),
 }
 ODD_QUESTIONS = {
     "nul byte": "Wat doen\x00 schakelfuncties?",

@@ -247,6 +247,8 @@ def ask(
         print(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2))
     else:
         console.print(answer.text, markup=False, highlight=False)
+        for note in answer.notes:
+            console.print(f"\n{note}", style="dim", markup=False, highlight=False)
         if answer.citations:
             console.print("\n[bold]Bronnen[/]" if answer.lang == "nl" else "\n[bold]Sources[/]")
             for c in answer.citations:

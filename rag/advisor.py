@@ -216,6 +216,12 @@ class Advisor:
             support = self.checker.check(text, {c.marker: c.passage for c in citations}) if citations else []
         timings["grounding"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
+        if mode is Mode.TOETS and answerer == "composed" and citations:
+            # Else an evaluator reads a column of 1.00 as a finding about the answer.
+            notes.append("Samengesteld antwoord: elke zin is een letterlijk citaat uit de passage achter zijn [n]; "
+                         "score 1,00 betekent ‘letterlijk gevonden’." if lang == "nl" else
+                         "Composed answer: every sentence is a verbatim quote from the passage behind its [n]; "
+                         "a score of 1.00 means ‘found verbatim’.")
         answer = Answer(
             question=question,
             resolved_question=" / ".join([*history, question]),

@@ -40,10 +40,12 @@ HEADINGS = {
 _KIND_GROUP = {"what_is_needed": "do", "working_method": "do", "role_of_top": "top", "practice_example": "examples"}
 _ENDS_SENTENCE = re.compile(r"[.!…][\)\]\"”’'*_]*\s*$")
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
-# A sentence that opens by pointing back ("Dit biedt …", "Ze behoeven …", "Daarmee …") does not read on
-# its own: it is quoted together with the sentence before it.
-_POINTS_BACK = re.compile(r"^(Dit|Deze|Dat|Die|Zo'n|Zo’n|Zulke|Dergelijke|Ze|Zij|Hij|Hun|Hiermee|Hierdoor|"
-                          r"Hierbij|Hiervoor|Hierin|Daarmee|Daardoor|Daarbij|Daarvoor|Daarin|Daarom|Dan)\b")
+# A sentence that opens by pointing back ("Dit biedt …", "Ze behoeven …", "Daarmee …", "Juist daar …",
+# "Een vergelijkbare dynamiek …") does not read on its own: it is quoted with the sentence before it.
+_POINTS_BACK = re.compile(r"^((Juist|Ook|Zelfs|Vooral|Toch|Maar|En) (daar|hier|dit|deze|dat|zij|ze)\b|"
+                          r"(Een vergelijkbare|Eenzelfde|Een soortgelijke|Een dergelijke)\b|"
+                          r"(Dit|Deze|Dat|Die|Zo'n|Zo’n|Zulke|Dergelijke|Ze|Zij|Hij|Hun|Hiermee|Hierdoor|"
+                          r"Hierbij|Hiervoor|Hierin|Daarmee|Daardoor|Daarbij|Daarvoor|Daarin|Daarom|Dan|Daar|Hier)\b)")
 _PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "samenvatting": "de samenvatting", "conclusie": "de conclusie",
                       "inleiding": "de inleiding", "reflectie": "de reflectie", "verantwoording": "de verantwoording"},
                "en": {"voorwoord": "the foreword", "samenvatting": "the summary", "conclusie": "the conclusion",

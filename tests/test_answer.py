@@ -642,6 +642,7 @@ def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_p
         a = advisor.ask(question, mode="toets")
         claims = [v for v in a.support if v.label != "frame"]
         assert claims and not a.refused
+        assert any("letterlijk" in n or "verbatim" in n for n in a.notes)  # why every score is 1.00
         md = answer_markdown(a)
         table = md.split(header + "\n")[1].split("\n\n")[0].splitlines()
         assert len(table) == len(claims) + 1  # the rule under the header, then one row per claim

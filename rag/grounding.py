@@ -62,10 +62,12 @@ def answer_sentences(text: str) -> list[tuple[str, list[int], bool]]:
         body = re.sub(r"^\s*[-*•]\s+", "", line)
         spans = sentence_spans(body) or [(0, len(body))]
         pieces = [body[s:e] for s, e in spans]
-        # A marker standing alone after a sentence ("… werken. [2]") belongs to that sentence.
+        # A marker standing alone after a sentence ("… werken. [2]") belongs to that sentence, and so
+        # do one or two words after an abbreviation the splitter took for an end ("Sectoraal sturen vs.
+        # Samenhangend coördineren [2]", a table cell): they are no claim of their own.
         merged: list[str] = []
         for piece in pieces:
-            if merged and _MARKER.sub("", piece).strip() == "":
+            if merged and len(_MARKER.sub("", piece).split()) < 3:
                 merged[-1] += " " + piece
             else:
                 merged.append(piece)

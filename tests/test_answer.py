@@ -466,6 +466,10 @@ def test_grounding_checker_flags_what_the_passages_do_not_say(advisor):
     assert labels[0] == "frame" and labels[1] == "supported"
     assert labels[3] == "unsupported"
     assert verdicts[2].score < verdicts[1].score
+    # A quoted table cell is one claim, though a sentence splitter ends a sentence at its "vs.".
+    table = next(c.text for c in advisor.retriever.chunks if " vs. " in c.text and c.table)
+    cell = next(cell for cell in table.replace("\n", " | ").split(" | ") if " vs. " in cell)
+    assert [v.label for v in checker.check(f"- {cell} [1]", {1: table})] == ["supported"], cell
 
 
 def test_a_citation_names_the_line_of_the_corpus_file_and_opens_in_context(report_index, advisor):

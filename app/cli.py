@@ -241,7 +241,7 @@ def ask(
         answer = advisor.ask(question, conversation=conv, mode=mode, filters=Filters.parse(filter_))
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))
-    from rag.export import SUPPORT_HEADER, answer_markdown, answers_docx, audit_record, support_rows
+    from rag.export import answer_markdown, answers_docx, audit_record, support_header, support_rows
 
     if as_json:  # the audit record: the answer's fields, and the conversation it was asked in
         print(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2))
@@ -254,7 +254,7 @@ def ask(
             for c in answer.citations:
                 console.print(f"[{c.marker}] {c.location} ({c.where(answer.lang)})", markup=False, highlight=False)
         if answer.mode == "toets" and (rows := support_rows(answer, width=90)):
-            table = Table(*SUPPORT_HEADER[answer.lang if answer.lang in SUPPORT_HEADER else "nl"])
+            table = Table(*support_header(answer))
             for row in rows:
                 table.add_row(*row)
             console.print(table)

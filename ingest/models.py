@@ -113,8 +113,9 @@ class Chunk:
     # Line of the corpus file where the passage starts (plain-text and Markdown files only; the offsets
     # above count in the cleaned text, which a reader does not have).
     line: int | None = None
-    # Where each sentence of the passage starts in that file: [offset in ``text``, line] pairs in
-    # order, so that a quote is placed on its own line, not on the passage's first.
+    # Where the passage's sentences start on another line of that file: [offset in ``text``, line]
+    # pairs in order, one where the line changes (a sentence whose words are not found is skipped),
+    # so that a quote is placed on its own line, not on the passage's first.
     line_marks: list[list[int]] = field(default_factory=list)
 
     @staticmethod

@@ -50,7 +50,8 @@ from wijzer.settings import Settings
 #: 7: a title line straight above a long unwrapped paragraph is a heading, not the paragraph's first words.
 #: 8: a table cell is one sentence (a row was cut after "vs." and half a cell quoted); chunks carry
 #:    the line of each sentence (``Chunk.line_marks``).
-PIPELINE_VERSION = "8"
+#: 9: a passage whose opening words were first found in a table's header starts on its first row's line.
+PIPELINE_VERSION = "9"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -159,8 +160,8 @@ def source_lines(source: str, chunks: list[Chunk]) -> None:
     """Set each chunk's line in the file it was read from: where its opening words stand (cleaning
     may have changed the rest; a hand-wrapped file breaks them over lines); for a table row, where its
     first long cell does. Searched in reading order; a chunk whose words cannot be found keeps
-    ``line = None``. Then the line of each of its sentences (``line_marks``), searched from there on:
-    a passage spans paragraphs, and a quote is cited on its own line."""
+    ``line = None``. Then the lines its sentences start on (``line_marks``: where the line changes),
+    searched from there on: a passage spans paragraphs, and a quote is cited on its own line."""
     pos = 0
     for c in chunks:
         probes = [c.text[:60], *(m.group().strip()[:60] for m in _CELLS.finditer(c.text))][:4]
@@ -187,6 +188,8 @@ def source_lines(source: str, chunks: list[Chunk]) -> None:
                 at = m.start()
                 if line != (marks[-1][1] if marks else c.line):
                     marks.append([s, line])
+        if marks and marks[0][0] == 0:  # the opening words were found earlier on (a table's header): not its line
+            c.line = marks.pop(0)[1]
         c.line_marks = marks
 
 

@@ -24,7 +24,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from enum import Enum
 from pathlib import Path
 
@@ -137,9 +137,12 @@ class Advisor:
             "answerer": self.answerer_label,
         }
 
-    def retrieve(self, question: str, conversation: Conversation | None = None,
-                 filters: Filters | None = None, top_k: int | None = None) -> tuple[RetrievalResult, list[str]]:
-        history = conversation.history_for(question) if conversation else []
+    def retrieve(self, question: str, conversation: Conversation | None = None, filters: Filters | None = None,
+                 top_k: int | None = None, asked: str | None = None) -> tuple[RetrievalResult, list[str]]:
+        """Retrieve for ``question`` (in ``conversation``: with the earlier questions it leans on).
+        ``asked``: what the user typed, when ``question`` is only part of it (a lesson's theme); whether
+        it follows up on earlier turns is judged on that, not on the part."""
+        history = conversation.history_for(asked or question) if conversation else []
         k = top_k or self.settings.top_k
         return self.retriever.run(question, top_k=k, filters=filters, history=history or None), history
 
@@ -156,10 +159,11 @@ class Advisor:
         question = clean_question(question)
         timings: dict[str, float] = {}
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
-        # what is retrieved and judged, not the words of the request.
+        # what is retrieved and how close to the report it is, not the words of the request.
         theme = lesson_theme(question) if mode is Mode.LESMATERIAAL else ""
         finding = self.lessons.finding_of(question) if mode is Mode.LESMATERIAAL else None
-        result, history = self.retrieve(theme if theme and finding is None else question, conversation, filters)
+        result, history = self.retrieve(theme if theme and finding is None else question, conversation, filters,
+                                        asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
@@ -190,7 +194,7 @@ class Advisor:
         answerer = "composed"
         support = None
         if finding is not None:  # asking for a finding by name is covered by definition
-            verdict = CoverageVerdict(True, verdict.score, verdict.threshold, "")
+            verdict = replace(verdict, covered=True, reason="", missing="", subject="")
             text, citations = self.lessons.build(finding, lang=lang)
         elif mode is Mode.LESMATERIAAL:
             if verdict.covered and result.passages:

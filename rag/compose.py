@@ -42,7 +42,7 @@ _ENDS_SENTENCE = re.compile(r"[.!…][\)\]\"”’'*_]*\s*$")
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
 # A sentence that opens by pointing back ("Dit biedt …", "Ze behoeven …", "Daarmee …", "Juist daar …",
 # "Een vergelijkbare dynamiek …") does not read on its own: it is quoted with the sentence before it.
-_POINTS_BACK = re.compile(r"^((Juist|Ook|Zelfs|Vooral|Toch|Maar|En) (daar|hier|dit|deze|dat|zij|ze)\b|"
+POINTS_BACK = re.compile(r"^((Juist|Ook|Zelfs|Vooral|Toch|Maar|En) (daar|hier|dit|deze|dat|zij|ze)\b|"
                           r"(Een vergelijkbare|Eenzelfde|Een soortgelijke|Een dergelijke)\b|"
                           r"(Dit|Deze|Dat|Die|Zo'n|Zo’n|Zulke|Dergelijke|Ze|Zij|Hij|Hun|Hiermee|Hierdoor|"
                           r"Hierbij|Hiervoor|Hierin|Daarmee|Daardoor|Daarbij|Daarvoor|Daarin|Daarom|Dan|Daar|Hier)\b)")
@@ -128,8 +128,10 @@ class Composer:
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():
                     continue  # a fragment the sentence splitter cut off; it reads badly alone
-                if not _ENDS_SENTENCE.search(text) and p.chunk.table is None:
-                    continue  # a subtitle or heading-like line, not a statement (a table cell is one)
+                if not _ENDS_SENTENCE.search(text):
+                    # A subtitle or heading-like line, not a statement; so is a table cell like "Aansluiten:
+                    # Blik op lange termijn …", which alone does not say whose row it is.
+                    continue
                 vec = self.snapshot.sentence_vectors[row]
                 dense = max(float(vec @ v) for v in qvecs if v is not None)
                 tokens = set(tokenize(text))
@@ -172,7 +174,7 @@ class Composer:
     def _with_antecedent(self, cand: _Candidate, chosen: list[_Candidate]) -> None:
         """Start ``cand`` at the sentence before it (same paragraph line) when it opens by pointing
         back and that sentence is not quoted already."""
-        if not _POINTS_BACK.match(cand.text):
+        if not POINTS_BACK.match(cand.text):
             return
         text = cand.chunk.text
         rows = self._sentences.get(self._index.get(cand.chunk.id), [])

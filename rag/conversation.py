@@ -29,7 +29,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from rag.query import without_report_references
 
@@ -65,6 +65,9 @@ def is_followup(question: str) -> bool:
 
 @dataclass
 class Turn:
+    # A field this version does not know is refused, not dropped on the next save.
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
     question: str
     answer: str = ""
     refused: bool = False
@@ -114,7 +117,7 @@ class Conversation:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ", ".join(str(p + 1) if isinstance(p, int) else str(p) for p in first["loc"])
-            raise ValueError(f"turn {where}: {first['msg']}") from None
+            raise ValueError(f"turn {where}: {first['msg']}" if where else f"turns: {first['msg']}") from None
 
     def save(self, path: Path) -> None:
         """Write atomically (a temporary file beside ``path``, then a rename); on failure the old file

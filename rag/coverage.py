@@ -259,7 +259,8 @@ class CoverageVerdict:
     # (first questions; refused as off-topic above the judge's off_topic_margin).
     off_topic_gap: float | None = None
     # For an audit: the threshold the score was held to (lower than ``threshold`` when the question
-    # names words only a few passages use, ``rare_terms``), and whether the score is the conversation's.
+    # names the report's own words, ``rare_terms``: words few passages use, glossary terms, key terms,
+    # a numbered finding), and whether the score is the conversation's.
     applied_threshold: float | None = None
     rare_terms: list[str] = field(default_factory=list)
     from_conversation: bool = False
@@ -290,19 +291,20 @@ class CoverageJudge:
         # A question that names "verlof" or "VPN" is about that, whatever came before: its own score
         # counts here, not the conversation's.
         own = result.best_sentence + (EN_OFFSET if q.lang == "en" else 0.0)
+        # A short definitional question ("what is transitiepijn?") scores low on similarity but names a
+        # word that only a few passages of the corpus use, a key term of the report or a finding.
+        threshold = self.threshold - (RARE_TERM_MARGIN if rare_terms else 0.0)
+        audit = {"off_topic_gap": gap, "applied_threshold": round(threshold, 5), "rare_terms": list(rare_terms or []),
+                 "from_conversation": history_best is not None and history_best > own}
         if off_scope and own < self.threshold + OUT_OF_SCOPE_MARGIN:
             # The subject is named by the nearest description of a subject the report does not treat
             # (rag/data/offtopics.toml); the word that set it off is kept in the reason.
             subject = "" if off_topic is None else (off_topic.label_nl if q.lang == "nl" else off_topic.label_en)
             return CoverageVerdict(False, round(score, 4), self.threshold, f"out_of_scope:{off_scope[0]}",
-                                   subject=subject, off_topic_gap=gap)
+                                   subject=subject, **audit)
         if gap is not None and gap > self.off_topic_margin:
             return CoverageVerdict(False, round(score, 4), self.threshold, "off_topic",
-                                   subject=off_topic.label_nl if q.lang == "nl" else off_topic.label_en,
-                                   off_topic_gap=gap)
-        # A short definitional question ("what is transitiepijn?") scores low on similarity but names a
-        # word that only a few passages of the corpus use.
-        threshold = self.threshold - (RARE_TERM_MARGIN if rare_terms else 0.0)
+                                   subject=off_topic.label_nl if q.lang == "nl" else off_topic.label_en, **audit)
         # A near-miss (the topic is close, the asked fact absent) deserves its own answer, so the
         # fact check comes first for questions near or above the threshold.
         if score >= threshold - NEAR_MISS_MARGIN:
@@ -312,9 +314,7 @@ class CoverageJudge:
                 if any(fact.missing_in(a, top_text, q.lang) for a in q.asked):
                     label = fact.label_nl if q.lang == "nl" else fact.label_en
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label,
-                                           off_topic_gap=gap)
-        audit = {"off_topic_gap": gap, "applied_threshold": round(threshold, 5), "rare_terms": list(rare_terms or []),
-                 "from_conversation": history_best is not None and history_best > own}
+                                           **audit)
         if score < threshold:
             return CoverageVerdict(False, round(score, 4), self.threshold, "low_similarity", **audit)
         return CoverageVerdict(True, round(score, 4), self.threshold, "", **audit)

@@ -22,6 +22,7 @@ import importlib.metadata
 import io
 import re
 import time
+from functools import lru_cache
 
 from docx import Document
 from docx.oxml import OxmlElement
@@ -66,10 +67,19 @@ def sources_markdown(answer: Answer) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
+def _lang(answer: Answer) -> str:
+    """The language the answer's own words are in, of those the labels are written in."""
+    return answer.lang if answer.lang in SUPPORT_HEADER else "nl"
+
+
+def support_header(answer: Answer) -> tuple[str, ...]:
+    return SUPPORT_HEADER[_lang(answer)]
+
+
 def support_rows(answer: Answer, width: int | None = None) -> list[tuple[str, str, str, str]]:
     """The support of every claim (frames left out) as (sentence, source, score, verdict) in the answer's
     language; ``width`` shortens a sentence at a word, with "…"."""
-    words = VERDICTS[answer.lang if answer.lang in VERDICTS else "nl"]
+    words = VERDICTS[_lang(answer)]
     rows = []
     for v in answer.support:
         if v.label == "frame":
@@ -85,8 +95,8 @@ def support_markdown(answer: Answer) -> str:
     rows = support_rows(answer)
     if not rows:
         return ""
-    head = SUPPORT_HEADER[answer.lang if answer.lang in SUPPORT_HEADER else "nl"]
-    lines = [f"**{SUPPORT_TITLE[answer.lang if answer.lang in SUPPORT_TITLE else 'nl']}**", "",
+    head = SUPPORT_HEADER[_lang(answer)]
+    lines = [f"**{SUPPORT_TITLE[_lang(answer)]}**", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(_md_text(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -152,7 +162,8 @@ def _in_language(paragraph, lang: str) -> None:
 def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> bytes:
     """A Word document with every answer (its own heading: a lesson's title, else the question), for
     *Toets op bronnen* its support table, its sources and the attribution; returns the .docx bytes.
-    The document is in Dutch (the quotes are); an English answer's own words are marked English."""
+    The document is in Dutch (the quotes are); an English answer's own words (a generated answer's
+    bullets too) are marked English."""
     doc = Document()
     for tag in doc.styles.element.iter(qn("w:lang")):  # the template says en-US
         tag.set(qn("w:val"), "nl-NL")
@@ -164,6 +175,7 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
     doc.add_heading(title, level=0)
     for answer in answers:
         own = answer.lang != "nl"  # paragraphs in the answer's language, not quotes
+        quoted = answer.answerer == "composed"  # bullets quote the report; a model writes its own
         text = answer.text
         if text.startswith("# "):  # a lesson: its title is the heading, the request under it
             first, _, text = text.partition("\n")
@@ -186,8 +198,9 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
             elif m := _BOLD_LINE.match(stripped):
                 p = doc.add_heading(m.group(1), level=2)
             elif stripped.startswith("- "):
-                _add_runs(doc.add_paragraph(style="List Bullet"), stripped[2:])
-                continue  # a quote: Dutch
+                _add_runs(p := doc.add_paragraph(style="List Bullet"), stripped[2:])
+                if quoted:
+                    continue  # a quote from the report: Dutch
             elif re.match(r"^\d+\.\s", stripped):
                 _add_runs(p := doc.add_paragraph(style="List Number"), re.sub(r"^\d+\.\s+", "", stripped))
             else:
@@ -196,7 +209,7 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
                 _in_language(p, answer.lang)
         rows = support_rows(answer) if answer.mode == "toets" else []
         if rows:
-            key = answer.lang if answer.lang in SUPPORT_HEADER else "nl"
+            key = _lang(answer)
             h = doc.add_heading(SUPPORT_TITLE[key], level=2)
             table = doc.add_table(rows=1, cols=4)
             table.style = "Table Grid"
@@ -225,6 +238,7 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
     return buf.getvalue()
 
 
+@lru_cache(maxsize=1)
 def _software() -> dict:
     """Which build answered: the package version and the ingest pipeline's version."""
     from ingest.pipeline import PIPELINE_VERSION
@@ -233,7 +247,7 @@ def _software() -> dict:
         version = importlib.metadata.version("transformatiewijzer")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    return {"transformatiewijzer": version, "pipeline": PIPELINE_VERSION}
+    return {"transformatiewijzer": version, "pipeline": PIPELINE_VERSION}  # copied by the caller
 
 
 def audit_record(answer: Answer, conversation=None) -> dict:
@@ -241,7 +255,7 @@ def audit_record(answer: Answer, conversation=None) -> dict:
     answer, per-sentence support, configuration (never an API key), model, corpus version, timings."""
     return {
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "software": _software(),
+        "software": dict(_software()),
         "conversation": conversation.to_dict() if conversation is not None else None,
         **answer.to_dict(),
     }

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from ingest.index import IndexSnapshot
 from ingest.models import Chunk
 from rag.answer import LABEL_PREFIX, Citation, Quote
+from rag.compose import POINTS_BACK
 
 if TYPE_CHECKING:
     from rag.compose import Composer
@@ -42,7 +43,7 @@ LABELS = {
            "top": "Wat vraagt dit van de ambtelijke top?", "examples": "Voorbeelden uit de praktijk",
            "questions": "Vragen die het rapport zelf stelt", "discussion": "Discussievragen voor de groep",
            "table": "Naast elkaar, uit tabel 2:", "says": "Wat het rapport erover zegt",
-           "where": "Het rapport bespreekt dit vooral in", "options": "Lesmateriaal kan gaan over een van de zes "
+           "where": "Het rapport bespreekt dit vooral in", "options": "Lesmateriaal kan gaan over een van de {n} "
            "bevindingen, of over een thema daaruit (bijvoorbeeld ‘Lesmateriaal over verkokering’):",
            "nothing": "**Hier kan ik geen lesmateriaal bij maken.** Het rapport behandelt dit onderwerp niet, "
            "of het verzoek noemt geen onderwerp."},
@@ -53,12 +54,13 @@ LABELS = {
            "questions": "Questions the report itself asks", "discussion": "Discussion questions for the group",
            "table": "Side by side, from table 2:", "says": "What the report says about it",
            "where": "The report discusses this mainly in", "options": "Training material can be about one of the "
-           "six findings, or a theme from them (for example ‘Training material on verkokering’):",
+           "{n} findings, or a theme from them (for example ‘Training material on verkokering’):",
            "nothing": "**I cannot make training material for this.** The report does not treat this subject, "
            "or the request names none."},
 }
-# A question of the report's own that points back ("Hoe gaan ambtenaren hiermee om?") asks nothing alone.
-_POINTS_BACK = re.compile(r"\b(hier|daar)(mee|bij|in|van|voor|aan|over|op|door|uit|om)\b", re.I)
+# A question of the report's own that points back ("Hoe gaan ambtenaren hiermee om?", "Dat roept de vraag
+# op: hoe verder?", "Wat vraagt dit van de ambtelijke top?", a run-in heading) asks nothing alone.
+_REFERS_BACK = re.compile(r"\b((hier|daar)(mee|bij|in|van|voor|aan|over|op|door|uit|om)|dit|deze|dat|die)\b", re.I)
 
 
 def _as_title(words: str, width: int = 90) -> str:
@@ -143,8 +145,9 @@ class LessonBuilder:
     def options(self, lang: str) -> str:
         """What to say to a request without a subject the report treats: the findings to choose from."""
         L = LABELS[lang]
-        lines = [L["nothing"], "", L["options"]]
-        lines += [f"{n}. {L['finding']} {n} — {title}" for n, title in self.findings().items()]
+        findings = self.findings()
+        lines = [L["nothing"], "", L["options"].format(n=len(findings))]
+        lines += [f"{n}. {L['finding']} {n} — {title}" for n, title in findings.items()]
         return "\n".join(lines)
 
     def _sentences(self, chunk: Chunk, limit: int, questions: bool = False) -> list[tuple[int, int]]:
@@ -157,7 +160,8 @@ class LessonBuilder:
             if at_line_start and (m := LABEL_PREFIX.match(text)):
                 s, text = s + m.end(), text[m.end():]
             is_q = text.rstrip().endswith("?")
-            if questions != is_q or len(text) < 30 or text[:1].islower() or (is_q and _POINTS_BACK.search(text)):
+            if questions != is_q or len(text) < 30 or text[:1].islower() or (
+                    is_q and (POINTS_BACK.match(text) or _REFERS_BACK.search(text))):
                 continue
             out.append((s, e))
             if len(out) >= limit:
@@ -211,7 +215,7 @@ class LessonBuilder:
             body = [f"_{c.section}_" for c in chapter_text if c.section]
             body += quotes([(c, 2) for c in reflectie] + [(c, 1) for c in chapter_text])
             lesson.section(L[strategy], body, level=3)
-        row, cells = self._table_row(lesson, chapter)
+        _, cells = self._table_row(lesson, chapter)
         if cells:
             lesson.lines.append(f"\n_{L['table']}_")
             lesson.lines.extend(cells)
@@ -259,11 +263,12 @@ class LessonBuilder:
         lesson.section(L["says"], group("says"))
         tension_chunks = [t for n in main for t in self._tension(n)[:1]]
         lesson.section(L["tension"], [line for c in tension_chunks for line in lesson.cite(c, self._sentences(c, 2))])
-        rows = []
+        rows, first_row = [], None
         for n in main:
-            _, cells = self._table_row(lesson, n)
+            row, cells = self._table_row(lesson, n)
             if cells:
                 rows += [f"_{L['finding']} {n} — {titles.get(n, '')}_", *cells]
+                first_row = first_row or row
         if rows:
             lesson.section(L["strategies"], [f"_{L['table']}_", *rows])
         lesson.section(L["needed"], group("do"))
@@ -279,7 +284,7 @@ class LessonBuilder:
         cited = [p.chunk for p in result.passages if p.chunk.id in lesson.citations]
         lesson.discussion(self._discussion(
             lesson, tension=next(iter(tension_chunks), None), methods={}, theme=theme,
-            row=next((c for c in self.snapshot.chunks if c.table == 2 and c.id in lesson.citations), None),
+            row=first_row,
             top=next((c.chunk for c in chosen if c.group == "top"), None),
             example=next((c for c in cited if c.kind == "practice_example" and c.textbox_title), None)))
         return lesson.done()

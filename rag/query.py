@@ -151,51 +151,45 @@ def _report_terms() -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 @lru_cache(maxsize=1)
-def _noise() -> tuple[re.Pattern, ...]:
+def _question_noise() -> dict[str, tuple[re.Pattern, ...]]:
     data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
-    return tuple(re.compile(p, re.I) for p in data.get("patterns", []))
-
-
-@lru_cache(maxsize=1)
-def _about_frames() -> tuple[re.Pattern, ...]:
-    data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
-    return tuple(re.compile(p, re.I) for p in data.get("about_frames", []))
+    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "lesson_frames")}
 
 
 _POINTERS = frozenset("it this that dat dit die deze daar hier hem haar ze zij them they".split())
 
 
-def asked_about(text: str) -> str:
-    """X of "Wat zegt het rapport over X?", or "" when the question is not in such a frame."""
-    for pattern in _about_frames():
+def _framed(frames: str, text: str, trim: bool = False) -> str:
+    """What follows the first of ``frames`` (question_noise.toml) that ``text`` opens with (``trim``:
+    without closing punctuation); "" when none does or the rest names nothing (only small words or
+    pointers: "What does the report say about it?")."""
+    for pattern in _question_noise()[frames]:
         if m := pattern.match(text):
             rest = text[m.end():].strip()
-            # "… over X?" must name X: "What does the report say about it?" points back instead.
+            rest = rest.rstrip("?!.,;: ").strip() if trim else rest
             content = [w for w in re.findall(r"\w+", rest.lower()) if w not in _NL and w not in _EN and w not in _POINTERS]
             return rest if content else ""
     return ""
 
 
-@lru_cache(maxsize=1)
-def _lesson_frames() -> tuple[re.Pattern, ...]:
-    data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
-    return tuple(re.compile(p, re.I) for p in data.get("lesson_frames", []))
+def asked_about(text: str) -> str:
+    """X of "Wat zegt het rapport over X?", or "" when the question is not in such a frame."""
+    return _framed("about_frames", text)
 
 
 def lesson_theme(text: str) -> str:
-    """X of "Maak lesmateriaal over X" or "a workshop on X" (without the closing punctuation), or ""
-    when the request names no theme that way."""
-    for pattern in _lesson_frames():
-        if m := pattern.match(text):
-            rest = text[m.end():].strip().rstrip("?!.,;: ").strip()
-            content = [w for w in re.findall(r"\w+", rest.lower()) if w not in _NL and w not in _EN and w not in _POINTERS]
-            return rest if content else ""
-    return ""
+    """X of "Maak lesmateriaal over X" or "a workshop on the topic of X", or "" when the request names
+    no theme that way."""
+    theme = _framed("lesson_frames", text, trim=True)
+    return _POLITE_END.sub("", theme).rstrip("?!.,;: ").strip()
+
+
+_POLITE_END = re.compile(r"[,\s]*\b(please|thanks|thank you|alsjeblieft|alstublieft|graag|svp|bedankt|dank je)\W*$", re.I)
 
 
 def without_report_references(text: str) -> str:
     """``text`` without the words that point at the report itself (rag/data/question_noise.toml)."""
-    for pattern in _noise():
+    for pattern in _question_noise()["patterns"]:
         text = pattern.sub(" ", text)
     return " ".join(text.split())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -50,7 +51,7 @@ def test_situational_question_gets_an_advisory_answer(advisor):
 
 
 def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
-    from rag.compose import _POINTS_BACK
+    from rag.compose import POINTS_BACK
 
     joined = 0
     for question in ("Wat vraagt lerend werken van de ambtelijke top?", "Waarom blijft vernieuwing moeilijk beklijven?",
@@ -60,7 +61,7 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
             for q in c.quotes:
                 # A quote of two sentences, the second pointing back: only the antecedent rule makes these.
                 joined += bool(re.search(r"[.!?]\s+(Dit|Deze|Dat|Die|Ze|Zij|Daar\w*|Hier\w*)\b", q.text))
-                if _POINTS_BACK.match(q.text):
+                if POINTS_BACK.match(q.text):
                     before = c.passage[: q.start - c.start]
                     line = before[before.rfind("\n") + 1:]  # what precedes it in its own paragraph
                     assert not line.strip() or any(
@@ -490,6 +491,23 @@ def test_a_citation_names_the_line_of_the_corpus_file_and_opens_in_context(repor
         assert (first == 0 or doc[first - 2:first] == "\n\n") and (last == len(doc) or doc[last:last + 2] == "\n\n")
     # A passage spans paragraphs: a quote further on is not cited on the passage's first line.
     assert any(q.line > c.line for c in a.citations for q in c.quotes)
+    # Every sentence of every passage, table cells too (their column's name is ours, not the file's).
+    from ingest.chunk import sentence_spans
+
+    checked = 0
+    for chunk in advisor.retriever.snapshot.chunks:
+        if chunk.doc_id != a.citations[0].doc_id or chunk.line is None:
+            continue
+        for s, e in sentence_spans(chunk.text, table=chunk.table is not None):
+            words = chunk.text[s:e]
+            words = words.split(": ", 1)[1] if chunk.table and ": " in words else words
+            if len(words) >= 25:
+                n = chunk.line_at(s)
+                # It starts on that line (the file breaks a few sentences over lines, or a blank line).
+                here = " ".join(" ".join(lines[n - 1:n + 2]).split())
+                assert " ".join(words[:25].split()) in here and words.split()[0] in lines[n - 1], (chunk.id, n, words[:40])
+                checked += 1
+    assert checked > 1000
 
 
 def test_a_short_question_asked_within_a_filter_is_about_the_filtered_subject(advisor):
@@ -628,7 +646,8 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
     headings = [(p.style.name, p.text) for p in word.paragraphs if p.style.name.startswith("Heading")]
     assert headings[0] == ("Heading 1", a.text.splitlines()[0][2:]) and ("Heading 2", "De spanning") in headings
     assert word.core_properties.title == headings[0][1] and word.core_properties.author == "Transformatiewijzer"
-    assert word.core_properties.created.year >= 2026
+    created = word.core_properties.created.replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - created).total_seconds()) < 3600  # not 2013's template
     assert 'w:val="nl-NL"' in word.styles.element.xml and 'w:val="en-US"' not in word.styles.element.xml
     assert "*" not in text
     record = audit_record(a)
@@ -679,6 +698,25 @@ def test_training_material_on_a_theme_is_about_that_theme_across_findings(adviso
     for lesson in (top, assembly):
         quoted = [_same_words(b) for b in _bullets(lesson.text)]
         assert len(quoted) == len(set(quoted)), "a sentence quoted twice"
+
+
+def test_a_lesson_quotes_no_report_question_that_points_back_and_a_theme_is_no_follow_up(advisor):
+    from rag.query import lesson_theme
+
+    assert lesson_theme("Lesmateriaal over het thema verkokering") == "verkokering"
+    assert lesson_theme("A workshop on the topic of citizen assemblies, please.") == "citizen assemblies"
+    for lesson in (advisor.ask("Lesmateriaal over de rol van de ambtelijke top", mode="lesmateriaal"),
+                   advisor.ask("Lesmateriaal over bevinding 3", mode="lesmateriaal")):
+        asked = lesson.text.split("## Vragen die het rapport zelf stelt")[-1].split("\n## ")[0] \
+            if "## Vragen die het rapport zelf stelt" in lesson.text else ""
+        for question in _bullets(asked):
+            assert not re.search(r"\b(dit|deze|dat|die|hier\w*|daar\w*)\b", question, re.I), question
+    # Asked in a conversation, a lesson on a theme is a new subject, not a follow-up of the last question.
+    conv = Conversation()
+    advisor.ask("Wat kan ik leren van het NPLG over samenwerken met provincies?", conversation=conv)
+    alone = advisor.ask("Maak lesmateriaal over de rol van de ambtelijke top", mode="lesmateriaal")
+    after = advisor.ask("Maak lesmateriaal over de rol van de ambtelijke top", mode="lesmateriaal", conversation=conv)
+    assert not conv.turns[-1].followup and after.text == alone.text
 
 
 def test_a_lesson_request_without_a_subject_the_report_treats_offers_the_findings(advisor):

@@ -73,10 +73,7 @@ def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
     mode = MODES[st.sidebar.radio("Modus", list(MODES), help="Advies: antwoord met bronnen. Lesmateriaal: "
                                   "een bevinding of thema uitgewerkt voor een training. Toets op bronnen: per zin de onderbouwing.")]
     st.sidebar.subheader("Filters")
-    findings: dict[int, str] = {}
-    for doc in snap.documents.values():
-        for n, title in doc["structure"].get("findings", {}).items():
-            findings[int(n)] = f"{n}. {title}"
+    findings = {n: f"{n}. {title}" for n, title in advisor.lessons.findings().items()}
     chosen = st.sidebar.multiselect("Bevinding", sorted(findings), format_func=findings.get,
                                     placeholder="Alle bevindingen")
     practices = sorted({p for c in snap.chunks for p in c.practices})

@@ -35,7 +35,7 @@ from rag.conversation import Conversation, Turn, is_followup
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
-from rag.query import Query, detect_language, lesson_theme
+from rag.query import Query, analyse, detect_language, lesson_theme
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -141,10 +141,14 @@ class Advisor:
                  top_k: int | None = None, asked: str | None = None) -> tuple[RetrievalResult, list[str]]:
         """Retrieve for ``question`` (in ``conversation``: with the earlier questions it leans on).
         ``asked``: what the user typed, when ``question`` is only part of it (a lesson's theme); whether
-        it follows up on earlier turns is judged on that, not on the part."""
+        it follows up on earlier turns, and its language, are judged on that, not on the part
+        ("intergovernmental cooperation" alone reads as Dutch)."""
         history = conversation.history_for(asked or question) if conversation else []
         k = top_k or self.settings.top_k
-        return self.retriever.run(question, top_k=k, filters=filters, history=history or None), history
+        query = analyse(question)
+        if asked and asked != question:
+            query = replace(query, lang=detect_language(asked))
+        return self.retriever.run(query, top_k=k, filters=filters, history=history or None), history
 
     def ask(self, question: str, conversation: Conversation | None = None, mode: str | Mode = Mode.ADVIES,
             filters: Filters | None = None, on_token=None) -> Answer:

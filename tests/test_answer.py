@@ -695,6 +695,9 @@ def test_training_material_on_a_theme_is_about_that_theme_across_findings(adviso
                            mode="lesmateriaal")
     assert assembly.text.startswith("# Training material — Citizen assemblies") and "## Examples from practice" in assembly.text
     assert "Burgerberaad" in assembly.text and "Burgerberaad" not in top.text
+    # The request's language, not the theme's: "intergovernmental cooperation" alone reads as Dutch.
+    assert advisor.ask("Training on intergovernmental cooperation", mode="lesmateriaal").text.startswith(
+        "# Training material — Intergovernmental cooperation")
     for lesson in (top, assembly):
         quoted = [_same_words(b) for b in _bullets(lesson.text)]
         assert len(quoted) == len(set(quoted)), "a sentence quoted twice"

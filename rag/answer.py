@@ -93,6 +93,9 @@ class Citation:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["quote"] = self.quote
+        # start/end (here and in each quote) count characters of the cleaned document text, which
+        # `wijzer chunks` prints; `line` counts lines of the corpus file itself.
+        d["offsets_in"] = "cleaned document text (wijzer chunks)"
         return d
 
 

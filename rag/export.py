@@ -29,6 +29,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
 from rag.answer import Answer
+from rag.lesson import LABELS as LESSON_LABELS
 
 VERDICTS = {"nl": {"supported": "onderbouwd", "weak": "zwak", "unsupported": "niet onderbouwd"},
             "en": {"supported": "supported", "weak": "weak", "unsupported": "unsupported"}}
@@ -159,6 +160,37 @@ def _in_language(paragraph, lang: str) -> None:
         run._r.get_or_add_rPr().append(tag)
 
 
+_TABLE_INTROS = {f"_{labels['table']}_" for labels in LESSON_LABELS.values()}
+_CELL_LINE = re.compile(r"^- ([^:]{3,40}): (.+)$")
+
+
+def _strategy_table(doc, block: list[str]) -> None:
+    """Lines of a lesson's table-2 block — "_Bevinding n — titel_" and "- Aansluiten: … [n]" — as a Word
+    table: a row per finding, a column per strategy, every cell with its marker."""
+    rows: list[tuple[str, dict[str, str]]] = []
+    columns: list[str] = []
+    for line in block:
+        if line.startswith("_") and line.endswith("_"):
+            rows.append((line.strip("_"), {}))
+        elif m := _CELL_LINE.match(line):
+            if not rows:
+                rows.append(("", {}))
+            columns += [m.group(1)] if m.group(1) not in columns else []
+            rows[-1][1][m.group(1)] = m.group(2)
+    labelled = any(label for label, _ in rows)
+    header = ([""] if labelled else []) + columns
+    table = doc.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, header):
+        cell.text = name
+        for run in cell.paragraphs[0].runs:
+            run.bold = True
+    for label, cells in rows:
+        values = ([label] if labelled else []) + [cells.get(c, "") for c in columns]
+        for cell, value in zip(table.add_row().cells, values):
+            cell.text = value
+
+
 def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> bytes:
     """A Word document with every answer (its own heading: a lesson's title, else the question), for
     *Toets op bronnen* its support table, its sources and the attribution; returns the .docx bytes.
@@ -189,9 +221,20 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
         props.title = props.title or heading
         if own:
             _in_language(asked, answer.lang)
-        for line in text.splitlines():
-            stripped = line.strip()
+        lines = text.splitlines()
+        i = 0
+        while i < len(lines):
+            stripped = lines[i].strip()
+            i += 1
             if not stripped:
+                continue
+            if stripped in _TABLE_INTROS:  # table 2's strategies, side by side: as the report's table
+                block = []
+                while i < len(lines) and lines[i].strip() and not lines[i].startswith("#"):
+                    block.append(lines[i].strip())
+                    i += 1
+                _add_runs(doc.add_paragraph(), stripped)
+                _strategy_table(doc, block)
                 continue
             if m := _HEADING_LINE.match(stripped):
                 p = doc.add_heading(m.group(2), level=min(len(m.group(1)), 4))

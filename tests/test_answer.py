@@ -650,6 +650,10 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
     assert abs((datetime.datetime.now(datetime.timezone.utc) - created).total_seconds()) < 3600  # not 2013's template
     assert 'w:val="nl-NL"' in word.styles.element.xml and 'w:val="en-US"' not in word.styles.element.xml
     assert "*" not in text
+    # Table 2's row as the report prints it: a column per strategy, each cell cited.
+    strategies = [[cell.text for cell in row.cells] for row in word.tables[0].rows]
+    assert strategies[0] == ["Aansluiten", "Vernieuwen", "Rol ambtelijke top"] and len(strategies) == 2
+    assert all(re.search(r" \[\d+\]$", cell) for cell in strategies[1])
     record = audit_record(a)
     assert record["passages"] and record["support"] and record["corpus_version"] == a.corpus_version
     assert record["software"]["transformatiewijzer"] != "unknown" and record["software"]["pipeline"]

@@ -96,7 +96,7 @@ def support_markdown(answer: Answer) -> str:
     rows = support_rows(answer)
     if not rows:
         return ""
-    head = SUPPORT_HEADER[_lang(answer)]
+    head = support_header(answer)
     lines = [f"**{SUPPORT_TITLE[_lang(answer)]}**", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(_md_text(cell) for cell in row) + " |" for row in rows]

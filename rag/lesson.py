@@ -278,8 +278,11 @@ class LessonBuilder:
             box = next((p.chunk for p in result.passages if p.chunk.kind == "practice_example"), None)
             examples = lesson.cite(box, self._sentences(box, 2)) if box else []
         lesson.section(L["examples"], examples)
-        asked = [line for p in result.passages[:6] for line in lesson.cite(p.chunk, self._sentences(p.chunk, 1, questions=True))]
-        lesson.section(L["questions"], asked[:3])
+        asked: list[str] = []
+        for p in result.passages[:6]:  # cited only when shown: at most three
+            if len(asked) < 3:
+                asked += lesson.cite(p.chunk, self._sentences(p.chunk, 1, questions=True))
+        lesson.section(L["questions"], asked)
 
         cited = [p.chunk for p in result.passages if p.chunk.id in lesson.citations]
         lesson.discussion(self._discussion(

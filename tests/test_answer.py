@@ -703,6 +703,7 @@ def test_training_material_on_a_theme_is_about_that_theme_across_findings(adviso
     assert advisor.ask("Training on intergovernmental cooperation", mode="lesmateriaal").text.startswith(
         "# Training material — Intergovernmental cooperation")
     for lesson in (top, assembly):
+        _assert_citations_resolve(lesson)  # every cited passage shows its marker in the text, and back
         quoted = [_same_words(b) for b in _bullets(lesson.text)]
         assert len(quoted) == len(set(quoted)), "a sentence quoted twice"
 

@@ -719,6 +719,11 @@ def test_a_lesson_quotes_no_report_question_that_points_back_and_a_theme_is_no_f
             if "## Vragen die het rapport zelf stelt" in lesson.text else ""
         for question in _bullets(asked):
             assert not re.search(r"\b(dit|deze|dat|die|hier\w*|daar\w*)\b", question, re.I), question
+    # The rule has something to leave out: the report's questions in finding 3 that point back.
+    chapter = [c for c in advisor.retriever.snapshot.chunks if c.chapter == 3]
+    kept = {c.text[a:b] for c in chapter for a, b in advisor.lessons._sentences(c, 99, questions=True)}
+    pointing = [q for c in chapter for q in re.findall(r"[^.?!\n]*\b(?:Dat|dit|hiermee)\b[^.?!\n]*\?", c.text)]
+    assert pointing and not any(q.strip() in kept for q in pointing), pointing
     # Asked in a conversation, a lesson on a theme is a new subject, not a follow-up of the last question.
     conv = Conversation()
     advisor.ask("Wat kan ik leren van het NPLG over samenwerken met provincies?", conversation=conv)

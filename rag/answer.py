@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 LABEL_PREFIX = re.compile(r"^[A-Z][a-z]+(?: [a-z]+){0,4}: (?=[A-Z])")
 
 
+def quotable_start(text: str, start: int, end: int) -> int:
+    """Where a quote of the sentence ``text[start:end]`` begins: after a list item's bullet, and after
+    a label that opens its paragraph (LABEL_PREFIX)."""
+    if text.startswith("- ", start):  # a list item: quote the item, not its bullet
+        start += 2
+    at_line_start = start == 0 or text[start - 1] == "\n" or text[max(0, start - 2):start] == "- "
+    if at_line_start and (m := LABEL_PREFIX.match(text[start:end])):
+        start += m.end()
+    return start
+
+
 def _series(numbers: list[int], conjunction: str) -> str:
     """"12", "12 en 15", "12, 15 en 18"."""
     words = [str(n) for n in numbers]

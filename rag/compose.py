@@ -26,7 +26,7 @@ import numpy as np
 from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import Chunk
-from rag.answer import LABEL_PREFIX, Citation, Quote
+from rag.answer import Citation, Quote, quotable_start
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
@@ -117,13 +117,8 @@ class Composer:
             idx = self._index.get(p.chunk.id)
             for row in self._sentences.get(idx, []):
                 s = self.snapshot.sentences[row]
-                start, end = s.start, s.end
+                start, end = quotable_start(p.chunk.text, s.start, s.end), s.end
                 text = p.chunk.text[start:end]
-                if text.startswith("- "):  # a list item: quote the item, not its bullet
-                    start, text = start + 2, text[2:]
-                at_line_start = start == 0 or p.chunk.text[start - 1] == "\n" or p.chunk.text[max(0, start - 2):start] == "- "
-                if at_line_start and (m := LABEL_PREFIX.match(text)):
-                    start, text = start + m.end(), text[m.end():]
                 if len(text) < self.config.min_chars or text.rstrip().endswith((":", "?")):
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():

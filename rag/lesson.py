@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ingest.index import IndexSnapshot
 from ingest.models import Chunk
-from rag.answer import LABEL_PREFIX, Citation, Quote
+from rag.answer import Citation, Quote, quotable_start
 from rag.compose import POINTS_BACK
 
 if TYPE_CHECKING:
@@ -153,12 +153,8 @@ class LessonBuilder:
     def _sentences(self, chunk: Chunk, limit: int, questions: bool = False) -> list[tuple[int, int]]:
         out = []
         for s, e in self._spans.get(chunk.id, []):
+            s = quotable_start(chunk.text, s, e)
             text = chunk.text[s:e]
-            if text.startswith("- "):
-                s, text = s + 2, text[2:]
-            at_line_start = s == 0 or chunk.text[s - 1] == "\n" or chunk.text[max(0, s - 2):s] == "- "
-            if at_line_start and (m := LABEL_PREFIX.match(text)):
-                s, text = s + m.end(), text[m.end():]
             is_q = text.rstrip().endswith("?")
             if questions != is_q or len(text) < 30 or text[:1].islower() or (
                     is_q and (POINTS_BACK.match(text) or _REFERS_BACK.search(text))):

@@ -31,11 +31,11 @@ from pathlib import Path
 from ingest.embed import get_embedder
 from rag.answer import Answer
 from rag.compose import Composer, ComposeConfig
-from rag.conversation import Conversation, Turn, is_followup
+from rag.conversation import Conversation, Turn, is_followup, points_back
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
-from rag.query import Query, analyse, detect_language, lesson_theme
+from rag.query import Query, analyse, detect_language, lesson_theme, meta_question
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -161,6 +161,10 @@ class Advisor:
         t0 = time.perf_counter()
         mode = Mode.from_str(mode) if isinstance(mode, str) else mode
         question = clean_question(question)
+        meta = meta_question(question)
+        # "Hoe werkt dit?" after an answer asks about that answer's subject: a follow-up, not for help.
+        if meta and (meta == "thanks" or not (conversation and conversation.turns and points_back(question))):
+            return self._meta_answer(question, meta, mode, t0)
         timings: dict[str, float] = {}
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
         # what is retrieved and how close to the report it is, not the words of the request.
@@ -252,6 +256,61 @@ class Advisor:
                                        followup=bool(history), coverage_score=verdict.score,
                                        citations=[c.to_dict() for c in citations]))
         return answer
+
+    def _meta_answer(self, question: str, kind: str, mode: Mode, t0: float) -> Answer:
+        """What the tool does and how to ask ("help"), or a short reply to thanks: no passages, no
+        advice. The turn is not added to the conversation: it sets no topic for a follow-up."""
+        lang = detect_language(question)
+        if kind == "help":
+            text = self._help_text(lang)
+        else:
+            text = ("You're welcome. Ask a follow-up, or describe another situation." if lang == "en" else
+                    "Graag gedaan. Stel gerust een vervolgvraag, of beschrijf een andere situatie.")
+        verdict = CoverageVerdict(False, 0.0, self.coverage.threshold, kind)
+        return Answer(
+            question=question, resolved_question=question, text=text, refused=True, lang=lang, mode=mode.value,
+            citations=[], passages=[], support=[],
+            timings_ms={"total": round((time.perf_counter() - t0) * 1000, 2)},
+            config={**self.config(), "coverage": verdict.to_dict(), "question_analysis": analyse(question).to_dict()},
+            answerer="composed", corpus_version=self.corpus_version)
+
+    def _help_text(self, lang: str) -> str:
+        docs = [d["info"].get("short_title") or d["info"].get("title") or doc_id
+                for doc_id, d in self.retriever.snapshot.documents.items()]
+        titles = ", ".join(f"*{t}*" for t in docs)
+        findings = self.lessons.findings()
+        if lang == "en":
+            lines = [f"**I am the Transformatiewijzer.** I answer questions about {titles} with the report's own "
+                     "sentences: each carries a [n] that points to its source, and when the report does not treat "
+                     "something I say so. I give no advice of my own.", "",
+                     "**How to ask:** describe your situation in your own words, or ask a question. For example:",
+                     "- Every ministry has its own targets and budgets. How do I get them around one table?",
+                     "- What can I ask of senior management when I need room to experiment?",
+                     "- Is there an example of national and regional government working together?", "",
+                     "A follow-up (‘And what can senior management do about it?’) is read with the conversation "
+                     "so far.", "",
+                     "**Three modes:** *Advies* (advice, the default), *Lesmateriaal* (training material on a "
+                     "finding or theme, with discussion questions, as Markdown or Word) and *Toets op bronnen* "
+                     "(how well its source supports each sentence, and an audit record)."]
+            head = f"**The report's {len(findings)} findings:**"
+        else:
+            lines = [f"**Ik ben de Transformatiewijzer.** Ik beantwoord vragen over {titles} met de zinnen van het "
+                     "rapport zelf: elke zin draagt een [n] die naar haar bron wijst, en wat het rapport niet "
+                     "behandelt, zeg ik eerlijk. Eigen advies geef ik niet.", "",
+                     "**Zo vraag je het:** beschrijf je situatie in je eigen woorden, of stel een vraag. Bijvoorbeeld:",
+                     "- Elk ministerie heeft zijn eigen doelen en potjes. Hoe krijg ik ze aan één tafel?",
+                     "- Wat kan ik van de ambtelijke top vragen als ik ruimte wil om te experimenteren?",
+                     "- Heb je een voorbeeld van samenwerking tussen Rijk en regio?", "",
+                     "Een vervolgvraag (‘En wat kan de ambtelijke top daaraan doen?’) lees ik bij het gesprek "
+                     "tot nu toe.", "",
+                     "**Drie modi:** *Advies* (standaard), *Lesmateriaal* (een les over een bevinding of thema, "
+                     "met discussievragen, als Markdown of Word) en *Toets op bronnen* (per zin hoe sterk de bron "
+                     "haar steunt, en een auditrecord)."]
+            head = f"**De {len(findings)} bevindingen van het rapport:**"
+        if findings:
+            word = "Finding" if lang == "en" else "Bevinding"
+            lines += ["", head, *(f"{n}. {word} {n} — {title}" for n, title in findings.items())]
+        return "\n".join(lines)
 
     def context(self, citation, at_least: int = 600) -> tuple[str, str, str]:
         """The section a cited passage stands in, as (text before, the passage, text after); at least

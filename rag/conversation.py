@@ -63,6 +63,11 @@ def is_followup(question: str) -> bool:
     return len(q) <= WEAK_FOLLOWUP_MAX_CHARS and bool(_MAY_LEAN_BACK.search(without_report_references(q)))
 
 
+def points_back(question: str) -> bool:
+    """Does the question hold a word that points at something said before ("Hoe werkt dit?")?"""
+    return bool(_LEANS_BACK.search(question) or _MAY_LEAN_BACK.search(without_report_references(question)))
+
+
 @dataclass
 class Turn:
     # A field this version does not know is refused, not dropped on the next save.

@@ -153,7 +153,7 @@ def _report_terms() -> tuple[tuple[str, frozenset[str]], ...]:
 @lru_cache(maxsize=1)
 def _question_noise() -> dict[str, tuple[re.Pattern, ...]]:
     data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
-    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "lesson_frames")}
+    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "lesson_frames", "meta_help", "meta_thanks")}
 
 
 _POINTERS = frozenset("it this that dat dit die deze daar hier hem haar ze zij them they".split())
@@ -182,6 +182,15 @@ def lesson_theme(text: str) -> str:
     no theme that way."""
     theme = _framed("lesson_frames", text, trim=True)
     return _POLITE_END.sub("", theme).rstrip("?!.,;: ").strip()
+
+
+def meta_question(text: str) -> str:
+    """"help" for a question about the tool itself or a bare greeting ("Hoe werkt dit?", "Hallo, wat
+    kun je?"), "thanks" for thanks alone, else "" (rag/data/question_noise.toml)."""
+    for kind in ("help", "thanks"):
+        if any(p.match(text) for p in _question_noise()[f"meta_{kind}"]):
+            return kind
+    return ""
 
 
 _POLITE_END = re.compile(r"[,\s]*\b(please|thanks|thank you|alsjeblieft|alstublieft|graag|svp|bedankt|dank je)\W*$", re.I)

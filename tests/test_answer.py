@@ -441,6 +441,31 @@ def test_followup_is_read_in_its_conversation(advisor):
     assert any(c.kind == "role_of_top" and c.chapter in chapters for c in second.citations)
 
 
+def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
+    conv = Conversation()
+    help_nl = advisor.ask("Hoe werkt dit?", conversation=conv)
+    # Before: finding 3 under "Hoe werkt dit?", as if the asker had named a subject.
+    assert help_nl.refused and not help_nl.citations and not help_nl.passages
+    assert help_nl.config["coverage"]["reason"] == "help" and help_nl.text.startswith("**Ik ben de Transformatiewijzer.**")
+    titles = advisor.lessons.findings()
+    assert len(titles) == 6 and all(f"{n}. Bevinding {n} — {t}" in help_nl.text for n, t in titles.items())
+    # It sets no topic: the next question is a first question, not a follow-up of "Hoe werkt dit?".
+    assert not conv.turns
+    first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)
+    assert not first.refused and first.resolved_question == first.question
+    # After an answer, "Hoe werkt dit?" asks about its subject; a bare request for help still gets help.
+    again = advisor.ask("Hoe werkt dit?", conversation=conv)
+    assert not again.refused and again.citations and again.resolved_question.startswith("Hoe kunnen we als Rijk")
+    assert advisor.ask("Wat kun je allemaal?", conversation=conv).config["coverage"]["reason"] == "help"
+    thanks = advisor.ask("Top, bedankt!", conversation=conv)
+    assert thanks.text.startswith("Graag gedaan") and thanks.config["coverage"]["reason"] == "thanks"
+    assert len(conv.turns) == 2
+    english = advisor.ask("Hi, what can you do?", mode="lesmateriaal")
+    assert english.text.startswith("**I am the Transformatiewijzer.**") and "1. Finding 1 — " in english.text
+    # A question that names a subject is no request for help.
+    assert advisor.ask("Hoe werkt de klimaatwet?").config["coverage"]["reason"] not in ("help", "thanks")
+
+
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 20000])
 def test_bad_questions_get_a_clear_message(advisor, bad):
     with pytest.raises(QuestionError):

@@ -162,8 +162,11 @@ class Advisor:
         mode = Mode.from_str(mode) if isinstance(mode, str) else mode
         question = clean_question(question)
         meta = meta_question(question)
-        # "Hoe werkt dit?" after an answer asks about that answer's subject: a follow-up, not for help.
-        if meta and (meta == "thanks" or not (conversation and conversation.turns and points_back(question))):
+        started = bool(conversation and conversation.turns)
+        # After an answer, "Hoe werkt dit?" asks about that answer's subject and "Wat moet ik doen?" about
+        # its situation: follow-ups, not requests for help.
+        if (meta == "thanks" or (meta == "help" and not (started and points_back(question)))
+                or (meta == "no_subject" and not started)):
             return self._meta_answer(question, meta, mode, t0)
         timings: dict[str, float] = {}
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
@@ -258,11 +261,11 @@ class Advisor:
         return answer
 
     def _meta_answer(self, question: str, kind: str, mode: Mode, t0: float) -> Answer:
-        """What the tool does and how to ask ("help"), or a short reply to thanks: no passages, no
-        advice. The turn is not added to the conversation: it sets no topic for a follow-up."""
+        """What the tool does and how to ask ("help"; "no_subject": first asking what the situation
+        is), or a short reply to thanks: no passages, no advice. The turn is not added to the conversation: it sets no topic for a follow-up."""
         lang = detect_language(question)
-        if kind == "help":
-            text = self._help_text(lang)
+        if kind in ("help", "no_subject"):
+            text = self._help_text(lang, named_nothing=kind == "no_subject")
         else:
             text = ("You're welcome. Ask a follow-up, or describe another situation." if lang == "en" else
                     "Graag gedaan. Stel gerust een vervolgvraag, of beschrijf een andere situatie.")
@@ -274,13 +277,15 @@ class Advisor:
             config={**self.config(), "coverage": verdict.to_dict(), "question_analysis": analyse(question).to_dict()},
             answerer="composed", corpus_version=self.corpus_version)
 
-    def _help_text(self, lang: str) -> str:
+    def _help_text(self, lang: str, named_nothing: bool = False) -> str:
         docs = [d["info"].get("short_title") or d["info"].get("title") or doc_id
                 for doc_id, d in self.retriever.snapshot.documents.items()]
         titles = ", ".join(f"*{t}*" for t in docs)
         findings = self.lessons.findings()
         if lang == "en":
-            lines = [f"**I am the Transformatiewijzer.** I answer questions about {titles} with the report's own "
+            lines = ["**What is your situation?** Your question does not yet name a subject the report could "
+                     "answer on.", ""] if named_nothing else []
+            lines += [f"**I am the Transformatiewijzer.** I answer questions about {titles} with the report's own "
                      "sentences: each carries a [n] that points to its source, and when the report does not treat "
                      "something I say so. I give no advice of my own.", "",
                      "**How to ask:** describe your situation in your own words, or ask a question. For example:",
@@ -294,7 +299,9 @@ class Advisor:
                      "(how well its source supports each sentence, and an audit record)."]
             head = f"**The report's {len(findings)} findings:**"
         else:
-            lines = [f"**Ik ben de Transformatiewijzer.** Ik beantwoord vragen over {titles} met de zinnen van het "
+            lines = ["**Wat is je situatie?** Je vraag noemt nog geen onderwerp waarover het rapport iets kan "
+                     "zeggen.", ""] if named_nothing else []
+            lines += [f"**Ik ben de Transformatiewijzer.** Ik beantwoord vragen over {titles} met de zinnen van het "
                      "rapport zelf: elke zin draagt een [n] die naar haar bron wijst, en wat het rapport niet "
                      "behandelt, zeg ik eerlijk. Eigen advies geef ik niet.", "",
                      "**Zo vraag je het:** beschrijf je situatie in je eigen woorden, of stel een vraag. Bijvoorbeeld:",

@@ -253,7 +253,7 @@ class CoverageVerdict:
     score: float  # best question–sentence cosine (with the English offset applied)
     threshold: float
     reason: str  # "" when covered; else "low_similarity", "missing_fact:<kind>", "out_of_scope:<term>", "off_topic",
-    # or "help" / "thanks" (a question about the tool itself, or thanks: rag/advisor.py answers it without passages)
+    # "help", "no_subject" or "thanks" (about the tool itself, naming nothing, thanks: answered without passages)
     missing: str = ""  # the kind of fact asked for and not found, in the question's language
     subject: str = ""  # for "off_topic": the subject outside the report, in the question's language
     # How much closer the question is to the nearest subject outside the report than to the corpus

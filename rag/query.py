@@ -151,8 +151,13 @@ def _report_terms() -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 @lru_cache(maxsize=1)
+def _question_noise_data() -> dict:
+    return tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
 def _question_noise() -> dict[str, tuple[re.Pattern, ...]]:
-    data = tomllib.loads((_DATA / "question_noise.toml").read_text(encoding="utf-8"))
+    data = _question_noise_data()
     return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "lesson_frames", "meta_help", "meta_thanks")}
 
 
@@ -184,12 +189,22 @@ def lesson_theme(text: str) -> str:
     return _POLITE_END.sub("", theme).rstrip("?!.,;: ").strip()
 
 
+@lru_cache(maxsize=1)
+def _no_subject_words() -> frozenset[str]:
+    return frozenset(w.lower() for w in _question_noise_data().get("no_subject_words", []))
+
+
 def meta_question(text: str) -> str:
     """"help" for a question about the tool itself or a bare greeting ("Hoe werkt dit?", "Hallo, wat
-    kun je?"), "thanks" for thanks alone, else "" (rag/data/question_noise.toml)."""
+    kun je?"), "thanks" for thanks alone, "no_subject" for a request that names nothing ("Wat moet ik
+    doen?", "Any tips?"), else "" (rag/data/question_noise.toml)."""
+    noise = _question_noise()
     for kind in ("help", "thanks"):
-        if any(p.match(text) for p in _question_noise()[f"meta_{kind}"]):
+        if any(p.match(text) for p in noise[f"meta_{kind}"]):
             return kind
+    words = _WORD.findall(text.lower())
+    if words and all(w in _NL or w in _EN or w in _POINTERS or w in _no_subject_words() for w in words):
+        return "no_subject"
     return ""
 
 

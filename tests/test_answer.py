@@ -462,8 +462,15 @@ def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
     assert len(conv.turns) == 2
     english = advisor.ask("Hi, what can you do?", mode="lesmateriaal")
     assert english.text.startswith("**I am the Transformatiewijzer.**") and "1. Finding 1 — " in english.text
-    # A question that names a subject is no request for help.
-    assert advisor.ask("Hoe werkt de klimaatwet?").config["coverage"]["reason"] not in ("help", "thanks")
+    # A first question that names nothing is asked what the situation is (before: finding 3 again);
+    # asked after an answer, it is about that answer's situation.
+    vague = advisor.ask("Wat moet ik nu doen?")
+    assert vague.config["coverage"]["reason"] == "no_subject" and vague.text.startswith("**Wat is je situatie?**")
+    later = advisor.ask("Wat moet ik nu doen?", conversation=conv)
+    assert not later.refused and later.citations and later.resolved_question.startswith("Hoe kunnen we als Rijk")
+    # A question that names a subject is none of these.
+    for question in ("Hoe werkt de klimaatwet?", "Wat is nodig?", "Wat kan de ambtelijke top doen?"):
+        assert advisor.ask(question).config["coverage"]["reason"] not in ("help", "no_subject", "thanks")
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 20000])

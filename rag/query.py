@@ -33,7 +33,7 @@ _NL = frozenset(
 _EN = frozenset(
     "the a an and of in is that on to be with for not at or as by but then what how i we you my "
     "our their this these can could should must does do did has have which who why where between "
-    "because about from are was were it its".split()
+    "because about from are was were it its any some please hello hi thanks there would will your us".split()
 )
 
 

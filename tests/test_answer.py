@@ -466,6 +466,7 @@ def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
     # asked after an answer, it is about that answer's situation.
     vague = advisor.ask("Wat moet ik nu doen?")
     assert vague.config["coverage"]["reason"] == "no_subject" and vague.text.startswith("**Wat is je situatie?**")
+    assert advisor.ask("Any tips?").text.startswith("**What is your situation?**")  # was read as Dutch
     later = advisor.ask("Wat moet ik nu doen?", conversation=conv)
     assert not later.refused and later.citations and later.resolved_question.startswith("Hoe kunnen we als Rijk")
     # A question that names a subject is none of these.

@@ -244,7 +244,7 @@ def ask(
     from rag.export import answer_markdown, answers_docx, audit_record, support_header, support_rows
 
     if as_json:  # the audit record: the answer's fields, and the conversation it was asked in
-        print(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2))
+        print(json.dumps(audit_record(answer), ensure_ascii=False, indent=2))
     else:
         console.print(answer.text, markup=False, highlight=False)
         for note in answer.notes:
@@ -274,7 +274,7 @@ def ask(
             elif suffix == ".docx":
                 target.write_bytes(answers_docx([answer], title="Transformatiewijzer"))
             else:
-                target.write_text(json.dumps(audit_record(answer, conv), ensure_ascii=False, indent=2), encoding="utf-8")
+                target.write_text(json.dumps(audit_record(answer), ensure_ascii=False, indent=2), encoding="utf-8")
         except OSError as exc:
             failed.append(f"{target} ({exc.strerror or exc})")
             continue
@@ -377,7 +377,7 @@ def run_app(
     page = Path(__file__).resolve().parent / "streamlit_app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(page), "--server.address", host,
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--client.toolbarMode", "minimal"]
+           "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none"]
     raise typer.Exit(subprocess.call(cmd, env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}))
 
 

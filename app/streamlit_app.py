@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from functools import partial
 
 import streamlit as st
 
@@ -140,25 +141,26 @@ def show_support(answer) -> None:
             st.warning(f"{len(weak)} zin(nen) niet of zwak onderbouwd door de geciteerde passages.")
 
 
-def feedback(answer, index: int, conversation: Conversation) -> None:
-    given = st.session_state.setdefault("feedback_given", {})
-    if index in given:
+def feedback(answer) -> None:
+    # Keyed by the answer's own id: after "Nieuw gesprek" the first answer is another answer than the
+    # first one before it (by list position it was taken as already rated).
+    given = st.session_state.setdefault("feedback_given", set())
+    if answer.id in given:
         st.caption("Bedankt voor je feedback.")
         return
     cols = st.columns([1, 3, 1])
     with cols[0]:
-        thumbs = st.feedback("thumbs", key=f"thumbs-{index}")
-    comment = cols[1].text_input("Opmerking (optioneel)", key=f"comment-{index}", label_visibility="collapsed",
+        thumbs = st.feedback("thumbs", key=f"thumbs-{answer.id}")
+    comment = cols[1].text_input("Opmerking (optioneel)", key=f"comment-{answer.id}", label_visibility="collapsed",
                                  placeholder="Opmerking bij dit antwoord (optioneel)")
-    if cols[2].button("Verstuur", key=f"send-{index}", disabled=thumbs is None):
-        record = audit_record(answer, conversation)
-        load_feedback().add(answer_id=f"{answer.corpus_version[:8]}-{index}", rating=1 if thumbs == 1 else -1,
-                            comment=comment, record=record)
-        given[index] = True
+    if cols[2].button("Verstuur", key=f"send-{answer.id}", disabled=thumbs is None):
+        load_feedback().add(answer_id=answer.id, rating=1 if thumbs == 1 else -1, comment=comment,
+                            record=audit_record(answer))
+        given.add(answer.id)
         st.rerun()
 
 
-def show_answer(answer, index: int, conversation: Conversation, stream: bool = False) -> None:
+def show_answer(answer, index: int, stream: bool = False) -> None:
     text = linked_markers(answer.text, str(index))
     if stream:
         st.write_stream(line + "\n" for line in text.splitlines())
@@ -169,13 +171,20 @@ def show_answer(answer, index: int, conversation: Conversation, stream: bool = F
     show_sources(answer, key=str(index))
     if answer.mode == Mode.TOETS.value:
         show_support(answer)
-    feedback(answer, index, conversation)
+    feedback(answer)
+    # Made when downloaded, not on every rerun (each rerun would build every answer's Word file).
     cols = st.columns(4)
-    cols[0].download_button("Markdown", answer_markdown(answer), file_name=f"antwoord-{index + 1}.md",
-                            key=f"md{index}")
-    cols[1].download_button("Word", answers_docx([answer]), file_name=f"antwoord-{index + 1}.docx", key=f"docx{index}")
-    cols[2].download_button("Auditrecord (JSON)", json.dumps(audit_record(answer, conversation), ensure_ascii=False, indent=2),
-                            file_name=f"audit-{index + 1}.json", key=f"json{index}")
+    cols[0].download_button("Markdown", partial(answer_markdown, answer), file_name=f"antwoord-{index + 1}.md",
+                            mime="text/markdown", key=f"md-{answer.id}")
+    cols[1].download_button("Word", partial(answers_docx, [answer]), file_name=f"antwoord-{index + 1}.docx",
+                            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                            key=f"docx-{answer.id}")
+    cols[2].download_button("Auditrecord (JSON)", partial(audit_json, answer), file_name=f"audit-{index + 1}.json",
+                            mime="application/json", key=f"json-{answer.id}")
+
+
+def audit_json(answer) -> str:
+    return json.dumps(audit_record(answer), ensure_ascii=False, indent=2)
 
 
 PART_NAMES = {"titelpagina": "Titelpagina", "colofon": "Colofon", "voorwoord": "Voorwoord",
@@ -252,7 +261,7 @@ def main() -> None:
             # Same element tree as when the answer was first shown (with its draft placeholder), so that
             # Streamlit updates the widgets in place on a rerun instead of showing stale copies beside them.
             st.empty()
-            show_answer(answer, i, conversation)
+            show_answer(answer, i)
 
     if question is not None and not question.strip():
         st.warning("De vraag is leeg. Beschrijf je situatie of stel een vraag.")
@@ -277,9 +286,9 @@ def main() -> None:
             finally:
                 live.empty()  # the checked answer (markers validated, sentences scored) replaces the draft
             st.session_state.answers.append(answer)
-            show_answer(answer, len(st.session_state.answers) - 1, conversation, stream=not tokens)
+            show_answer(answer, len(st.session_state.answers) - 1, stream=not tokens)
     if len(st.session_state.answers) > 1:
-        st.download_button("Gesprek als Markdown", conversation_markdown(st.session_state.answers),
+        st.download_button("Gesprek als Markdown", partial(conversation_markdown, list(st.session_state.answers)),
                            file_name="gesprek.md")
 
 

@@ -167,7 +167,10 @@ class Advisor:
         # its situation: follow-ups, not requests for help.
         if (meta == "thanks" or (meta == "help" and not (started and points_back(question)))
                 or (meta == "no_subject" and not started)):
-            return self._meta_answer(question, meta, mode, t0)
+            answer = self._meta_answer(question, meta, mode, t0)
+            answer.filters = self._filters_record(filters)
+            answer.conversation = conversation.to_dict() if conversation is not None else None
+            return answer
         timings: dict[str, float] = {}
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
         # what is retrieved and how close to the report it is, not the words of the request.
@@ -253,12 +256,18 @@ class Advisor:
             answerer=answerer,
             corpus_version=self.corpus_version,
             notes=notes,
+            filters=self._filters_record(filters),
         )
         if conversation is not None:
             conversation.add_turn(Turn(question=question, answer=text, refused=answer.refused,
                                        followup=bool(history), coverage_score=verdict.score,
                                        citations=[c.to_dict() for c in citations]))
+            answer.conversation = conversation.to_dict()  # a copy: later turns do not change it
         return answer
+
+    def _filters_record(self, filters: Filters | None) -> dict:
+        """The filters as applied (known values, their canonical spelling), for the audit record."""
+        return filters.resolved(self.retriever.chunks).to_dict() if filters else {}
 
     def _meta_answer(self, question: str, kind: str, mode: Mode, t0: float) -> Answer:
         """What the tool does and how to ask ("help"; "no_subject": first asking what the situation

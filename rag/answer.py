@@ -6,6 +6,8 @@ These names are the public vocabulary: the same words in code, CLI JSON and the 
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -141,9 +143,17 @@ class Answer:
     answerer: str  # "composed" or the generative model's name
     corpus_version: str
     notes: list[str] = field(default_factory=list)  # e.g. markers removed from a generated answer
+    filters: dict = field(default_factory=dict)  # the filters it was asked with (empty: none)
+    # The conversation as it stood when this was answered (its turns up to this one), or None when it
+    # was asked alone: an audit exported later must not show turns asked after it.
+    conversation: dict | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    answered_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     def to_dict(self) -> dict:
         return {
+            "id": self.id,
+            "answered_at": self.answered_at,
             "question": self.question,
             "resolved_question": self.resolved_question,
             "answer": self.text,
@@ -158,4 +168,6 @@ class Answer:
             "timings": self.timings_ms,
             "config": self.config,
             "notes": self.notes,
+            "filters": self.filters,
+            "conversation": self.conversation,
         }

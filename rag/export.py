@@ -11,7 +11,7 @@ Character offsets are in the audit record (JSON), which holds everything.
 from rag.export import answer_markdown, answers_docx, audit_record
 Path("antwoord.md").write_text(answer_markdown(answer))
 Path("les.docx").write_bytes(answers_docx([answer], title="Lesmateriaal"))
-json.dumps(audit_record(answer, conversation))
+json.dumps(audit_record(answer))
 ```
 """
 
@@ -191,6 +191,15 @@ def _strategy_table(doc, block: list[str]) -> None:
             cell.text = value
 
 
+def _core_title(heading: str, limit: int = 255) -> str:
+    """A document title Word accepts (python-docx refuses more than 255 characters): a long question is
+    cut at a word, with an ellipsis."""
+    heading = " ".join(heading.split())
+    if len(heading) <= limit:
+        return heading
+    return heading[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
 def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> bytes:
     """A Word document with every answer (its own heading: a lesson's title, else the question), for
     *Toets op bronnen* its support table, its sources and the attribution; returns the .docx bytes.
@@ -218,7 +227,7 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
         else:
             heading = answer.question
             asked = doc.add_heading(heading, level=1)
-        props.title = props.title or heading
+        props.title = props.title or _core_title(heading)
         if own:
             _in_language(asked, answer.lang)
         lines = text.splitlines()
@@ -293,12 +302,12 @@ def _software() -> dict:
     return {"transformatiewijzer": version, "pipeline": PIPELINE_VERSION}  # copied by the caller
 
 
-def audit_record(answer: Answer, conversation=None) -> dict:
-    """Everything needed to audit one answer: question, conversation, retrieved passages with scores,
-    answer, per-sentence support, configuration (never an API key), model, corpus version, timings."""
+def audit_record(answer: Answer) -> dict:
+    """Everything needed to audit one answer: its id and time, question, the conversation as it stood
+    when it was answered, the filters, retrieved passages with scores, answer, per-sentence support,
+    configuration (never an API key), model, corpus version, timings."""
     return {
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "software": dict(_software()),
-        "conversation": conversation.to_dict() if conversation is not None else None,
         **answer.to_dict(),
     }

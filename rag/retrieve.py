@@ -72,6 +72,10 @@ class Filters:
     kinds: list[str] | None = None
     practices: list[str] | None = None
 
+    def to_dict(self) -> dict:
+        """The filters that are set (for audit records)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
     def allows(self, c: Chunk) -> bool:
         if self.kinds is None and c.kind in NOT_RETRIEVED:
             return False

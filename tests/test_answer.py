@@ -14,6 +14,7 @@ import pytest
 
 from rag.advisor import Advisor, QuestionError
 from rag.conversation import Conversation, is_followup
+from rag.export import audit_record
 from rag.grounding import GroundingChecker
 
 
@@ -439,6 +440,10 @@ def test_followup_is_read_in_its_conversation(advisor):
     assert not third.refused and not fourth.refused
     chapters = [c.chapter for c in first.citations if c.chapter]
     assert any(c.kind == "role_of_top" and c.chapter in chapters for c in second.citations)
+    # Each answer's audit record has the conversation as it stood then, not the turns asked after it.
+    assert [t["question"] for t in audit_record(first)["conversation"]["turns"]] == [first.question]
+    assert len(audit_record(fourth)["conversation"]["turns"]) == 4 and audit_record(first)["id"] != audit_record(second)["id"]
+    assert audit_record(first)["filters"] == {} and advisor.ask("Wat is verkokering?").conversation is None
 
 
 def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
@@ -549,6 +554,7 @@ def test_a_short_question_asked_within_a_filter_is_about_the_filtered_subject(ad
     assert advisor.ask("Wat ging er mis?").refused  # about nothing in particular
     a = advisor.ask("Wat ging er mis?", filters=Filters.parse(["practice=npce"]))
     assert not a.refused and any("NPCE" in n for n in a.notes), a.notes
+    assert audit_record(a)["filters"] == {"practices": ["NPCE"]}  # as applied: an audit can redo it
     assert all("NPCE" in p["practices"] for p in a.passages)
     _assert_citations_resolve(a)
     # The filter does not make a question about something else covered: one far from the report by
@@ -644,7 +650,7 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
     from docx import Document as Docx
     from markdown_it import MarkdownIt
 
-    from rag.export import answer_markdown, answers_docx, audit_record
+    from rag.export import answer_markdown, answers_docx
 
     a = advisor.ask("Ik wil een training geven over bevinding 4", mode="lesmateriaal")
     assert a.mode == "lesmateriaal" and not a.refused

@@ -316,6 +316,14 @@ def test_feedback_is_stored(app_page, request, app_server):
     assert record["question"] == PROVINCE_QUESTION
     assert record["citations"] and record["citations"][0]["marker"] == 1, record["citations"][:1]
     assert record["corpus_version"] == row["corpus_version"] != ""
+    assert row["answer_id"] == record["id"] and len(record["id"]) == 32 and record["answered_at"]
+
+    # A new conversation's first answer can be rated: feedback belongs to an answer, not to a position.
+    app_page.get_by_test_id("stSidebar").get_by_role("button", name="Nieuw gesprek").click()
+    _idle(app_page)
+    again = ask(app_page, "Wat zijn tussenruimtes?")
+    expect(again.get_by_role("button", name="Verstuur")).to_be_visible()
+    expect(again.get_by_text("Bedankt voor je feedback.")).to_have_count(0)
 
 
 def test_audit_mode_shows_support_table(app_page, request):
@@ -345,6 +353,35 @@ def test_follow_up_question(app_page, request):
     assert _norm(text) != _norm(_answer_text(first))
     # With two answers the whole conversation can be downloaded.
     expect(app_page.get_by_test_id("stDownloadButton").filter(has_text="Gesprek als Markdown")).to_be_visible()
+    shot(app_page, request, "1-follow-up")
+
+
+LONG_STORY = ("Ik werk als beleidsmedewerker bij een ministerie aan de woningbouwopgave. Elke keer als we iets "
+              "samen met andere departementen willen doen, loopt het vast op budgetten en eigen doelen. Mijn "
+              "collega's bij de andere ministeries willen wel, maar hun leiding niet. We vergaderen veel en er "
+              "gebeurt weinig. Hoe kom ik daar doorheen?")
+
+
+def test_a_long_story_is_answered_exported_and_followed_up(app_page, request):
+    # Over 255 characters: Word's title property refused it and the page showed a traceback on every
+    # rerun after, so that the follow-ups were lost.
+    assert len(LONG_STORY) > 255
+    msg = ask(app_page, LONG_STORY)
+    _assert_advice(_answer_text(msg))
+    expect(app_page.get_by_test_id("stException")).to_have_count(0)
+    button = msg.get_by_test_id("stDownloadButton").filter(has_text=re.compile(r"^\s*Word\s*$"))
+    with app_page.expect_download() as info:
+        button.get_by_role("button").click()
+    target = ARTIFACTS / f"{request.node.name}-antwoord.docx"
+    info.value.save_as(target)
+    import docx
+
+    doc = docx.Document(str(target))
+    assert doc.core_properties.title.endswith("…") and len(doc.core_properties.title) <= 255
+    assert any(p.text == LONG_STORY for p in doc.paragraphs)  # the heading keeps the whole question
+    second = ask(app_page, "En wat kan de ambtelijke top daaraan doen?")
+    assert "[1]" in _answer_text(second)
+    expect(app_page.get_by_test_id("stException")).to_have_count(0)
     shot(app_page, request, "1-follow-up")
 
 

@@ -87,6 +87,15 @@ def clean_question(question: str) -> str:
 _NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord"}
 
 
+def _quoted_in(conversation: Conversation | None, questions: list[str]) -> frozenset[str]:
+    """What the answers to ``questions`` (earlier turns of ``conversation``) quoted, whitespace-folded."""
+    if not conversation or not questions:
+        return frozenset()
+    asked = set(questions)
+    return frozenset(" ".join(q.get("text", "").split()) for turn in conversation.turns if turn.question in asked
+                     for c in turn.citations for q in c.get("quotes", []))
+
+
 class Advisor:
     """Answers questions from the index; load once per process and share."""
 
@@ -171,18 +180,33 @@ class Advisor:
             answer.filters = self._filters_record(filters)
             answer.conversation = conversation.to_dict() if conversation is not None else None
             return answer
+        findings = self.lessons.findings()
+        named = self.lessons.finding_of(question)
+        if named is not None and findings and named not in findings:  # "bevinding 9": say which there are
+            answer = self._meta_answer(question, "no_such_finding", mode, t0)
+            answer.filters = self._filters_record(filters)
+            answer.conversation = conversation.to_dict() if conversation is not None else None
+            return answer
         timings: dict[str, float] = {}
+        notes: list[str] = []
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
         # what is retrieved and how close to the report it is, not the words of the request.
         theme = lesson_theme(question) if mode is Mode.LESMATERIAAL else ""
-        finding = self.lessons.finding_of(question) if mode is Mode.LESMATERIAAL else None
-        result, history = self.retrieve(theme if theme and finding is None else question, conversation, filters,
-                                        asked=question)
+        finding = named if mode is Mode.LESMATERIAAL else None
+        asked = question if not theme or finding is not None else theme
+        # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
+        # finding's title is what is retrieved, within the finding.
+        about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
+        if about is not None and not (filters and filters.chapters and about not in filters.chapters):
+            asked = findings[about]
+            filters = replace(filters or Filters(), chapters=[about])
+            notes.append(f"Gelezen als vraag over bevinding {about}: {findings[about]}." if detect_language(question) == "nl"
+                         else f"Read as a question about finding {about}: {findings[about]}.")
+        result, history = self.retrieve(asked, conversation, filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
         verdict = self._judge(question, result, topic, history)
-        notes: list[str] = []
         subject = self._filter_subject(filters)
         scoped_ms = 0.0
         if (subject and not verdict.covered and verdict.reason == "low_similarity"
@@ -225,7 +249,7 @@ class Advisor:
                     notes.append("Dit antwoord is niet gegrond in de passages; lees de bronnen zelf." if lang == "nl"
                                  else "This answer is not grounded in the passages; read the sources yourself.")
             else:
-                text, citations, _ = self.composer.compose(result, lang=lang)
+                text, citations, _ = self.composer.compose(result, lang=lang, seen=_quoted_in(conversation, history))
         else:
             text, citations = self._not_covered(result, verdict, lang), []
         timings["compose"] = (time.perf_counter() - t) * 1000
@@ -275,6 +299,13 @@ class Advisor:
         lang = detect_language(question)
         if kind in ("help", "no_subject"):
             text = self._help_text(lang, named_nothing=kind == "no_subject")
+        elif kind == "no_such_finding":
+            findings = self.lessons.findings()
+            word = "Finding" if lang == "en" else "Bevinding"
+            head = (f"**The report has {len(findings)} findings, numbered 1–{max(findings)}.** Which one do you mean?"
+                    if lang == "en" else
+                    f"**Het rapport heeft {len(findings)} bevindingen, genummerd 1–{max(findings)}.** Welke bedoel je?")
+            text = "\n".join([head, "", *(f"{n}. {word} {n} — {title}" for n, title in findings.items())])
         else:
             text = ("You're welcome. Ask a follow-up, or describe another situation." if lang == "en" else
                     "Graag gedaan. Stel gerust een vervolgvraag, of beschrijf een andere situatie.")

@@ -165,13 +165,14 @@ _CELL_LINE = re.compile(r"^- ([^:]{3,40}): (.+)$")
 
 
 def _strategy_table(doc, block: list[str]) -> None:
-    """Lines of a lesson's table-2 block — "_Bevinding n — titel_" and "- Aansluiten: … [n]" — as a Word
+    """Lines of a lesson's table-2 block — "- _Bevinding n — titel_" and "- Aansluiten: … [n]" — as a Word
     table: a row per finding, a column per strategy, every cell with its marker."""
     rows: list[tuple[str, dict[str, str]]] = []
     columns: list[str] = []
     for line in block:
-        if line.startswith("_") and line.endswith("_"):
-            rows.append((line.strip("_"), {}))
+        label = line[2:] if line.startswith("- _") else line
+        if label.startswith("_") and label.endswith("_"):
+            rows.append((label.strip("_"), {}))
         elif m := _CELL_LINE.match(line):
             if not rows:
                 rows.append(("", {}))

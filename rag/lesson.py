@@ -29,6 +29,7 @@ from ingest.index import IndexSnapshot
 from ingest.models import Chunk
 from rag.answer import Citation, Quote, quotable_start
 from rag.compose import POINTS_BACK
+from rag.query import meta_question
 
 if TYPE_CHECKING:
     from rag.compose import Composer
@@ -133,6 +134,17 @@ class LessonBuilder:
             for n, title in doc["structure"].get("findings", {}).items():
                 out.setdefault(int(n), title)
         return dict(sorted(out.items()))
+
+    def finding_asked(self, question: str) -> int | None:
+        """The finding a question asks about and nothing else ("Wat zegt bevinding 4?", "What is finding
+        2 about?"), else None."""
+        n = self.finding_of(question)
+        title = self.findings().get(n or 0)
+        if title is None:
+            return None
+        rest = _FINDING_REF.sub(" ", question)
+        rest = re.sub(re.escape(title), " ", rest, flags=re.I)
+        return n if meta_question(rest) in ("no_subject", "help") else None
 
     def finding_of(self, question: str) -> int | None:
         """The finding a request names outright ("bevinding 4") or by its title, else None."""
@@ -263,7 +275,9 @@ class LessonBuilder:
         for n in main:
             row, cells = self._table_row(lesson, n)
             if cells:
-                rows += [f"_{L['finding']} {n} — {titles.get(n, '')}_", *cells]
+                # A row per finding: its label a list item, its cells under it (a label line straight
+                # after a list item would be read as part of that item's text).
+                rows += [f"- _{L['finding']} {n} — {titles.get(n, '')}_", *(f"  {cell}" for cell in cells)]
                 first_row = first_row or row
         if rows:
             lesson.section(L["strategies"], [f"_{L['table']}_", *rows])

@@ -186,6 +186,9 @@ def lesson_theme(text: str) -> str:
     """X of "Maak lesmateriaal over X" or "a workshop on the topic of X", or "" when the request names
     no theme that way."""
     theme = _framed("lesson_frames", text, trim=True)
+    # The theme ends with its sentence: "… over tegenspraak richting je bewindspersoon. Wat kan ik
+    # gebruiken?" is about tegenspraak; the rest asks for the lesson.
+    theme = re.split(r"(?<=[.?!])\s+(?=[A-Z])", theme, maxsplit=1)[0]
     return _POLITE_END.sub("", theme).rstrip("?!.,;: ").strip()
 
 

@@ -479,6 +479,22 @@ def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
         assert advisor.ask(question).config["coverage"]["reason"] not in ("help", "no_subject", "thanks")
 
 
+def test_a_question_that_names_a_finding_and_nothing_else_is_answered_from_that_finding(advisor):
+    a = advisor.ask("Wat zegt bevinding 4?")
+    # Before: the foreword, the methods and the reading guide, framed "Uit de inleiding".
+    assert a.text.startswith("**Bevinding 4 — ") and a.citations and all(c.chapter == 4 for c in a.citations)
+    assert a.filters == {"chapters": [4]} and any("bevinding 4" in n for n in a.notes)
+    assert advisor.ask("What is finding 2 about?").text.startswith("**Finding 2 — ")
+    # A finding with more to the question is retrieved as asked (the finding gets its usual bonus).
+    assert advisor.ask("Wat zegt bevinding 4 over de rol van de Dealmakers?").filters == {}
+    # A finding the report does not have: say which there are (Lesmateriaal raised an error).
+    for mode in ("advies", "lesmateriaal"):
+        none = advisor.ask("Maak lesmateriaal over bevinding 7" if mode == "lesmateriaal" else "Wat zegt bevinding 9?",
+                           mode=mode)
+        assert none.refused and none.config["coverage"]["reason"] == "no_such_finding"
+        assert none.text.startswith("**Het rapport heeft 6 bevindingen, genummerd 1–6.**") and "6. Bevinding 6 — " in none.text
+
+
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 20000])
 def test_bad_questions_get_a_clear_message(advisor, bad):
     with pytest.raises(QuestionError):
@@ -733,6 +749,18 @@ def test_training_material_on_a_theme_is_about_that_theme_across_findings(adviso
     assert sum(bool(re.search(r"\b(ambtelijke )?top\b", b, re.I)) for b in _bullets(section)) >= 3
     assert "## Twee strategieën" in top.text and "Rol ambtelijke top: " in top.text  # table 2, cited
     assert len({c.chapter for c in top.citations if c.chapter}) >= 2  # the top is discussed in several findings
+    # Table 2's rows of two findings render as a list per finding: a row's label is no continuation of
+    # the cell before it (it was: "… interdepartementaal [5] *Bevinding 1 — …*" in one item).
+    from markdown_it import MarkdownIt
+
+    table = top.text.split("## Twee strategieën")[1].split("\n## ")[0]
+    items = re.findall(r"<li>(.*?)</li>", MarkdownIt().render(table), re.S)
+    assert sum("<em>Bevinding" in i for i in items) >= 2, table
+    assert not any("Rol ambtelijke top:" in i and "<em>Bevinding" in i.split("Rol ambtelijke top:")[1] for i in items)
+    # A request that goes on after its theme: the theme ends with its sentence.
+    long = advisor.ask("Ik geef volgende week een training over tegenspraak richting je bewindspersoon. Wat kan ik "
+                       "gebruiken?", mode="lesmateriaal")
+    assert long.text.startswith("# Lesmateriaal — Tegenspraak richting je bewindspersoon\n"), long.text[:120]
     # A workshop on another theme is built from that theme's passages, in the language asked.
     assembly = advisor.ask("I'm running a workshop on citizen assemblies like the Nationaal Burgerberaad Klimaat",
                            mode="lesmateriaal")

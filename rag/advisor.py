@@ -31,7 +31,7 @@ from pathlib import Path
 from ingest.embed import get_embedder
 from rag.answer import Answer
 from rag.compose import Composer, ComposeConfig
-from rag.conversation import Conversation, Turn, is_followup, points_back
+from rag.conversation import Conversation, Turn, is_followup, leans_back, points_back
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import LessonBuilder
@@ -153,6 +153,8 @@ class Advisor:
         it follows up on earlier turns, and its language, are judged on that, not on the part
         ("intergovernmental cooperation" alone reads as Dutch)."""
         history = conversation.history_for(asked or question) if conversation else []
+        if history and conversation.topic_refused() and not leans_back(asked or question):
+            history = []  # a new short question after a refused one: that topic adds nothing to it
         k = top_k or self.settings.top_k
         query = analyse(question)
         if asked and asked != question:
@@ -207,9 +209,15 @@ class Advisor:
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
         verdict = self._judge(question, result, topic, history)
+        if history and conversation.topic_refused():
+            # "En wat kan de top daaraan doen?" after a question the report does not answer: "daaraan"
+            # is that subject, which the report does not treat either.
+            verdict = replace(verdict, covered=False, reason="followup_of_refused")
+        if not result.passages:  # filters that no passage meets: nothing to answer from
+            verdict = replace(verdict, covered=False, reason="empty_filter")
         subject = self._filter_subject(filters)
         scoped_ms = 0.0
-        if (subject and not verdict.covered and verdict.reason == "low_similarity"
+        if (subject and result.passages and not verdict.covered and verdict.reason == "low_similarity"
                 and verdict.score >= verdict.threshold - RARE_TERM_MARGIN):
             # Asked with a filter on a practice, finding or text box, a short question ("Wat ging er
             # mis?") is about that subject, as a follow-up is about its conversation's topic — if it
@@ -251,7 +259,7 @@ class Advisor:
             else:
                 text, citations, _ = self.composer.compose(result, lang=lang, seen=_quoted_in(conversation, history))
         else:
-            text, citations = self._not_covered(result, verdict, lang), []
+            text, citations = self._not_covered(result, verdict, lang, filters), []
         timings["compose"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if support is None:
@@ -428,18 +436,33 @@ class Advisor:
                 names.append(c.textbox_title)
         return ", ".join(names)
 
-    def _not_covered(self, result: RetrievalResult, verdict: CoverageVerdict, lang: str) -> str:
-        """Say plainly that the report does not answer this; name the nearest topics; no advice."""
+    def _not_covered(self, result: RetrievalResult, verdict: CoverageVerdict, lang: str,
+                     filters: Filters | None = None) -> str:
+        """Say plainly that the report does not answer this (similarity is judged on the whole report,
+        whatever the filters), or that the filters leave no passage; name the nearest topics; no advice."""
         # A topic is a place with a name: a finding, a section, a text box. The foreword, or a part as a
         # whole ("samenvatting"), is near every question and tells the asker nothing.
         named = [p.chunk for p in result.passages
                  if p.chunk.part not in _NOT_A_TOPIC and (p.chunk.chapter or p.chunk.section_path or p.chunk.textbox)]
-        seen: list[str] = []
+        seen: dict[object, str] = {}
         for c in named or [p.chunk for p in result.passages]:
-            label = f"{c.doc_title} › {c.context_label()}"
-            if label not in seen:
-                seen.append(label)
-        nearest = "\n".join(f"- {label}" for label in seen[:3])
+            # One line per finding: its summary, chapter and reflection passages are one topic.
+            seen.setdefault((c.doc_id, c.chapter) if c.chapter else c.id, f"{c.doc_title} › {c.context_label()}")
+        nearest = "\n".join(f"- {label}" for label in list(seen.values())[:3])
+        filtered = filters is not None and bool(filters.to_dict())
+        where = self._filter_subject(filters) if filtered else ""
+        where = f" ({where})" if where else ""
+        if filtered and not result.passages:
+            return (f"**No passage of the report is within the chosen filters{where}.** Switch a filter off, or "
+                    "choose another combination." if lang == "en" else
+                    f"**Binnen de gekozen filters{where} staat geen passage van het rapport.** Zet een filter uit "
+                    "of kies een andere combinatie.")
+        if verdict.reason == "followup_of_refused":
+            return ("**This follows up on a question the report does not answer**, so it does not answer this "
+                    "either. Ask it again with its subject, or describe your situation."
+                    if lang == "en" else
+                    "**Dit borduurt voort op een vraag waarop het rapport geen antwoord geeft**, dus op deze ook "
+                    "niet. Stel je vraag opnieuw met het onderwerp erbij, of beschrijf je situatie.")
         if lang == "en":
             head = (f"**The report does not give {verdict.missing}.** It discusses related topics, but this "
                     "specific fact is not in it, so I give no answer of my own."

@@ -68,6 +68,12 @@ def points_back(question: str) -> bool:
     return bool(_LEANS_BACK.search(question) or _MAY_LEAN_BACK.search(without_report_references(question)))
 
 
+def leans_back(question: str) -> bool:
+    """Does the question lean on what was said before by its words ("daaraan", "En …"), not only by
+    being short?"""
+    return bool(_OPENS_ON.search(question)) or points_back(question)
+
+
 @dataclass
 class Turn:
     # A field this version does not know is refused, not dropped on the next save.
@@ -100,6 +106,13 @@ class Conversation:
             if not turn.followup:
                 break
         return chain if len(chain) <= 2 else [chain[0], chain[-1]]  # the topic, and the turn just before
+
+    def topic_refused(self) -> bool:
+        """Was the question that set the current topic refused (not in the report)?"""
+        for turn in reversed(self.turns):
+            if not turn.followup:
+                return turn.refused
+        return False
 
     def topic_score(self) -> float | None:
         for turn in reversed(self.turns):

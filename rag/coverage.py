@@ -253,7 +253,9 @@ class CoverageVerdict:
     score: float  # best question–sentence cosine (with the English offset applied)
     threshold: float
     reason: str  # "" when covered; else "low_similarity", "missing_fact:<kind>", "out_of_scope:<term>", "off_topic",
-    # "help", "no_subject" or "thanks" (about the tool itself, naming nothing, thanks: answered without passages)
+    # "followup_of_refused" (a follow-up that leans on a refused question), "empty_filter" (no passage
+    # meets the filters), or "help", "no_subject",
+    # "no_such_finding", "thanks" (about the tool, naming nothing, a finding not in the report, thanks)
     missing: str = ""  # the kind of fact asked for and not found, in the question's language
     subject: str = ""  # for "off_topic": the subject outside the report, in the question's language
     # How much closer the question is to the nearest subject outside the report than to the corpus

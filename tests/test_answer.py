@@ -151,6 +151,12 @@ def test_off_topic_is_judged_on_first_questions_only(advisor):
     second = advisor.ask("Heb je daar een voorbeeld van?", conversation=conv)
     assert conv.turns[1].followup and second.config["coverage"]["reason"] != "off_topic"
     assert second.config["coverage"]["off_topic_gap"] is None
+    # "daar" is the poem, which the report does not treat either (it answered from finding 1 before);
+    # a new short question after it stands on its own.
+    assert second.refused and second.config["coverage"]["reason"] == "followup_of_refused" and not second.citations
+    assert second.text.startswith("**Dit borduurt voort op een vraag waarop het rapport geen antwoord geeft**")
+    third = advisor.ask("Wat is verkokering?", conversation=conv)
+    assert not third.refused and third.resolved_question == "Wat is verkokering?"
 
 
 def test_a_followup_that_names_an_out_of_scope_subject_is_refused(advisor):
@@ -571,6 +577,11 @@ def test_a_short_question_asked_within_a_filter_is_about_the_filtered_subject(ad
     a = advisor.ask("Wat ging er mis?", filters=Filters.parse(["practice=npce"]))
     assert not a.refused and any("NPCE" in n for n in a.notes), a.notes
     assert audit_record(a)["filters"] == {"practices": ["NPCE"]}  # as applied: an audit can redo it
+    # Filters no passage meets: said so (it said "Dit staat niet in het rapport" above an empty list).
+    none = advisor.ask("Hoe houd je de lange termijn vast als het kabinet wisselt?",
+                       filters=Filters.parse(["finding=2", "practice=Agenda Stad"]))
+    assert none.refused and none.config["coverage"]["reason"] == "empty_filter" and not none.passages
+    assert none.text.startswith("**Binnen de gekozen filters (") and "staat geen passage van het rapport" in none.text
     assert all("NPCE" in p["practices"] for p in a.passages)
     _assert_citations_resolve(a)
     # The filter does not make a question about something else covered: one far from the report by

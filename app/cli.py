@@ -191,7 +191,7 @@ def search(
     for p in result.passages:
         c = p.chunk
         scores = " ".join(f"{n}={v:.3f}" for n, v in p.scores.items())
-        console.print(f"\n[bold][{p.rank}][/] {c.doc_title} › {c.context_label()} [dim]({c.kind})[/]")
+        console.print(f"\n[bold][{p.rank}][/] {c.doc_title} › {c.context_label(display=True)} [dim]({c.kind})[/]")
         console.print(f"[dim]{scores}[/]")
         console.print(c.text if len(c.text) < 700 else c.text[:700] + " …", markup=False, highlight=False)
 

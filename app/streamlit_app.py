@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from functools import partial
 
 import streamlit as st
 
 from ingest.index import IndexUnavailable
+from ingest.models import part_name
 from rag.advisor import Advisor, Mode, QuestionError
 from rag.conversation import Conversation
-from rag.export import VERDICTS, answer_markdown, answers_docx, audit_record, conversation_markdown
+from rag.export import (SUPPORT_TITLE, answer_markdown, answers_docx, audit_record, conversation_markdown, support_header,
+                         support_rows)
 from rag.feedback import FeedbackStore
 from rag.retrieve import Filters
 from wijzer.settings import Settings
@@ -53,6 +56,12 @@ def load_feedback() -> FeedbackStore:
     return FeedbackStore(Settings().feedback_db)
 
 
+# What a passage is (its kind), as the report would say it.
+KIND_NAMES = {"finding": "bevinding", "working_method": "werkwijze", "what_is_needed": "wat is nodig",
+              "role_of_top": "rol van de ambtelijke top", "practice_example": "praktijkvoorbeeld", "table": "tabel",
+              "method": "verantwoording", "text": "lopende tekst", "front_matter": "colofon", "reference": "literatuur"}
+
+
 @st.dialog("Bron in context", width="large")
 def open_citation(citation) -> None:
     before, passage, after = load_advisor().context(citation)
@@ -61,7 +70,7 @@ def open_citation(citation) -> None:
     if before.strip():
         st.text(before.strip())
     with st.container(border=True):
-        st.caption("Geciteerde passage" + (f" · soort: {citation.kind}" if citation.kind else ""))
+        st.caption("Geciteerde passage" + (f" · soort: {KIND_NAMES.get(citation.kind, citation.kind)}" if citation.kind else ""))
         st.text(passage)
     if after.strip():
         st.text(after.strip())
@@ -77,7 +86,10 @@ def sidebar(advisor: Advisor) -> tuple[Filters, Mode]:
     findings = {n: f"{n}. {title}" for n, title in advisor.lessons.findings().items()}
     chosen = st.sidebar.multiselect("Bevinding", sorted(findings), format_func=findings.get,
                                     placeholder="Alle bevindingen")
-    practices = sorted({p for c in snap.chunks for p in c.practices})
+    # Most discussed first (the studied cases), then by name: not case-sensitively, where "directie
+    # Klimaat" came last.
+    mentions = Counter(p for c in snap.chunks for p in c.practices)
+    practices = sorted(mentions, key=lambda p: (-mentions[p], p.casefold()))
     chosen_practices = st.sidebar.multiselect("Praktijk", practices, placeholder="Alle praktijken")
     docs = {d: v["info"]["title"] for d, v in snap.documents.items()}
     chosen_docs = st.sidebar.multiselect("Document", list(docs), format_func=docs.get,
@@ -112,33 +124,44 @@ def show_sources(answer, key: str) -> None:
         return
     st.subheader("Bronnen" if answer.lang == "nl" else "Sources", anchor=f"bronnen-{key}")
     row = st.container(horizontal=True)
+    en = answer.lang == "en"  # the labels around an English answer are English too
     for c in answer.citations:
-        if row.button(f"[{c.marker}]", key=f"cite-{key}-{c.marker}", help=f"Open de passage in context: {c.location}"):
+        if row.button(f"[{c.marker}]", key=f"cite-{key}-{c.marker}",
+                      help=f"{'Open the passage in context' if en else 'Open de passage in context'}: {c.location}"):
             open_citation(c)
     for c in answer.citations:
         with st.expander(f"[{c.marker}] {c.location}"):
             for q in c.quotes:
-                st.caption(f"Geciteerd (regel {q.line} van het bronbestand):" if q.line else "Geciteerd:")
+                if en:
+                    st.caption(f"Quoted (line {q.line} of the source file):" if q.line else "Quoted:")
+                else:
+                    st.caption(f"Geciteerd (regel {q.line} van het bronbestand):" if q.line else "Geciteerd:")
                 st.text(q.text)
-            start = f"vanaf regel {c.line} van het bronbestand" if c.line else c.where("nl")
-            st.caption(f"Hele passage ({start}, soort: {c.kind}):")
+            if en:
+                start = f"from line {c.line} of the source file" if c.line else c.where("en")
+                st.caption(f"Whole passage ({start}, kind: {c.kind.replace('_', ' ')}):")
+            else:
+                start = f"vanaf regel {c.line} van het bronbestand" if c.line else c.where("nl")
+                st.caption(f"Hele passage ({start}, soort: {KIND_NAMES.get(c.kind, c.kind)}):")
             st.text(c.passage)
 
 
 def show_support(answer) -> None:
-    rows = [{"zin": v.sentence, "bron": v.best_marker, "score": v.score, "oordeel": VERDICTS["nl"].get(v.label, v.label)}
-            for v in answer.support if v.label != "frame"]
+    header = support_header(answer)
+    rows = [{"zin": sentence, "bron": v.best_marker, "score": v.score, "oordeel": verdict}
+            for v, (sentence, _, _, verdict) in zip((v for v in answer.support if v.label != "frame"), support_rows(answer))]
     if rows:
-        st.markdown("**Onderbouwing per zin**")
+        st.markdown(f"**{SUPPORT_TITLE.get(answer.lang, SUPPORT_TITLE['nl'])}**")
         st.dataframe(rows, use_container_width=True, hide_index=True, column_config={
-            "zin": st.column_config.TextColumn("Zin", width="large"),
-            "bron": st.column_config.NumberColumn("Bron", format="[%d]"),
-            "score": st.column_config.NumberColumn("Score", format="%.2f"),
-            "oordeel": st.column_config.TextColumn("Oordeel"),
+            "zin": st.column_config.TextColumn(header[0], width="large"),
+            "bron": st.column_config.NumberColumn(header[1], format="[%d]"),
+            "score": st.column_config.NumberColumn(header[2], format="%.2f"),
+            "oordeel": st.column_config.TextColumn(header[3]),
         })
         weak = [v for v in answer.support if v.label in {"weak", "unsupported"}]
         if weak:
-            st.warning(f"{len(weak)} zin(nen) niet of zwak onderbouwd door de geciteerde passages.")
+            st.warning(f"{len(weak)} sentence(s) weakly or not supported by the cited passages." if answer.lang == "en"
+                       else f"{len(weak)} zin(nen) niet of zwak onderbouwd door de geciteerde passages.")
 
 
 def feedback(answer) -> None:
@@ -187,12 +210,6 @@ def audit_json(answer) -> str:
     return json.dumps(audit_record(answer), ensure_ascii=False, indent=2)
 
 
-PART_NAMES = {"titelpagina": "Titelpagina", "colofon": "Colofon", "voorwoord": "Voorwoord",
-              "samenvatting": "Samenvatting", "conclusie": "Conclusie", "inleiding": "Inleiding",
-              "reflectie": "Reflectie", "verantwoording": "Verantwoording", "referenties": "Literatuur",
-              **{f"h{n}": f"Bevinding {n}" for n in range(1, 10)}}
-
-
 def readable_time(stamp: str | None) -> str:
     """``2026-11-28T23:40:12+0000`` → ``28-11-2026 23:40``."""
     try:
@@ -227,7 +244,7 @@ def corpus_page() -> None:
         cols[2].markdown("**Tabellen**")
         for n, t in structure.get("tables", {}).items():
             cols[2].text(f"{n}. {t}")
-        st.markdown("**Delen**: " + ", ".join(PART_NAMES.get(p, p) for p in structure.get("parts", [])))
+        st.markdown("**Delen**: " + ", ".join(part_name(p) for p in structure.get("parts", [])))
     st.divider()
     st.markdown(
         "**Een document toevoegen.** Zet een `.txt`, `.md`, `.pdf`, `.docx` of `.html` in de map `corpus/` en voer "

@@ -191,7 +191,7 @@ def run_eval(
                 result = hybrid.run(item.question, top_k=10, history=history or None)
                 for stage, ms in result.timings_ms.items():
                     latencies[stage].append(ms)
-                retrieved = [{"chunk_id": p.chunk.id, "text": p.chunk.text, "location": p.chunk.context_label(),
+                retrieved = [{"chunk_id": p.chunk.id, "text": p.chunk.text, "location": p.chunk.context_label(display=True),
                               "kind": p.chunk.kind, "part": p.chunk.part, "scores": p.scores, "ranks": p.ranks}
                              for p in result.passages]
             latencies["search"].append((time.perf_counter() - t) * 1000)

@@ -87,6 +87,21 @@ class Block:
     group: int = 0  # blocks with the same group id may share a chunk
 
 
+#: How a reader names a part of a report (the ids are lower-case; findings' chapters are "h1" …).
+PART_NAMES = {"titelpagina": "Titelpagina", "colofon": "Colofon", "voorwoord": "Voorwoord",
+              "samenvatting": "Samenvatting", "conclusie": "Conclusie", "inleiding": "Inleiding",
+              "reflectie": "Reflectie", "verantwoording": "Verantwoording", "referenties": "Literatuur"}
+
+
+def part_name(part: str) -> str:
+    """"samenvatting" → "Samenvatting", "h4" → "Bevinding 4"; an unknown part with a capital."""
+    if part in PART_NAMES:
+        return PART_NAMES[part]
+    if len(part) > 1 and part[0] == "h" and part[1:].isdigit():
+        return f"Bevinding {part[1:]}"
+    return part[:1].upper() + part[1:]
+
+
 @dataclass
 class Chunk:
     """A passage as it is indexed, retrieved, cited and shown in context."""
@@ -124,13 +139,14 @@ class Chunk:
         digest = hashlib.sha1(f"{doc_id}\x1f{start}\x1f{text}".encode("utf-8")).hexdigest()
         return f"{doc_id[:24]}-{digest[:12]}"
 
-    def context_label(self) -> str:
+    def context_label(self, display: bool = False) -> str:
         """(Part ›) chapter › section › text box (› its sub-heading) or table: what a reader needs to place
-        the passage; the part only where a finding is discussed outside its own chapter."""
+        the passage; the part only where a finding is discussed outside its own chapter. ``display``:
+        the part as a reader names it ("Samenvatting"); else its id, as embedded and indexed."""
         parts: list[str] = []
         # A finding discussed in the summary or the reflection is placed there, not in its chapter.
         if self.part and (not self.chapter_title or self.part != f"h{self.chapter}"):
-            parts.append(self.part)
+            parts.append(part_name(self.part) if display else self.part)
         if self.chapter_title:
             parts.append(self.chapter_title)
         # Inside a text box a sub-heading belongs to the box (text box 2 has one per practice): after it.

@@ -177,7 +177,7 @@ class Advisor:
         # After an answer, "Hoe werkt dit?" asks about that answer's subject and "Wat moet ik doen?" about
         # its situation: follow-ups, not requests for help.
         if (meta == "thanks" or (meta == "help" and not (started and points_back(question)))
-                or (meta == "no_subject" and not started)):
+                or (meta in ("no_subject", "goes_on") and not started)):
             answer = self._meta_answer(question, meta, mode, t0)
             answer.filters = self._filters_record(filters)
             answer.conversation = conversation.to_dict() if conversation is not None else None
@@ -302,11 +302,12 @@ class Advisor:
         return filters.resolved(self.retriever.chunks).to_dict() if filters else {}
 
     def _meta_answer(self, question: str, kind: str, mode: Mode, t0: float) -> Answer:
-        """What the tool does and how to ask ("help"; "no_subject": first asking what the situation
-        is), or a short reply to thanks: no passages, no advice. The turn is not added to the conversation: it sets no topic for a follow-up."""
+        """What the tool does and how to ask ("help"; "no_subject", "goes_on": first asking what the
+        situation is, or what the question goes on from), the findings there are ("no_such_finding"), or a
+        short reply to thanks: no passages, no advice. The turn is not added to the conversation: it sets no topic for a follow-up."""
         lang = detect_language(question)
-        if kind in ("help", "no_subject"):
-            text = self._help_text(lang, named_nothing=kind == "no_subject")
+        if kind in ("help", "no_subject", "goes_on"):
+            text = self._help_text(lang, opening=kind)
         elif kind == "no_such_finding":
             findings = self.lessons.findings()
             word = "Finding" if lang == "en" else "Bevinding"
@@ -325,14 +326,18 @@ class Advisor:
             config={**self.config(), "coverage": verdict.to_dict(), "question_analysis": analyse(question).to_dict()},
             answerer="composed", corpus_version=self.corpus_version)
 
-    def _help_text(self, lang: str, named_nothing: bool = False) -> str:
+    def _help_text(self, lang: str, opening: str = "help") -> str:
+        """What the tool does and how to ask; ``opening``: "no_subject" first asks what the situation is,
+        "goes_on" what the question goes on from."""
         docs = [d["info"].get("short_title") or d["info"].get("title") or doc_id
                 for doc_id, d in self.retriever.snapshot.documents.items()]
         titles = ", ".join(f"*{t}*" for t in docs)
         findings = self.lessons.findings()
         if lang == "en":
-            lines = ["**What is your situation?** Your question does not yet name a subject the report could "
-                     "answer on.", ""] if named_nothing else []
+            lines = {"no_subject": ["**What is your situation?** Your question does not yet name a subject the "
+                                    "report could answer on.", ""],
+                     "goes_on": ["**What does your question go on from?** This is the start of the conversation: "
+                                 "name the subject, or describe your situation.", ""]}.get(opening, [])
             lines += [f"**I am the Transformatiewijzer.** I answer questions about {titles} with the report's own "
                      "sentences: each carries a [n] that points to its source, and when the report does not treat "
                      "something I say so. I give no advice of my own.", "",
@@ -347,8 +352,10 @@ class Advisor:
                      "(how well its source supports each sentence, and an audit record)."]
             head = f"**The report's {len(findings)} findings:**"
         else:
-            lines = ["**Wat is je situatie?** Je vraag noemt nog geen onderwerp waarover het rapport iets kan "
-                     "zeggen.", ""] if named_nothing else []
+            lines = {"no_subject": ["**Wat is je situatie?** Je vraag noemt nog geen onderwerp waarover het "
+                                    "rapport iets kan zeggen.", ""],
+                     "goes_on": ["**Waarop gaat je vraag door?** Dit is het begin van het gesprek: noem het "
+                                 "onderwerp, of beschrijf je situatie.", ""]}.get(opening, [])
             lines += [f"**Ik ben de Transformatiewijzer.** Ik beantwoord vragen over {titles} met de zinnen van het "
                      "rapport zelf: elke zin draagt een [n] die naar haar bron wijst, en wat het rapport niet "
                      "behandelt, zeg ik eerlijk. Eigen advies geef ik niet.", "",
@@ -447,7 +454,7 @@ class Advisor:
         seen: dict[object, str] = {}
         for c in named or [p.chunk for p in result.passages]:
             # One line per finding: its summary, chapter and reflection passages are one topic.
-            seen.setdefault((c.doc_id, c.chapter) if c.chapter else c.id, f"{c.doc_title} › {c.context_label()}")
+            seen.setdefault((c.doc_id, c.chapter) if c.chapter else c.id, f"{c.doc_title} › {c.context_label(display=True)}")
         nearest = "\n".join(f"- {label}" for label in list(seen.values())[:3])
         filtered = filters is not None and bool(filters.to_dict())
         where = self._filter_subject(filters) if filtered else ""

@@ -82,7 +82,7 @@ class Citation:
             marker=marker, chunk_id=ch.id, doc_id=ch.doc_id, doc_title=ch.doc_title, part=ch.part,
             chapter=ch.chapter, chapter_title=ch.chapter_title, section=ch.section,
             textbox=ch.textbox, textbox_title=ch.textbox_title, kind=ch.kind,
-            location=f"{ch.doc_title} › {ch.context_label()}", passage=ch.text, start=ch.start, end=ch.end,
+            location=f"{ch.doc_title} › {ch.context_label(display=True)}", passage=ch.text, start=ch.start, end=ch.end,
             line=ch.line,
         )
 

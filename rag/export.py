@@ -103,6 +103,12 @@ def support_markdown(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def followed_up(answer: Answer) -> str:
+    """The earlier question(s) a follow-up was read with ("" for a question asked on its own)."""
+    resolved, question = answer.resolved_question, answer.question
+    return resolved[: -len(question)].rstrip(" /") if resolved != question and resolved.endswith(question) else ""
+
+
 def answer_markdown(answer: Answer, with_question: bool = True, attribution: bool = True) -> str:
     """One answer as Markdown: the question (a lesson's own title first), the answer, for *Toets op
     bronnen* the support table, the sources and, unless ``attribution=False`` (a conversation carries it
@@ -116,6 +122,8 @@ def answer_markdown(answer: Answer, with_question: bool = True, attribution: boo
             parts.append(f"_{_md_text(answer.question)}_")
         else:
             parts.append(f"### {_md_text(answer.question)}")
+        if earlier := followed_up(answer):  # a follow-up read alone says what it follows up on
+            parts.append(f"_{'Following up on' if _lang(answer) == 'en' else 'Vervolg op'}: {_md_text(earlier)}_")
     parts.append(text.strip("\n"))
     if answer.mode == "toets" and (table := support_markdown(answer)):
         parts.append(table)
@@ -228,6 +236,9 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
         else:
             heading = answer.question
             asked = doc.add_heading(heading, level=1)
+            if earlier := followed_up(answer):
+                doc.add_paragraph().add_run(
+                    f"{'Following up on' if answer.lang == 'en' else 'Vervolg op'}: {earlier}").italic = True
         props.title = props.title or _core_title(heading)
         if own:
             _in_language(asked, answer.lang)

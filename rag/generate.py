@@ -319,7 +319,7 @@ def model_label(model: BaseChatModel) -> str:
 def passage_block(k: int, passage: Passage) -> str:
     """``[k] <location>`` and the passage text, as the model sees it."""
     ch = passage.chunk
-    location = " › ".join(x for x in (ch.doc_title, ch.context_label()) if x)
+    location = " › ".join(x for x in (ch.doc_title, ch.context_label(display=True)) if x)
     text = _DELIMITER_TEXT.sub(" ", ch.text).strip()
     return f"[{k}] {_DELIMITER_TEXT.sub(' ', location)}\n{text}"
 

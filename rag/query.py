@@ -200,15 +200,26 @@ def _no_subject_words() -> frozenset[str]:
 def meta_question(text: str) -> str:
     """"help" for a question about the tool itself or a bare greeting ("Hoe werkt dit?", "Hallo, wat
     kun je?"), "thanks" for thanks alone, "no_subject" for a request that names nothing ("Wat moet ik
-    doen?", "Any tips?"), else "" (rag/data/question_noise.toml)."""
+    doen?", "Any tips?"), "goes_on" for one that goes on from something said before and names little
+    else ("Heb je daar een voorbeeld van?"), else "" (rag/data/question_noise.toml). Only a first
+    question is answered as such (rag/advisor.py)."""
     noise = _question_noise()
     for kind in ("help", "thanks"):
         if any(p.match(text) for p in noise[f"meta_{kind}"]):
             return kind
     words = _WORD.findall(text.lower())
-    if words and all(w in _NL or w in _EN or w in _POINTERS or w in _no_subject_words() for w in words):
+    content = [w for w in words if not (w in _NL or w in _EN or w in _POINTERS or w in _no_subject_words())]
+    if words and not content:
         return "no_subject"
+    # "Heb je daar een voorbeeld van?": it goes on from something said before, and names little else.
+    content = [w for w in content if not _GOES_ON_FROM.fullmatch(w)]
+    if len(content) <= 1 and len(text) <= 90 and _GOES_ON_FROM.search(text):
+        return "goes_on"
     return ""
+
+
+_GOES_ON_FROM = re.compile(r"\b(daar|hier)(van|bij|aan|mee|over|in|voor|op|door|uit|tegen)?\b|"
+                           r"\ber(van|bij|aan|mee|over|in|voor|op|door|uit|tegen)\b", re.I)
 
 
 _POLITE_END = re.compile(r"[,\s]*\b(please|thanks|thank you|alsjeblieft|alstublieft|graag|svp|bedankt|dank je)\W*$", re.I)

@@ -147,7 +147,7 @@ class Passage:
 
     def to_dict(self, with_text: bool = True) -> dict:
         d = {"rank": self.rank, "chunk_id": self.chunk.id, "scores": self.scores, "ranks": self.ranks,
-             "location": self.chunk.context_label(), **{k: v for k, v in self.chunk.to_dict().items() if k != "id"}}
+             "location": self.chunk.context_label(display=True), **{k: v for k, v in self.chunk.to_dict().items() if k != "id"}}
         if not with_text:
             d.pop("text")
         return d

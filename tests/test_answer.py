@@ -94,7 +94,7 @@ def test_off_topic_is_refused_with_nearest_topics(advisor, question):
     assert any(s in a.text for s in ("niet in het rapport", "not covered", "behandelt het rapport niet",
                                      "which the report does not treat"))
     assert a.text.count("\n- ") >= 1  # the nearest topics it does cover: places with a name
-    assert "› voorwoord" not in a.text and not a.text.rstrip().endswith("› samenvatting")
+    assert "› voorwoord" not in a.text.lower() and not a.text.rstrip().lower().endswith("› samenvatting")
     if a.config["coverage"]["reason"].startswith("out_of_scope:"):  # the subject is named, not the trigger word
         assert a.config["coverage"]["subject"] and a.config["coverage"]["subject"] in a.text
 
@@ -446,6 +446,11 @@ def test_followup_is_read_in_its_conversation(advisor):
     assert not third.refused and not fourth.refused
     chapters = [c.chapter for c in first.citations if c.chapter]
     assert any(c.kind == "role_of_top" and c.chapter in chapters for c in second.citations)
+    # Exported alone, a follow-up says what it follows up on.
+    from rag.export import answer_markdown
+
+    assert "\n\n_Vervolg op: Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?_\n\n" in answer_markdown(second)
+    assert "Vervolg op" not in answer_markdown(first)
     # Each answer's audit record has the conversation as it stood then, not the turns asked after it.
     assert [t["question"] for t in audit_record(first)["conversation"]["turns"]] == [first.question]
     assert len(audit_record(fourth)["conversation"]["turns"]) == 4 and audit_record(first)["id"] != audit_record(second)["id"]
@@ -478,6 +483,9 @@ def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
     vague = advisor.ask("Wat moet ik nu doen?")
     assert vague.config["coverage"]["reason"] == "no_subject" and vague.text.startswith("**Wat is je situatie?**")
     assert advisor.ask("Any tips?").text.startswith("**What is your situation?**")  # was read as Dutch
+    # A first question that goes on from something never said (before: random examples).
+    dangling = advisor.ask("Heb je daar een voorbeeld van?")
+    assert dangling.config["coverage"]["reason"] == "goes_on" and dangling.text.startswith("**Waarop gaat je vraag door?**")
     later = advisor.ask("Wat moet ik nu doen?", conversation=conv)
     assert not later.refused and later.citations and later.resolved_question.startswith("Hoe kunnen we als Rijk")
     # A question that names a subject is none of these.

@@ -82,6 +82,8 @@ def test_a_location_names_the_part_and_puts_a_box_heading_after_the_box(chunks):
     summary = next(c for c in chunks if c.text.startswith("Beslissingen over waar een opgave bestuurlijk"))
     assert summary.context_label() == ("samenvatting › Stel samenwerking aan transformatieopgaven voorop › "
                                        "Beleg doelen, budgetten en verantwoordelijkheid interdepartementaal")
+    # As a reader sees it (citations, search results): the part by its name; embedded and indexed by its id.
+    assert summary.context_label(display=True).startswith("Samenvatting › Stel samenwerking")
     chapter = next(c for c in chunks if c.part == "h5" and c.section_path)
     assert chapter.context_label().startswith("Stel samenwerking aan transformatieopgaven voorop › ")
     klimaat = next(c for c in chunks if c.textbox == 2 and c.practices == ["directie Klimaat"])

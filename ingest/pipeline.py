@@ -51,7 +51,9 @@ from wijzer.settings import Settings
 #: 8: a table cell is one sentence (a row was cut after "vs." and half a cell quoted); chunks carry
 #:    the line of each sentence (``Chunk.line_marks``).
 #: 9: a passage whose opening words were first found in a table's header starts on its first row's line.
-PIPELINE_VERSION = "9"
+#: 10: a document's structure holds its findings' English titles and tensions (the profile's findings_en,
+#:     tensions_en), for the frame of English answers; no chunk changes.
+PIPELINE_VERSION = "10"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -207,6 +209,8 @@ def parse_file(path: Path, settings: Settings, sha256: str, manifest) -> tuple[D
     structure = {
         "parts": doc.parts,
         "findings": {str(k): v for k, v in sorted(doc.findings.items())},
+        "findings_en": {str(k): v for k, v in sorted(profile.findings_en.items())},
+        "tensions_en": {str(k): v for k, v in sorted(profile.tensions_en.items())},
         "textboxes": {str(k): v for k, v in sorted(doc.textboxes.items())},
         "tables": {str(k): v for k, v in sorted(doc.tables.items())},
         "notes": result.notes,

@@ -87,6 +87,10 @@ def clean_question(question: str) -> str:
 _NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord"}
 
 
+# "Kun je er nog discussievragen bij maken?": a split "erbij", "erover" … points back too.
+_SPLIT_ER = re.compile(r"\ber\b[^.?!]*\b(bij|over|van|aan|mee|voor|in|uit)\b", re.I)
+
+
 def _quoted_in(conversation: Conversation | None, questions: list[str]) -> frozenset[str]:
     """What the answers to ``questions`` (earlier turns of ``conversation``) quoted, whitespace-folded."""
     if not conversation or not questions:
@@ -195,6 +199,23 @@ class Advisor:
         # what is retrieved and how close to the report it is, not the words of the request.
         theme = lesson_theme(question) if mode is Mode.LESMATERIAAL else ""
         finding = named if mode is Mode.LESMATERIAAL else None
+        if (mode is Mode.LESMATERIAAL and finding is None and not theme and conversation is not None
+                and (leans_back(question) or _SPLIT_ER.search(question))):
+            # "Kun je er nog discussievragen bij maken?": a request that names no subject is about the
+            # lesson the conversation is working on (it made a lesson titled with the request, on whatever
+            # its words matched).
+            for earlier in reversed([turn.question for turn in conversation.turns]):
+                if (n := self.lessons.finding_of(earlier)) in findings:
+                    finding = n
+                elif earlier_theme := lesson_theme(earlier):
+                    theme = earlier_theme
+                else:
+                    continue
+                notes.append(f"Lesmateriaal over {f'bevinding {finding}' if finding else theme}, het onderwerp van het "
+                             "gesprek." if detect_language(question) == "nl" else
+                             f"Training material on {f'finding {finding}' if finding else theme}, the subject of the "
+                             "conversation.")
+                break
         asked = question if not theme or finding is not None else theme
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
@@ -257,7 +278,11 @@ class Advisor:
                     notes.append("Dit antwoord is niet gegrond in de passages; lees de bronnen zelf." if lang == "nl"
                                  else "This answer is not grounded in the passages; read the sources yourself.")
             else:
-                text, citations, _ = self.composer.compose(result, lang=lang, seen=_quoted_in(conversation, history))
+                # A follow-up's sentences are chosen for the conversation's question too: "Heb je daar een
+                # voorbeeld van?" alone picked every sentence with the word "voorbeeld".
+                earlier = [self.retriever.score_lists(analyse(h), cached=True)[3] for h in history[:1]]
+                text, citations, _ = self.composer.compose(result, lang=lang, seen=_quoted_in(conversation, history),
+                                                           extra_vectors=earlier, context=tuple(history[:1]))
         else:
             text, citations = self._not_covered(result, verdict, lang, filters), []
         timings["compose"] = (time.perf_counter() - t) * 1000

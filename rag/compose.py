@@ -8,7 +8,8 @@ together with the sentence before it and leaves it out where that sentence canno
 out sentences about the report itself unless the question is about the report, lets a follow-up repeat
 what the conversation already quoted only where it answers the follow-up well, puts the passage with
 the best sentence first under each heading (its sentences in reading order), and frames the answer
-with one line that names the finding (and its tension) from the chunk metadata. Every sentence is quoted verbatim and carries its ``[n]`` marker, so
+with one line that names the finding (and its tension) from the chunk metadata — for an English
+question in English where the document's profile gives the titles, the report's own beside it. Every sentence is quoted verbatim and carries its ``[n]`` marker, so
 the answer is grounded by construction. Deterministic: the same question and index give the same answer.
 
 ### Usage example
@@ -149,6 +150,13 @@ class Composer:
         self._sentences: dict[int, list[int]] = {}
         for row, s in enumerate(snapshot.sentences):
             self._sentences.setdefault(s.chunk_index, []).append(row)
+        # English titles and tensions of findings, where the document's profile gives them.
+        self._english: dict[tuple[str, int], tuple[str, str]] = {}
+        for doc_id, doc in snapshot.documents.items():
+            structure = doc.get("structure", {})
+            tensions = structure.get("tensions_en", {})
+            for n, title in structure.get("findings_en", {}).items():
+                self._english[(doc_id, int(n))] = (title, tensions.get(n, ""))
         self._tension: dict[tuple[str, int], str] = {}
         for c in snapshot.chunks:  # the tension of each finding, as the summary names it
             head = c.section_path[0] if c.section_path else ""
@@ -156,13 +164,15 @@ class Composer:
                 self._tension.setdefault((c.doc_id, c.chapter), head)
 
     # -- selection ------------------------------------------------------------------------------
-    def _candidates(self, result: RetrievalResult, extra_vectors: list[np.ndarray], strict: bool = True) -> list[_Candidate]:
+    def _candidates(self, result: RetrievalResult, extra_vectors: list[np.ndarray], strict: bool = True,
+                    context: tuple[str, ...] = ()) -> list[_Candidate]:
         """Every quotable sentence of the top passages, scored; ``strict=False``: also those that lean on
-        a sentence that cannot come along, and those about the report."""
+        a sentence that cannot come along, and those about the report. ``context``: the questions a
+        follow-up goes on from; their words count as the question's."""
         q = result.query
         cfg = self.config
         qvecs = [result.query_vector, *extra_vectors]
-        q_tokens = set(tokenize(q.lexical_text))
+        q_tokens = set(tokenize(" ".join([q.lexical_text, *context])))
         report_asked = (not (strict and cfg.skip_about_report) or "method" in q.intents or bool(_ASKS_ABOUT_REPORT.search(q.match_text))
                         or bool({"voorwoord", "inleiding"} & set(q.parts))
                         or bool(result.passages and about_the_report(result.passages[0].chunk)))
@@ -204,13 +214,15 @@ class Composer:
         return out
 
     def select(self, result: RetrievalResult, extra_vectors: list[np.ndarray] | None = None,
-               seen: frozenset[str] = frozenset()) -> list[_Candidate]:
-        """``seen``: what the conversation's earlier answers quoted (whitespace-folded): a follow-up
-        leaves those sentences out while ``min_new`` others are left."""
+               seen: frozenset[str] = frozenset(), context: tuple[str, ...] = ()) -> list[_Candidate]:
+        """``seen``: what the conversation's earlier answers quoted (whitespace-folded): a follow-up's
+        sentences among them score ``seen_penalty`` lower. ``extra_vectors``, ``context``: the vectors
+        and the words of the questions a follow-up goes on from (a sentence scores by the closest)."""
         cfg = self.config
+        extra = extra_vectors or []
         # Passages with nothing else to quote are still quoted (an answer is never empty).
-        ranked = sorted(self._candidates(result, extra_vectors or []) or self._candidates(result, extra_vectors or [], strict=False),
-                        key=lambda c: -c.score)
+        ranked = sorted(self._candidates(result, extra, context=context)
+                        or self._candidates(result, extra, strict=False, context=context), key=lambda c: -c.score)
         if seen and cfg.seen_penalty:
             for c in ranked:
                 if any(" ".join(c.text.split()) in quote for quote in seen):
@@ -274,13 +286,20 @@ class Composer:
             ordered = sorted(weights, key=lambda k: -weights[k])
             best = ordered[0]
             title = next(c.chunk.chapter_title for c in chosen if (c.chunk.doc_id, c.chunk.chapter) == best)
-            line = f"**{label} {best[1]} — {title}**"
             tension = self._tension.get(best)
-            if tension:
-                line += f" ({tension[0].lower() + tension[1:]})" if lang == "nl" else f" (tension: {tension})"
+            english = self._english.get(best) if lang == "en" else None
+            if english:  # the English title, the report's own beside it
+                line = f"**{label} {best[1]} — {english[0]}** (*{title}*"
+                line += f"; {english[1]})" if english[1] else ")"
+            else:
+                line = f"**{label} {best[1]} — {title}**"
+                if tension:
+                    line += f" ({tension[0].lower() + tension[1:]})" if lang == "nl" else f" (tension: {tension})"
             others = [k for k in ordered[1:] if weights[k] >= 0.5 * weights[best]][:1]
             for k in others:
                 other_title = next(c.chunk.chapter_title for c in chosen if (c.chunk.doc_id, c.chunk.chapter) == k)
+                if lang == "en" and k in self._english:
+                    other_title = self._english[k][0]
                 line += f"; {'zie ook' if lang == 'nl' else 'see also'} {label.lower()} {k[1]} — {other_title}"
             return line
         parts = [c.chunk.part for c in chosen]
@@ -289,10 +308,10 @@ class Composer:
         return f"**{'Uit' if lang == 'nl' else 'From'} {where}**" if where else ""
 
     def compose(self, result: RetrievalResult, lang: str = "nl", extra_vectors: list[np.ndarray] | None = None,
-                seen: frozenset[str] = frozenset()):
+                seen: frozenset[str] = frozenset(), context: tuple[str, ...] = ()):
         """The answer text (Markdown with markers), its citations, and the quoted sentences in order.
-        ``seen``: what the conversation's earlier answers quoted (see ``select``)."""
-        chosen = self.select(result, extra_vectors, seen)
+        ``seen``, ``extra_vectors``, ``context``: for a follow-up (see ``select``)."""
+        chosen = self.select(result, extra_vectors, seen, context)
         # Within a heading, a passage's sentences stay together in reading order; the passages come in
         # retrieval order, or (best_first) in the order of their best sentence.
         best: dict[tuple[str, str], float] = {}

@@ -81,6 +81,9 @@ def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
     assert "_The report is in Dutch" in a.text
     assert any(h in a.text for h in ("**What the report says**", "**What you can do**", "**What you can ask"))
     _assert_citations_resolve(a)
+    # The frame names the finding in English, the report's own title beside it (it was Dutch only).
+    m = re.match(r"\*\*Finding (\d) — ([^*]+)\*\* \(\*([^*]+)\*; tension between ", a.text)
+    assert m and m.group(3) == advisor.lessons.findings()[int(m.group(1))] and m.group(2) != m.group(3), a.text[:200]
 
 
 @pytest.mark.parametrize(
@@ -498,7 +501,7 @@ def test_a_question_that_names_a_finding_and_nothing_else_is_answered_from_that_
     # Before: the foreword, the methods and the reading guide, framed "Uit de inleiding".
     assert a.text.startswith("**Bevinding 4 — ") and a.citations and all(c.chapter == 4 for c in a.citations)
     assert a.filters == {"chapters": [4]} and any("bevinding 4" in n for n in a.notes)
-    assert advisor.ask("What is finding 2 about?").text.startswith("**Finding 2 — ")
+    assert advisor.ask("What is finding 2 about?").text.startswith("**Finding 2 — Connect long-term thinking")
     # A finding with more to the question is retrieved as asked (the finding gets its usual bonus).
     assert advisor.ask("Wat zegt bevinding 4 over de rol van de Dealmakers?").filters == {}
     # A finding the report does not have: say which there are (Lesmateriaal raised an error).
@@ -679,6 +682,24 @@ def test_eval_runner_reports_answer_metrics(advisor, report_index, tmp_path):
     assert report["citation_validity"] == 1.0 and report["must_mention"] == 1.0
     item = report["items"][0]
     assert {"answer", "refused", "citations"} <= set(item)
+
+
+def test_a_lesson_request_that_follows_up_keeps_to_the_lesson_of_the_conversation(advisor):
+    conv = Conversation()
+    advisor.ask("Maak lesmateriaal over bevinding 4", mode="lesmateriaal", conversation=conv)
+    five = advisor.ask("En nu hetzelfde voor bevinding 5", mode="lesmateriaal", conversation=conv)
+    assert five.text.startswith("# Lesmateriaal — Bevinding 5")
+    # Before: a lesson titled "Kun je er nog een paar discussievragen …", on finding 4.
+    more = advisor.ask("Kun je er nog een paar discussievragen bij maken voor gemeenteambtenaren?",
+                       mode="lesmateriaal", conversation=conv)
+    assert more.text.startswith("# Lesmateriaal — Bevinding 5") and any("bevinding 5" in n for n in more.notes)
+    theme = Conversation()
+    advisor.ask("Lesmateriaal over burgerberaden", mode="lesmateriaal", conversation=theme)
+    again = advisor.ask("Kun je er ook discussievragen bij geven?", mode="lesmateriaal", conversation=theme)
+    assert again.text.startswith("# Lesmateriaal — Burgerberaden")
+    # A request with a subject of its own is about that subject, also mid-conversation.
+    own = advisor.ask("Maak lesmateriaal: verkokering tussen ministeries", mode="lesmateriaal", conversation=theme)
+    assert not own.text.startswith("# Lesmateriaal — Burgerberaden") and not own.notes
 
 
 def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path):

@@ -49,6 +49,8 @@ class Profile:
     finding_heading: re.Pattern | None = None
     finding_scope_end: re.Pattern | None = None
     findings: dict[int, str] = field(default_factory=dict)
+    findings_en: dict[int, str] = field(default_factory=dict)  # English titles, for English answers
+    tensions_en: dict[int, str] = field(default_factory=dict)  # each finding's tension, in English
     preamble_part: str = "tekst"  # what comes before the first recognised part
     preamble_kind: str = "text"
     textbox: re.Pattern = re.compile(r"^Tekstkader (?P<n>\d+)\.? ?(?P<title>.*)$")
@@ -94,6 +96,8 @@ def load_profile(name: str) -> Profile:
         finding_heading=_rx(data.get("finding_heading")),
         finding_scope_end=_rx(data.get("finding_scope_end")),
         findings={int(k): v for k, v in data.get("findings", {}).items()},
+        findings_en={int(k): v for k, v in data.get("findings_en", {}).items()},
+        tensions_en={int(k): v for k, v in data.get("tensions_en", {}).items()},
         preamble_part=data.get("preamble_part", defaults.preamble_part),
         preamble_kind=data.get("preamble_kind", defaults.preamble_kind),
         textbox=_rx(data.get("textbox")) or defaults.textbox,

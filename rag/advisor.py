@@ -34,7 +34,7 @@ from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup, leans_back, points_back
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
-from rag.lesson import LessonBuilder
+from rag.lesson import FINDING_NAMED, LessonBuilder
 from rag.query import Query, analyse, detect_language, lesson_theme, meta_question
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
@@ -88,7 +88,8 @@ _NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord"}
 
 
 # "Kun je er nog discussievragen bij maken?": a split "erbij", "erover" … points back too.
-_SPLIT_ER = re.compile(r"\ber\b[^.?!]*\b(bij|over|van|aan|mee|voor|in|uit)\b", re.I)
+_SPLIT_ER = re.compile(r"\ber\s+(\w+\s+){0,4}?(bij|over|van|aan|mee|voor)\s+(maken|geven|doen|zetten|schrijven|"
+                       r"bedenken|toevoegen)\b", re.I)
 
 
 def _quoted_in(conversation: Conversation | None, questions: list[str]) -> frozenset[str]:
@@ -177,18 +178,21 @@ class Advisor:
         mode = Mode.from_str(mode) if isinstance(mode, str) else mode
         question = clean_question(question)
         meta = meta_question(question)
-        started = bool(conversation and conversation.turns)
+        # After a refused question, one that does not point back starts afresh (see retrieve).
+        started = bool(conversation and conversation.turns) and not (conversation.topic_refused()
+                                                                     and not leans_back(question))
         # After an answer, "Hoe werkt dit?" asks about that answer's subject and "Wat moet ik doen?" about
         # its situation: follow-ups, not requests for help.
         if (meta == "thanks" or (meta == "help" and not (started and points_back(question)))
-                or (meta in ("no_subject", "goes_on") and not started)):
+                or (meta in ("no_subject", "goes_on") and not started and not self._filter_subject(filters))):
             answer = self._meta_answer(question, meta, mode, t0)
             answer.filters = self._filters_record(filters)
             answer.conversation = conversation.to_dict() if conversation is not None else None
             return answer
         findings = self.lessons.findings()
         named = self.lessons.finding_of(question)
-        if named is not None and findings and named not in findings:  # "bevinding 9": say which there are
+        if (m := FINDING_NAMED.search(question)) and findings and int(m.group(1)) not in findings:
+            # "bevinding 9": say which there are ("hoofdstuk 9" may be another document's chapter)
             answer = self._meta_answer(question, "no_such_finding", mode, t0)
             answer.filters = self._filters_record(filters)
             answer.conversation = conversation.to_dict() if conversation is not None else None
@@ -198,7 +202,7 @@ class Advisor:
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
         # what is retrieved and how close to the report it is, not the words of the request.
         theme = lesson_theme(question) if mode is Mode.LESMATERIAAL else ""
-        finding = named if mode is Mode.LESMATERIAAL else None
+        finding = named if mode is Mode.LESMATERIAAL and named in findings else None
         if (mode is Mode.LESMATERIAAL and finding is None and not theme and conversation is not None
                 and (leans_back(question) or _SPLIT_ER.search(question))):
             # "Kun je er nog discussievragen bij maken?": a request that names no subject is about the
@@ -219,13 +223,15 @@ class Advisor:
         asked = question if not theme or finding is not None else theme
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
+        chosen_filters = filters  # the user's, for the audit record (a finding asked about is in the notes)
         about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
         if about is not None and not (filters and filters.chapters and about not in filters.chapters):
             asked = findings[about]
             filters = replace(filters or Filters(), chapters=[about])
             notes.append(f"Gelezen als vraag over bevinding {about}: {findings[about]}." if detect_language(question) == "nl"
                          else f"Read as a question about finding {about}: {findings[about]}.")
-        result, history = self.retrieve(asked, conversation, filters, asked=question)
+        # A question about a finding is a new topic, however short (else a short question is a follow-up).
+        result, history = self.retrieve(asked, None if about is not None else conversation, filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
@@ -313,12 +319,14 @@ class Advisor:
             answerer=answerer,
             corpus_version=self.corpus_version,
             notes=notes,
-            filters=self._filters_record(filters),
+            filters=self._filters_record(chosen_filters),
         )
         if conversation is not None:
-            conversation.add_turn(Turn(question=question, answer=text, refused=answer.refused,
-                                       followup=bool(history), coverage_score=verdict.score,
-                                       citations=[c.to_dict() for c in citations]))
+            # Refused only for the filters: no topic a follow-up could be refused for once they are off.
+            if verdict.reason != "empty_filter":
+                conversation.add_turn(Turn(question=question, answer=text, refused=answer.refused,
+                                           followup=bool(history), coverage_score=verdict.score,
+                                           citations=[c.to_dict() for c in citations]))
             answer.conversation = conversation.to_dict()  # a copy: later turns do not change it
         return answer
 

@@ -69,9 +69,9 @@ def points_back(question: str) -> bool:
 
 
 def leans_back(question: str) -> bool:
-    """Does the question lean on what was said before by its words ("daaraan", "En …"), not only by
-    being short?"""
-    return bool(_OPENS_ON.search(question)) or points_back(question)
+    """Does the question hold a word that only points back ("daaraan", "hierover", "zulke")? Not the
+    small words that mostly do not ("dat", "die", "it"), nor an opening "En"."""
+    return bool(_LEANS_BACK.search(question))
 
 
 @dataclass

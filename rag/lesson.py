@@ -35,7 +35,12 @@ if TYPE_CHECKING:
     from rag.compose import Composer
     from rag.retrieve import RetrievalResult
 
-_FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d)\b", re.I)
+_FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d{1,2})\b", re.I)
+# A finding by its own name, not a chapter (which may be another document's): for "no such finding".
+FINDING_NAMED = re.compile(r"\b(?:bevinding|finding)\s*(\d{1,2})\b", re.I)
+# Asking for a summary or the advice of a finding names nothing besides the finding.
+_SUMMING_UP = re.compile(r"\b(vat|samen|samenvatten|samenvatting|summari[sz]e|summary|advies|advice|"
+                         r"aanbevelingen|recommendations)\b", re.I)
 
 LABELS = {
     "nl": {"title": "Lesmateriaal", "finding": "Bevinding", "tension": "De spanning",
@@ -143,7 +148,7 @@ class LessonBuilder:
         if title is None:
             return None
         rest = _FINDING_REF.sub(" ", question)
-        rest = re.sub(re.escape(title), " ", rest, flags=re.I)
+        rest = _SUMMING_UP.sub(" ", re.sub(re.escape(title), " ", rest, flags=re.I))
         return n if meta_question(rest) in ("no_subject", "help") else None
 
     def finding_of(self, question: str) -> int | None:

@@ -185,11 +185,19 @@ def asked_about(text: str) -> str:
 def lesson_theme(text: str) -> str:
     """X of "Maak lesmateriaal over X" or "a workshop on the topic of X", or "" when the request names
     no theme that way."""
+    # "Kun je daar een les over maken?": "daar … over" points back; "maken" is no theme.
+    if _SPLIT_POINTER.search(text):
+        return ""
     theme = _framed("lesson_frames", text, trim=True)
     # The theme ends with its sentence: "… over tegenspraak richting je bewindspersoon. Wat kan ik
-    # gebruiken?" is about tegenspraak; the rest asks for the lesson.
-    theme = re.split(r"(?<=[.?!])\s+(?=[A-Z])", theme, maxsplit=1)[0]
+    # gebruiken?" is about tegenspraak; the rest asks for the lesson ("o.a. NPCE" is no sentence end).
+    spans = sentence_spans(theme) if theme else []
+    theme = theme[: spans[0][1]] if spans else theme
     return _POLITE_END.sub("", theme).rstrip("?!.,;: ").strip()
+
+
+_SPLIT_POINTER = re.compile(r"\b(daar|hier|er)\s+(\w+\s+){0,5}?(over|rond|omtrent)\s+(\w+\s+)?"
+                            r"(maken|geven|doen|houden|organiseren)\b", re.I)
 
 
 @lru_cache(maxsize=1)
@@ -201,8 +209,9 @@ def meta_question(text: str) -> str:
     """"help" for a question about the tool itself or a bare greeting ("Hoe werkt dit?", "Hallo, wat
     kun je?"), "thanks" for thanks alone, "no_subject" for a request that names nothing ("Wat moet ik
     doen?", "Any tips?"), "goes_on" for one that goes on from something said before and names little
-    else ("Heb je daar een voorbeeld van?"), else "" (rag/data/question_noise.toml). Only a first
-    question is answered as such (rag/advisor.py)."""
+    else ("Heb je daar een voorbeeld van?"), else "" (rag/data/question_noise.toml). rag/advisor.py
+    answers thanks at any turn, help unless it points back at an answer, and the last two only as a
+    first question."""
     noise = _question_noise()
     for kind in ("help", "thanks"):
         if any(p.match(text) for p in noise[f"meta_{kind}"]):

@@ -160,6 +160,14 @@ def test_off_topic_is_judged_on_first_questions_only(advisor):
     assert second.text.startswith("**Dit borduurt voort op een vraag waarop het rapport geen antwoord geeft**")
     third = advisor.ask("Wat is verkokering?", conversation=conv)
     assert not third.refused and third.resolved_question == "Wat is verkokering?"
+    # Small words that mostly do not point back ("dat") do not tie a new question to a refused one.
+    again = Conversation()
+    advisor.ask("Kun je een gedichtje maken voor het afscheid van mijn teamleider?", conversation=again)
+    assert not advisor.ask("Hoe zorg ik dat ministeries beter samenwerken?", conversation=again).refused
+    # After a refused question, one that names nothing is asked what the situation is.
+    later = Conversation()
+    advisor.ask("Kun je een gedichtje maken voor het afscheid van mijn teamleider?", conversation=later)
+    assert advisor.ask("Wat moet ik nu doen?", conversation=later).config["coverage"]["reason"] == "no_subject"
 
 
 def test_a_followup_that_names_an_out_of_scope_subject_is_refused(advisor):
@@ -500,7 +508,15 @@ def test_a_question_that_names_a_finding_and_nothing_else_is_answered_from_that_
     a = advisor.ask("Wat zegt bevinding 4?")
     # Before: the foreword, the methods and the reading guide, framed "Uit de inleiding".
     assert a.text.startswith("**Bevinding 4 — ") and a.citations and all(c.chapter == 4 for c in a.citations)
-    assert a.filters == {"chapters": [4]} and any("bevinding 4" in n for n in a.notes)
+    assert a.filters == {} and any("bevinding 4" in n for n in a.notes)  # the user chose no filter
+    # Mid-conversation it is a new topic, not a follow-up of the question before (it is short).
+    conv = Conversation()
+    advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)
+    mid = advisor.ask("Wat zegt bevinding 2?", conversation=conv)
+    assert mid.resolved_question == "Wat zegt bevinding 2?" and not conv.turns[-1].followup
+    # "hoofdstuk 8" may be another document's chapter: no list of findings for it.
+    assert advisor.ask("Wat staat er in hoofdstuk 8?").config["coverage"]["reason"] != "no_such_finding"
+    assert advisor.ask("Wat zegt bevinding 12?").config["coverage"]["reason"] == "no_such_finding"
     assert advisor.ask("What is finding 2 about?").text.startswith("**Finding 2 — Connect long-term thinking")
     # A finding with more to the question is retrieved as asked (the finding gets its usual bonus).
     assert advisor.ask("Wat zegt bevinding 4 over de rol van de Dealmakers?").filters == {}
@@ -593,6 +609,13 @@ def test_a_short_question_asked_within_a_filter_is_about_the_filtered_subject(ad
                        filters=Filters.parse(["finding=2", "practice=Agenda Stad"]))
     assert none.refused and none.config["coverage"]["reason"] == "empty_filter" and not none.passages
     assert none.text.startswith("**Binnen de gekozen filters (") and "staat geen passage van het rapport" in none.text
+    # A filter names the subject: a short question within it is no question without one.
+    assert advisor.ask("Wat kan ik doen?", filters=Filters.parse(["practice=npce"])).config["coverage"]["reason"] != "no_subject"
+    # Refused only for the filters, it leaves no refused topic behind.
+    conv = Conversation()
+    advisor.ask("Hoe houd je de lange termijn vast als het kabinet wisselt?", conversation=conv,
+                filters=Filters.parse(["finding=2", "practice=Agenda Stad"]))
+    assert not conv.turns
     assert all("NPCE" in p["practices"] for p in a.passages)
     _assert_citations_resolve(a)
     # The filter does not make a question about something else covered: one far from the report by
@@ -697,7 +720,12 @@ def test_a_lesson_request_that_follows_up_keeps_to_the_lesson_of_the_conversatio
     advisor.ask("Lesmateriaal over burgerberaden", mode="lesmateriaal", conversation=theme)
     again = advisor.ask("Kun je er ook discussievragen bij geven?", mode="lesmateriaal", conversation=theme)
     assert again.text.startswith("# Lesmateriaal — Burgerberaden")
+    # "daar … over" points back to the lesson too; "maken" is no theme.
+    assert advisor.ask("Kun je daar een les over maken?", mode="lesmateriaal",
+                       conversation=theme).text.startswith("# Lesmateriaal — Burgerberaden")
     # A request with a subject of its own is about that subject, also mid-conversation.
+    assert not advisor.ask("Maak een training voor ambtenaren die met gemeenten samenwerken", mode="lesmateriaal",
+                           conversation=theme).text.startswith("# Lesmateriaal — Burgerberaden")
     own = advisor.ask("Maak lesmateriaal: verkokering tussen ministeries", mode="lesmateriaal", conversation=theme)
     assert not own.text.startswith("# Lesmateriaal — Burgerberaden") and not own.notes
 

@@ -266,11 +266,14 @@ def main() -> None:
     filters, mode = sidebar(advisor)
     conversation: Conversation = st.session_state.conversation
 
-    question = st.chat_input("Beschrijf je situatie of stel een vraag")
+    # A clicked example is asked as if typed (it is kept across the rerun the click starts).
+    question = st.chat_input("Beschrijf je situatie of stel een vraag") or st.session_state.pop("example", None)
     if not st.session_state.answers and not (question and question.strip()):
         st.markdown("Beschrijf je situatie in je eigen woorden, of kies een voorbeeld:")
-        for group, example in EXAMPLES.items():
-            st.markdown(f"- **{group}:** {example}")
+        for n, (group, example) in enumerate(EXAMPLES.items()):
+            if st.button(f"**{group}:** {example}", key=f"example-{n}", type="tertiary"):
+                st.session_state.example = example
+                st.rerun()
     for i, answer in enumerate(st.session_state.answers):
         with st.chat_message("user"):
             st.text(answer.question)

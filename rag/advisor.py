@@ -87,6 +87,8 @@ def clean_question(question: str) -> str:
 _NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord"}
 
 
+# "Hoe werkt het?" after an answer asks how what it said works, as "Hoe werkt dit?" does.
+_IT = re.compile(r"\b(het|it)\b", re.I)
 # "Kun je er nog discussievragen bij maken?": a split "erbij", "erover" … points back too.
 _SPLIT_ER = re.compile(r"\ber\s+(\w+\s+){0,4}?(bij|over|van|aan|mee|voor)\s+(maken|geven|doen|zetten|schrijven|"
                        r"bedenken|toevoegen)\b", re.I)
@@ -183,7 +185,7 @@ class Advisor:
                                                                      and not leans_back(question))
         # After an answer, "Hoe werkt dit?" asks about that answer's subject and "Wat moet ik doen?" about
         # its situation: follow-ups, not requests for help.
-        if (meta == "thanks" or (meta == "help" and not (started and points_back(question)))
+        if (meta == "thanks" or (meta == "help" and not (started and (points_back(question) or _IT.search(question))))
                 or (meta in ("no_subject", "goes_on") and not started and not self._filter_subject(filters))):
             answer = self._meta_answer(question, meta, mode, t0)
             answer.filters = self._filters_record(filters)

@@ -228,7 +228,8 @@ def meta_question(text: str) -> str:
 
 
 _GOES_ON_FROM = re.compile(r"\b(daar|hier)(van|bij|aan|mee|over|in|voor|op|door|uit|tegen)?\b|"
-                           r"\ber(van|bij|aan|mee|over|in|voor|op|door|uit|tegen)\b", re.I)
+                           r"\ber(van|bij|aan|mee|over|in|voor|op|door|uit|tegen)\b|"
+                           r"\b(of|about|for|on|with|from) (that|it|this|those|these)\W*$", re.I)
 
 
 _POLITE_END = re.compile(r"[,\s]*\b(please|thanks|thank you|alsjeblieft|alstublieft|graag|svp|bedankt|dank je)\W*$", re.I)

@@ -362,6 +362,19 @@ LONG_STORY = ("Ik werk als beleidsmedewerker bij een ministerie aan de woningbou
               "gebeurt weinig. Hoe kom ik daar doorheen?")
 
 
+def test_an_example_on_the_start_page_is_asked_with_one_click(app_page, request):
+    example = app_page.get_by_role("button", name=re.compile(r"^Evaluator: Welke vier beleidspraktijken"))
+    expect(example).to_be_visible()
+    example.click()
+    _idle(app_page, FIRST_WAIT_MS)
+    msg = _assistant_messages(app_page).first
+    expect(msg).to_be_visible()
+    assert "[1]" in _answer_text(msg)
+    expect(app_page.get_by_test_id("stChatMessage").first).to_contain_text("Welke vier beleidspraktijken")
+    expect(example).to_have_count(0)  # the start page gives way to the conversation
+    shot(app_page, request, "1-asked")
+
+
 def test_a_long_story_is_answered_exported_and_followed_up(app_page, request):
     # Over 255 characters: Word's title property refused it and the page showed a traceback on every
     # rerun after, so that the follow-ups were lost.

@@ -361,7 +361,7 @@ def test_app_with_the_server_down_at_start_and_after_loading(served, chroma, mon
         at.button(key="cite-1-1").click().run()  # the source opens in its context, from memory
         assert not at.exception and any(m.value.startswith("**[1] ") for m in at.markdown)
         at.feedback[1].set_value(1).run()
-        at.button(key="send-1").click().run()
+        at.button(key=f"send-{at.session_state['answers'][1].id}").click().run()
         assert not at.exception
         with sqlite3.connect(served.feedback_db) as db:
             assert db.execute("SELECT rating, question FROM feedback").fetchall() == [(1, QUESTIONS[1])]

@@ -497,6 +497,9 @@ def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
     # A first question that goes on from something never said (before: random examples).
     dangling = advisor.ask("Heb je daar een voorbeeld van?")
     assert dangling.config["coverage"]["reason"] == "goes_on" and dangling.text.startswith("**Waarop gaat je vraag door?**")
+    assert advisor.ask("Do you have an example of that?").text.startswith("**What does your question go on from?**")
+    # "Hoe werkt het?" after an answer asks about its subject, as "Hoe werkt dit?" does.
+    assert advisor.ask("Hoe werkt het?", conversation=conv).config["coverage"]["reason"] != "help"
     later = advisor.ask("Wat moet ik nu doen?", conversation=conv)
     assert not later.refused and later.citations and later.resolved_question.startswith("Hoe kunnen we als Rijk")
     # A question that names a subject is none of these.

@@ -94,6 +94,47 @@ _SPLIT_ER = re.compile(r"\ber\s+(\w+\s+){0,4}?(bij|over|van|aan|mee|voor)\s+(mak
                        r"bedenken|toevoegen)\b", re.I)
 
 
+# What the tool says about itself (Advisor._help_text), per language.
+_HELP = {
+    "nl": {
+        "no_subject": "**Wat is je situatie?** Je vraag noemt nog geen onderwerp waarover het rapport iets kan zeggen.",
+        "goes_on": "**Waarop gaat je vraag door?** Dit is het begin van het gesprek: noem het onderwerp, of beschrijf "
+                   "je situatie.",
+        "intro": "**Ik ben de Transformatiewijzer.** Ik beantwoord vragen over {titles} met de zinnen van het rapport "
+                 "zelf: elke zin draagt een [n] die naar haar bron wijst, en wat het rapport niet behandelt, zeg ik "
+                 "eerlijk. Eigen advies geef ik niet.",
+        "how": "**Zo vraag je het:** beschrijf je situatie in je eigen woorden, of stel een vraag. Bijvoorbeeld:",
+        "examples": ["- Elk ministerie heeft zijn eigen doelen en potjes. Hoe krijg ik ze aan één tafel?",
+                     "- Wat kan ik van de ambtelijke top vragen als ik ruimte wil om te experimenteren?",
+                     "- Heb je een voorbeeld van samenwerking tussen Rijk en regio?"],
+        "followup": "Een vervolgvraag (‘En wat kan de ambtelijke top daaraan doen?’) lees ik bij het gesprek tot nu toe.",
+        "modes": "**Drie modi:** *Advies* (standaard), *Lesmateriaal* (een les over een bevinding of thema, met "
+                 "discussievragen, als Markdown of Word) en *Toets op bronnen* (per zin hoe sterk de bron haar "
+                 "steunt, en een auditrecord).",
+        "findings": "**De {n} bevindingen van het rapport:**",
+        "finding": "Bevinding",
+    },
+    "en": {
+        "no_subject": "**What is your situation?** Your question does not yet name a subject the report could answer on.",
+        "goes_on": "**What does your question go on from?** This is the start of the conversation: name the subject, "
+                   "or describe your situation.",
+        "intro": "**I am the Transformatiewijzer.** I answer questions about {titles} with the report's own sentences: "
+                 "each carries a [n] that points to its source, and when the report does not treat something I say "
+                 "so. I give no advice of my own.",
+        "how": "**How to ask:** describe your situation in your own words, or ask a question. For example:",
+        "examples": ["- Every ministry has its own targets and budgets. How do I get them around one table?",
+                     "- What can I ask of senior management when I need room to experiment?",
+                     "- Is there an example of national and regional government working together?"],
+        "followup": "A follow-up (‘And what can senior management do about it?’) is read with the conversation so far.",
+        "modes": "**Three modes:** *Advies* (advice, the default), *Lesmateriaal* (training material on a finding or "
+                 "theme, with discussion questions, as Markdown or Word) and *Toets op bronnen* (how well its source "
+                 "supports each sentence, and an audit record).",
+        "findings": "**The report's {n} findings:**",
+        "finding": "Finding",
+    },
+}
+
+
 def _quoted_in(conversation: Conversation | None, questions: list[str]) -> frozenset[str]:
     """What the answers to ``questions`` (earlier turns of ``conversation``) quoted, whitespace-folded."""
     if not conversation or not questions:
@@ -344,7 +385,7 @@ class Advisor:
         if kind in ("help", "no_subject", "goes_on"):
             text = self._help_text(lang, opening=kind)
         elif kind == "no_such_finding":
-            findings = self.lessons.findings()
+            findings = self.lessons.findings(lang)
             word = "Finding" if lang == "en" else "Bevinding"
             head = (f"**The report has {len(findings)} findings, numbered 1–{max(findings)}.** Which one do you mean?"
                     if lang == "en" else
@@ -364,49 +405,16 @@ class Advisor:
     def _help_text(self, lang: str, opening: str = "help") -> str:
         """What the tool does and how to ask; ``opening``: "no_subject" first asks what the situation is,
         "goes_on" what the question goes on from."""
+        H = _HELP["en" if lang == "en" else "nl"]
         docs = [d["info"].get("short_title") or d["info"].get("title") or doc_id
                 for doc_id, d in self.retriever.snapshot.documents.items()]
-        titles = ", ".join(f"*{t}*" for t in docs)
-        findings = self.lessons.findings()
-        if lang == "en":
-            lines = {"no_subject": ["**What is your situation?** Your question does not yet name a subject the "
-                                    "report could answer on.", ""],
-                     "goes_on": ["**What does your question go on from?** This is the start of the conversation: "
-                                 "name the subject, or describe your situation.", ""]}.get(opening, [])
-            lines += [f"**I am the Transformatiewijzer.** I answer questions about {titles} with the report's own "
-                     "sentences: each carries a [n] that points to its source, and when the report does not treat "
-                     "something I say so. I give no advice of my own.", "",
-                     "**How to ask:** describe your situation in your own words, or ask a question. For example:",
-                     "- Every ministry has its own targets and budgets. How do I get them around one table?",
-                     "- What can I ask of senior management when I need room to experiment?",
-                     "- Is there an example of national and regional government working together?", "",
-                     "A follow-up (‘And what can senior management do about it?’) is read with the conversation "
-                     "so far.", "",
-                     "**Three modes:** *Advies* (advice, the default), *Lesmateriaal* (training material on a "
-                     "finding or theme, with discussion questions, as Markdown or Word) and *Toets op bronnen* "
-                     "(how well its source supports each sentence, and an audit record)."]
-            head = f"**The report's {len(findings)} findings:**"
-        else:
-            lines = {"no_subject": ["**Wat is je situatie?** Je vraag noemt nog geen onderwerp waarover het "
-                                    "rapport iets kan zeggen.", ""],
-                     "goes_on": ["**Waarop gaat je vraag door?** Dit is het begin van het gesprek: noem het "
-                                 "onderwerp, of beschrijf je situatie.", ""]}.get(opening, [])
-            lines += [f"**Ik ben de Transformatiewijzer.** Ik beantwoord vragen over {titles} met de zinnen van het "
-                     "rapport zelf: elke zin draagt een [n] die naar haar bron wijst, en wat het rapport niet "
-                     "behandelt, zeg ik eerlijk. Eigen advies geef ik niet.", "",
-                     "**Zo vraag je het:** beschrijf je situatie in je eigen woorden, of stel een vraag. Bijvoorbeeld:",
-                     "- Elk ministerie heeft zijn eigen doelen en potjes. Hoe krijg ik ze aan één tafel?",
-                     "- Wat kan ik van de ambtelijke top vragen als ik ruimte wil om te experimenteren?",
-                     "- Heb je een voorbeeld van samenwerking tussen Rijk en regio?", "",
-                     "Een vervolgvraag (‘En wat kan de ambtelijke top daaraan doen?’) lees ik bij het gesprek "
-                     "tot nu toe.", "",
-                     "**Drie modi:** *Advies* (standaard), *Lesmateriaal* (een les over een bevinding of thema, "
-                     "met discussievragen, als Markdown of Word) en *Toets op bronnen* (per zin hoe sterk de bron "
-                     "haar steunt, en een auditrecord)."]
-            head = f"**De {len(findings)} bevindingen van het rapport:**"
+        findings = self.lessons.findings(lang)
+        lines = [H[opening], ""] if opening in H else []
+        lines += [H["intro"].format(titles=", ".join(f"*{t}*" for t in docs)), "", H["how"], *H["examples"], "",
+                  H["followup"], "", H["modes"]]
         if findings:
-            word = "Finding" if lang == "en" else "Bevinding"
-            lines += ["", head, *(f"{n}. {word} {n} — {title}" for n, title in findings.items())]
+            lines += ["", H["findings"].format(n=len(findings)),
+                      *(f"{n}. {H['finding']} {n} — {title}" for n, title in findings.items())]
         return "\n".join(lines)
 
     def context(self, citation, at_least: int = 600) -> tuple[str, str, str]:

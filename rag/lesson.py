@@ -132,12 +132,14 @@ class LessonBuilder:
         for s in snapshot.sentences:
             self._spans.setdefault(index[s.chunk_index].id, []).append((s.start, s.end))
 
-    def findings(self) -> dict[int, str]:
-        """The findings of the index by number, with their titles."""
+    def findings(self, lang: str = "nl") -> dict[int, str]:
+        """The findings of the index by number, with their titles (``lang="en"``: the English titles the
+        document's profile gives, the report's own beside them)."""
         out: dict[int, str] = {}
         for doc in self.snapshot.documents.values():
+            english = doc["structure"].get("findings_en", {}) if lang == "en" else {}
             for n, title in doc["structure"].get("findings", {}).items():
-                out.setdefault(int(n), title)
+                out.setdefault(int(n), f"{english[n]} (*{title}*)" if n in english else title)
         return dict(sorted(out.items()))
 
     def finding_asked(self, question: str) -> int | None:
@@ -162,7 +164,7 @@ class LessonBuilder:
     def options(self, lang: str) -> str:
         """What to say to a request without a subject the report treats: the findings to choose from."""
         L = LABELS[lang]
-        findings = self.findings()
+        findings = self.findings(lang)
         lines = [L["nothing"], "", L["options"].format(n=len(findings))]
         lines += [f"{n}. {L['finding']} {n} — {title}" for n, title in findings.items()]
         return "\n".join(lines)

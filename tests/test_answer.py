@@ -488,7 +488,8 @@ def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):
     assert thanks.text.startswith("Graag gedaan") and thanks.config["coverage"]["reason"] == "thanks"
     assert len(conv.turns) == 2
     english = advisor.ask("Hi, what can you do?", mode="lesmateriaal")
-    assert english.text.startswith("**I am the Transformatiewijzer.**") and "1. Finding 1 — " in english.text
+    assert english.text.startswith("**I am the Transformatiewijzer.**")
+    assert "1. Finding 1 — Give system choices a perspective (*Voorzie systeemkeuzes van perspectief*)" in english.text
     # A first question that names nothing is asked what the situation is (before: finding 3 again);
     # asked after an answer, it is about that answer's situation.
     vague = advisor.ask("Wat moet ik nu doen?")

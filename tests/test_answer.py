@@ -75,6 +75,18 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
     assert joined >= 2  # the rule was exercised, not only never contradicted
 
 
+def test_an_answer_mostly_from_outside_the_findings_is_framed_by_where_it_comes_from(advisor):
+    from rag.compose import Composer, ComposeConfig
+
+    question = "Op welke praktijkvoorbeelden binnen het Rijk is het onderzoek gebaseerd?"
+    result, _ = advisor.retrieve(question)
+    framed = Composer(advisor.retriever.snapshot, ComposeConfig()).compose(result)[0].split("\n")[0]
+    # Before (frame_share 0): one finding named as what the answer is about, though most of it comes
+    # from the introduction.
+    before = Composer(advisor.retriever.snapshot, ComposeConfig(frame_share=0.0)).compose(result)[0].split("\n")[0]
+    assert before.startswith("**Bevinding ") and framed.startswith("**Uit de inleiding**; zie ook bevinding "), (before, framed)
+
+
 def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
     a = advisor.ask("What can senior civil servants do to make working across ministries stick?")
     assert not a.refused and a.lang == "en"

@@ -228,18 +228,12 @@ class Advisor:
         # its situation: follow-ups, not requests for help.
         if (meta == "thanks" or (meta == "help" and not (started and (points_back(question) or _IT.search(question))))
                 or (meta in ("no_subject", "goes_on") and not started and not self._filter_subject(filters))):
-            answer = self._meta_answer(question, meta, mode, t0)
-            answer.filters = self._filters_record(filters)
-            answer.conversation = conversation.to_dict() if conversation is not None else None
-            return answer
+            return self._meta_answer(question, meta, mode, t0, filters, conversation)
         findings = self.lessons.findings()
         named = self.lessons.finding_of(question)
         if (m := FINDING_NAMED.search(question)) and findings and int(m.group(1)) not in findings:
             # "bevinding 9": say which there are ("hoofdstuk 9" may be another document's chapter)
-            answer = self._meta_answer(question, "no_such_finding", mode, t0)
-            answer.filters = self._filters_record(filters)
-            answer.conversation = conversation.to_dict() if conversation is not None else None
-            return answer
+            return self._meta_answer(question, "no_such_finding", mode, t0, filters, conversation)
         timings: dict[str, float] = {}
         notes: list[str] = []
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
@@ -377,20 +371,21 @@ class Advisor:
         """The filters as applied (known values, their canonical spelling), for the audit record."""
         return filters.resolved(self.retriever.chunks).to_dict() if filters else {}
 
-    def _meta_answer(self, question: str, kind: str, mode: Mode, t0: float) -> Answer:
+    def _meta_answer(self, question: str, kind: str, mode: Mode, t0: float, filters: Filters | None,
+                     conversation: Conversation | None) -> Answer:
         """What the tool does and how to ask ("help"; "no_subject", "goes_on": first asking what the
         situation is, or what the question goes on from), the findings there are ("no_such_finding"), or a
-        short reply to thanks: no passages, no advice. The turn is not added to the conversation: it sets no topic for a follow-up."""
+        short reply to thanks: no passages, no advice. The turn is not added to the conversation: it sets
+        no topic for a follow-up."""
         lang = detect_language(question)
         if kind in ("help", "no_subject", "goes_on"):
             text = self._help_text(lang, opening=kind)
         elif kind == "no_such_finding":
             findings = self.lessons.findings(lang)
-            word = "Finding" if lang == "en" else "Bevinding"
             head = (f"**The report has {len(findings)} findings, numbered 1–{max(findings)}.** Which one do you mean?"
                     if lang == "en" else
                     f"**Het rapport heeft {len(findings)} bevindingen, genummerd 1–{max(findings)}.** Welke bedoel je?")
-            text = "\n".join([head, "", *(f"{n}. {word} {n} — {title}" for n, title in findings.items())])
+            text = "\n".join([head, "", *self._findings_lines(lang)])
         else:
             text = ("You're welcome. Ask a follow-up, or describe another situation." if lang == "en" else
                     "Graag gedaan. Stel gerust een vervolgvraag, of beschrijf een andere situatie.")
@@ -400,7 +395,13 @@ class Advisor:
             citations=[], passages=[], support=[],
             timings_ms={"total": round((time.perf_counter() - t0) * 1000, 2)},
             config={**self.config(), "coverage": verdict.to_dict(), "question_analysis": analyse(question).to_dict()},
-            answerer="composed", corpus_version=self.corpus_version)
+            answerer="composed", corpus_version=self.corpus_version, filters=self._filters_record(filters),
+            conversation=conversation.to_dict() if conversation is not None else None)
+
+    def _findings_lines(self, lang: str) -> list[str]:
+        """"1. Bevinding 1 — title", … (English titles for English, the report's beside them)."""
+        word = _HELP["en" if lang == "en" else "nl"]["finding"]
+        return [f"{n}. {word} {n} — {title}" for n, title in self.lessons.findings(lang).items()]
 
     def _help_text(self, lang: str, opening: str = "help") -> str:
         """What the tool does and how to ask; ``opening``: "no_subject" first asks what the situation is,
@@ -408,13 +409,12 @@ class Advisor:
         H = _HELP["en" if lang == "en" else "nl"]
         docs = [d["info"].get("short_title") or d["info"].get("title") or doc_id
                 for doc_id, d in self.retriever.snapshot.documents.items()]
-        findings = self.lessons.findings(lang)
+        findings = self._findings_lines(lang)
         lines = [H[opening], ""] if opening in H else []
         lines += [H["intro"].format(titles=", ".join(f"*{t}*" for t in docs)), "", H["how"], *H["examples"], "",
                   H["followup"], "", H["modes"]]
         if findings:
-            lines += ["", H["findings"].format(n=len(findings)),
-                      *(f"{n}. {H['finding']} {n} — {title}" for n, title in findings.items())]
+            lines += ["", H["findings"].format(n=len(findings)), *findings]
         return "\n".join(lines)
 
     def context(self, citation, at_least: int = 600) -> tuple[str, str, str]:

@@ -2,7 +2,8 @@
 
 It only presents: answers come from ``rag.advisor.Advisor``, loaded once per process
 (``st.cache_resource``), not per question or per session. Nothing from the corpus or the user is
-rendered as HTML (Streamlit's Markdown escapes it; passages are shown as plain text).
+rendered as HTML (Streamlit's Markdown escapes it; passages are shown as plain text, or as Markdown with
+every special character escaped and only the quoted words highlighted).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from ingest.index import IndexUnavailable
 from ingest.models import part_name
 from rag.advisor import Advisor, Mode, QuestionError
 from rag.conversation import Conversation
-from rag.export import (SUPPORT_TITLE, answer_markdown, answers_docx, audit_record, conversation_markdown, support_header,
-                         support_rows)
+from rag.export import (SUPPORT_TITLE, answer_markdown, answers_docx, audit_record, conversation_markdown,
+                         highlighted_markdown, quote_spans, support_header, support_rows)
 from rag.feedback import FeedbackStore
 from rag.retrieve import Filters
 from wijzer.settings import Settings
@@ -62,6 +63,16 @@ KIND_NAMES = {"finding": "bevinding", "working_method": "werkwijze", "what_is_ne
               "method": "verantwoording", "text": "lopende tekst", "front_matter": "colofon", "reference": "literatuur"}
 
 
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def show_passage(citation, passage: str, en: bool) -> None:
+    """The passage with the words the answer quotes from it highlighted."""
+    st.markdown(highlighted_markdown(passage, quote_spans(citation, passage)))
+    if citation.quotes:
+        st.caption("Highlighted: the quoted words." if en else "Gemarkeerd: de geciteerde woorden.")
+
+
 @st.dialog("Bron in context", width="large")
 def open_citation(citation) -> None:
     before, passage, after = load_advisor().context(citation)
@@ -71,7 +82,7 @@ def open_citation(citation) -> None:
         st.text(before.strip())
     with st.container(border=True):
         st.caption("Geciteerde passage" + (f" · soort: {KIND_NAMES.get(citation.kind, citation.kind)}" if citation.kind else ""))
-        st.text(passage)
+        show_passage(citation, passage, en=False)
     if after.strip():
         st.text(after.strip())
     st.caption(citation.where("nl").capitalize() + ".")
@@ -143,21 +154,28 @@ def show_sources(answer, key: str) -> None:
             else:
                 start = f"vanaf regel {c.line} van het bronbestand" if c.line else c.where("nl")
                 st.caption(f"Hele passage ({start}, soort: {KIND_NAMES.get(c.kind, c.kind)}):")
-            st.text(c.passage)
+            show_passage(c, c.passage, en)
 
 
 def show_support(answer) -> None:
     header = support_header(answer)
-    rows = [{"zin": sentence, "bron": v.best_marker, "score": v.score, "oordeel": verdict}
-            for v, (sentence, _, _, verdict) in zip((v for v in answer.support if v.label != "frame"), support_rows(answer))]
+    keys = ("zin", "bron", "score", "oordeel", "bewijs")[: len(header)]
+    claims = [v for v in answer.support if v.label != "frame"]
+    # The marker and score as numbers (sortable); the texts as the export writes them.
+    rows = [dict(zip(keys, (row[0], v.best_marker, v.score, *row[3:]))) for v, row in zip(claims, support_rows(answer))]
     if rows:
         st.markdown(f"**{SUPPORT_TITLE.get(answer.lang, SUPPORT_TITLE['nl'])}**")
-        st.dataframe(rows, use_container_width=True, hide_index=True, column_config={
+        columns = {
             "zin": st.column_config.TextColumn(header[0], width="large"),
             "bron": st.column_config.NumberColumn(header[1], format="[%d]"),
             "score": st.column_config.NumberColumn(header[2], format="%.2f"),
             "oordeel": st.column_config.TextColumn(header[3]),
-        })
+        }
+        if "bewijs" in keys:  # only where a sentence is not itself a quote (a model's words)
+            columns["bewijs"] = st.column_config.TextColumn(header[4], width="large", help=(
+                "The sentence of the cited passage that supports the answer's sentence best." if answer.lang == "en"
+                else "De zin uit de geciteerde passage die de zin van het antwoord het best onderbouwt."))
+        st.dataframe(rows, use_container_width=True, hide_index=True, column_config=columns)
         weak = [v for v in answer.support if v.label in {"weak", "unsupported"}]
         if weak:
             st.warning(f"{len(weak)} sentence(s) weakly or not supported by the cited passages." if answer.lang == "en"
@@ -200,8 +218,7 @@ def show_answer(answer, index: int, stream: bool = False) -> None:
     cols[0].download_button("Markdown", partial(answer_markdown, answer), file_name=f"antwoord-{index + 1}.md",
                             mime="text/markdown", key=f"md-{answer.id}")
     cols[1].download_button("Word", partial(answers_docx, [answer]), file_name=f"antwoord-{index + 1}.docx",
-                            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                            key=f"docx-{answer.id}")
+                            mime=DOCX, key=f"docx-{answer.id}")
     cols[2].download_button("Auditrecord (JSON)", partial(audit_json, answer), file_name=f"audit-{index + 1}.json",
                             mime="application/json", key=f"json-{answer.id}")
 
@@ -308,8 +325,12 @@ def main() -> None:
             st.session_state.answers.append(answer)
             show_answer(answer, len(st.session_state.answers) - 1, stream=not tokens)
     if len(st.session_state.answers) > 1:
-        st.download_button("Gesprek als Markdown", partial(conversation_markdown, list(st.session_state.answers)),
-                           file_name="gesprek.md")
+        answers = list(st.session_state.answers)
+        row = st.container(horizontal=True)
+        row.download_button("Gesprek als Markdown", partial(conversation_markdown, answers), file_name="gesprek.md",
+                            mime="text/markdown", key="conversation-md")
+        row.download_button("Gesprek als Word", partial(answers_docx, answers, title="Transformatiewijzer — gesprek"),
+                            file_name="gesprek.docx", mime=DOCX, key="conversation-docx")
 
 
 st.navigation([st.Page(main, title="Gesprek", icon=":material/forum:", default=True),

@@ -33,7 +33,8 @@ from rag.lesson import LABELS as LESSON_LABELS
 
 VERDICTS = {"nl": {"supported": "onderbouwd", "weak": "zwak", "unsupported": "niet onderbouwd"},
             "en": {"supported": "supported", "weak": "weak", "unsupported": "unsupported"}}
-SUPPORT_HEADER = {"nl": ("Zin", "Bron", "Score", "Oordeel"), "en": ("Sentence", "Source", "Score", "Verdict")}
+SUPPORT_HEADER = {"nl": ("Zin", "Bron", "Score", "Oordeel", "Zin uit de bron"),
+                  "en": ("Sentence", "Source", "Score", "Verdict", "Evidence")}
 SUPPORT_TITLE = {"nl": "Onderbouwing per zin", "en": "Support per sentence"}
 ATTRIBUTION = (
     "Bron: PBL & VU (2026). Werken aan transformatie: een handelingsrepertoire in ontwikkeling bij het Rijk "
@@ -42,6 +43,23 @@ ATTRIBUTION = (
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|!])")
+# Streamlit's Markdown reads more than CommonMark: LaTeX ($), colour and icon directives and emoji
+# (":red[…]", ":smile:"), GFM autolinks ("www.", "http:"), strikethrough (~), and a line can open a list,
+# block quote, table or heading (- + 1. > | = #), or an entity (&amp;). All of them escaped, it is text.
+_ST_SPECIAL = re.compile(r"([\\`*_\[\]#|!(){}+\-.<>~:$=&])")
+# Some of it Streamlit finds in the text after escapes are read: URLs and e-mail addresses become links,
+# ":material/…:" an icon, "->" "--" ">=" symbols. An invisible word joiner between the characters keeps
+# them text.
+_ST_AFTER_ESCAPES = re.compile(r"(?i)(?<=:)(?=[a-z/])|(?<=www)(?=\.)|(?<=@)(?=[\w-])|(?<=[-<>~])(?=[-<>=])")
+
+
+def _st_text(text: str) -> str:
+    """Text as Streamlit Markdown that shows it as it is."""
+    return _md_escape(_ST_AFTER_ESCAPES.sub("\u2060", text), _ST_SPECIAL)
+
+
+def _md_escape(text: str, special: re.Pattern = _MD_SPECIAL) -> str:
+    return special.sub(r"\\\1", text)
 
 
 def _no_html(text: str) -> str:
@@ -51,7 +69,52 @@ def _no_html(text: str) -> str:
 
 def _md_text(text: str) -> str:
     """A user's words as literal Markdown text: no HTML, links, emphasis or headings of their own."""
-    return _MD_SPECIAL.sub(r"\\\1", _no_html(" ".join(text.split())))
+    return _md_escape(_no_html(" ".join(text.split())))
+
+
+def quote_spans(citation, passage: str | None = None) -> list[tuple[int, int]]:
+    """Where the citation's quotes stand in ``passage`` (the citation's own by default), as (start, end)
+    offsets into it: by the quotes' document offsets, else by their words; a quote not found is left out."""
+    passage = citation.passage if passage is None else passage
+    spans = []
+    for q in citation.quotes:
+        start = q.start - citation.start
+        if not (0 <= start and passage[start : q.end - citation.start] == q.text):
+            start = passage.find(q.text) if q.text else -1
+        if start >= 0:
+            spans.append((start, start + len(q.text)))
+    return spans
+
+
+def highlighted_markdown(passage: str, spans: list[tuple[int, int]], colour: str = "orange") -> str:
+    """``passage`` as Streamlit Markdown that shows it as plain text, line by line, with the characters
+    in ``spans`` (offsets into it; overlapping or touching ones merged) on a ``colour`` background."""
+    merged: list[list[int]] = []
+    for start, end in sorted((max(0, s), min(len(passage), e)) for s, e in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    lines, pos = [], 0
+    for line in passage.split("\n"):
+        lo, hi = pos, pos + len(line)
+        pos = hi + 1
+        out, at = [], lo
+        for start, end in merged:  # a highlight is closed at a line's end and opened again on the next
+            start, end = max(start, lo), min(end, hi)
+            marked = passage[start:end]
+            if not marked.strip():
+                continue
+            # spaces at the edges stay outside: Streamlit drops them inside the brackets
+            start += len(marked) - len(marked.lstrip())
+            end -= len(marked) - len(marked.rstrip())
+            out += [_st_text(passage[at:start]), f":{colour}-background[{_st_text(passage[start:end])}]"]
+            at = end
+        out.append(_st_text(passage[at:hi]))
+        lines.append("".join(out).strip())  # no indent: four spaces would start a code block
+    return "  \n".join(lines)  # two spaces: a line break, not a new paragraph
 
 
 def sources_markdown(answer: Answer) -> str:
@@ -73,22 +136,42 @@ def _lang(answer: Answer) -> str:
     return answer.lang if answer.lang in SUPPORT_HEADER else "nl"
 
 
+_MARKERS = re.compile(r"\s*\[\d+\]")
+
+
+def shows_evidence(answer: Answer) -> bool:
+    """Whether the support table needs its evidence column: some sentence is not itself a quote of the
+    passage sentence that supports it best (a model's words). The composed answer quotes verbatim, so
+    there the column would only repeat the sentence."""
+    def norm(text: str) -> str:
+        return " ".join(_MARKERS.sub("", text).split())
+    return any(v.label != "frame" and norm(v.evidence) not in norm(v.sentence) for v in answer.support)
+
+
 def support_header(answer: Answer) -> tuple[str, ...]:
-    return SUPPORT_HEADER[_lang(answer)]
+    """The support table's column names; the last (evidence) only where ``shows_evidence``."""
+    head = SUPPORT_HEADER[_lang(answer)]
+    return head if shows_evidence(answer) else head[:-1]
 
 
-def support_rows(answer: Answer, width: int | None = None) -> list[tuple[str, str, str, str]]:
-    """The support of every claim (frames left out) as (sentence, source, score, verdict) in the answer's
-    language; ``width`` shortens a sentence at a word, with "…"."""
+def _shorten(text: str, width: int | None) -> str:
+    text = " ".join(text.split())
+    return text[:width].rsplit(" ", 1)[0] + " …" if width and len(text) > width else text
+
+
+def support_rows(answer: Answer, width: int | None = None) -> list[tuple[str, ...]]:
+    """The support of every claim (frames left out) as (sentence, source, score, verdict[, evidence]) in
+    the answer's language, the evidence being the passage sentence that supports it best (only where
+    ``shows_evidence``); ``width`` shortens a sentence and its evidence at a word, with "…"."""
     words = VERDICTS[_lang(answer)]
+    evidence = shows_evidence(answer)
     rows = []
     for v in answer.support:
         if v.label == "frame":
             continue
-        sentence = " ".join(v.sentence.split())
-        if width and len(sentence) > width:
-            sentence = sentence[:width].rsplit(" ", 1)[0] + " …"
-        rows.append((sentence, f"[{v.best_marker}]" if v.best_marker else "–", f"{v.score:.2f}", words.get(v.label, v.label)))
+        row = (_shorten(v.sentence, width), f"[{v.best_marker}]" if v.best_marker else "–", f"{v.score:.2f}",
+               words.get(v.label, v.label))
+        rows.append(row + (_shorten(v.evidence, width) or "–",) if evidence else row)
     return rows
 
 
@@ -275,9 +358,10 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
         if rows:
             key = _lang(answer)
             h = doc.add_heading(SUPPORT_TITLE[key], level=2)
-            table = doc.add_table(rows=1, cols=4)
+            head = support_header(answer)
+            table = doc.add_table(rows=1, cols=len(head))
             table.style = "Table Grid"
-            for cell, name in zip(table.rows[0].cells, SUPPORT_HEADER[key]):
+            for cell, name in zip(table.rows[0].cells, head):
                 cell.text = name
                 cell.paragraphs[0].runs[0].bold = True
             for row in rows:

@@ -799,9 +799,23 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
 
 
 def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_path):
+    import dataclasses
+
     from docx import Document as Docx
 
-    from rag.export import answer_markdown, answers_docx
+    from rag.export import _md_text, answer_markdown, answers_docx
+
+    def tables(a, header):
+        """The support table of the Markdown and of the Word export, as rows of cells."""
+        claims = [v for v in a.support if v.label != "frame"]
+        md = answer_markdown(a)
+        table = md.split(header + "\n")[1].split("\n\n")[0].splitlines()
+        assert len(table) == len(claims) + 1  # the rule under the header, then one row per claim
+        (tmp_path / "a.docx").write_bytes(answers_docx([a]))
+        word = Docx(tmp_path / "a.docx")
+        assert len(word.tables) == 1 and len(word.tables[0].rows) == len(claims) + 1
+        assert [cell.text for cell in word.tables[0].rows[0].cells] == header.strip("| ").split(" | ")
+        return claims, table[1:], word.tables[0].rows[1:]
 
     for question, header in (("Wat kan de ambtelijke top doen aan verkokering?", "| Zin | Bron | Score | Oordeel |"),
                              ("What can senior management do about silos?", "| Sentence | Source | Score | Verdict |")):
@@ -809,13 +823,14 @@ def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_p
         claims = [v for v in a.support if v.label != "frame"]
         assert claims and not a.refused
         assert any("letterlijk" in n or "verbatim" in n for n in a.notes)  # why every score is 1.00
-        md = answer_markdown(a)
-        table = md.split(header + "\n")[1].split("\n\n")[0].splitlines()
-        assert len(table) == len(claims) + 1  # the rule under the header, then one row per claim
-        (tmp_path / "a.docx").write_bytes(answers_docx([a]))
-        word = Docx(tmp_path / "a.docx")
-        assert len(word.tables) == 1 and len(word.tables[0].rows) == len(claims) + 1
-        assert word.tables[0].rows[0].cells[0].text == header.split(" | ")[0].strip("| ")
+        tables(a, header)  # the composed answer quotes verbatim: an evidence column would repeat it
+        # Sentences in other words than the passage's (a model's) show the passage sentence beside them.
+        said = [dataclasses.replace(v, sentence=" ".join(v.sentence.split()[:6]) + " …") if v.label != "frame" else v
+                for v in a.support]
+        column = "Zin uit de bron" if a.lang == "nl" else "Evidence"
+        claims, md_rows, word_rows = tables(dataclasses.replace(a, support=said), header + f" {column} |")
+        assert all(v.evidence and row.endswith(f"| {_md_text(v.evidence)} |") for v, row in zip(claims, md_rows))
+        assert [row.cells[-1].text for row in word_rows] == [" ".join(v.evidence.split()) for v in claims]
     assert header not in answer_markdown(advisor.ask("What can senior management do about silos?"))  # advies
 
 
@@ -895,3 +910,35 @@ def test_a_lesson_request_without_a_subject_the_report_treats_offers_the_finding
     six = advisor.ask("Training material on finding 6, please", mode="lesmateriaal")
     quoted = [_same_words(b) for b in _bullets(six.text)]
     assert six.text.startswith("# Training material — Finding 6") and len(quoted) == len(set(quoted))
+
+
+def test_a_passage_shows_its_quoted_words_highlighted_and_nothing_as_markup():
+    from types import SimpleNamespace
+
+    from markdown_it import MarkdownIt
+
+    from rag.answer import Quote
+    from rag.export import highlighted_markdown, quote_spans
+
+    passage = "Eerst [x](http://e.com) en $a$.\n- *b* en :red[c] met ] erin\nDan het einde."
+    offset = 1000  # the passage's start in the document: quotes count from there
+    at = passage.index("*b*")
+    quotes = [Quote("*b* en", offset + at, offset + at + 6), Quote("en :red[c]", offset + at + 4, offset + at + 14),
+              Quote("het einde", 0, 9),  # wrong offsets: found by its words
+              Quote("nergens", offset, offset + 7)]  # not in the passage: not highlighted
+    citation = SimpleNamespace(passage=passage, start=offset, quotes=quotes)
+    assert quote_spans(citation) == [(at, at + 6), (at + 4, at + 14), (passage.index("het einde"), len(passage) - 1)]
+
+    md = highlighted_markdown(passage, quote_spans(citation))
+    lines = md.split("  \n")  # a line break per line of the passage
+    assert len(lines) == 3
+    # The overlapping quotes are one highlight, the brackets and colon inside it escaped.
+    joiner = "\u2060"  # keeps ":red", "http://" from Streamlit's shortcodes and autolinks (read after escapes)
+    assert lines[1] == r"\- :orange-background[\*b\* en \:" + joiner + r"red\[c\]] met \] erin"
+    assert lines[2] == r"Dan :orange-background[het einde]\."
+    assert lines[0] == r"Eerst \[x\]\(http\:" + joiner + r"//e\.com\) en \$a\$\."
+    # Rendered (CommonMark), it is the passage's own text: no link, emphasis, list or image.
+    html = MarkdownIt().render(md)
+    assert "<a " not in html and "<em>" not in html and "<li>" not in html and "<img" not in html
+    assert highlighted_markdown("a <b> & c", []) == r"a \<b\> \& c"
+    assert highlighted_markdown("touching", [(0, 4), (4, 8)]) == ":orange-background[touching]"

@@ -284,6 +284,14 @@ def test_source_dialog(app_page, request):
     expect(dialog).to_contain_text("Geciteerde passage")
     _idle(app_page)
     assert snippet in _norm(dialog.inner_text()), snippet
+    # The words the answer quotes are highlighted in the passage (Streamlit's background directive), and
+    # each highlight is text the answer quotes under [1].
+    marked = dialog.locator("span.stMarkdownColoredBackground")
+    expect(marked.first).to_be_visible()
+    expect(dialog).to_contain_text("Gemarkeerd: de geciteerde woorden.")
+    quoted = " ".join(line.removesuffix("[1]").strip() for line in lines if line.endswith("[1]"))
+    for words in (_norm(m.replace("\u2060", "")) for m in marked.all_inner_texts()):
+        assert len(words) > 20 and words in quoted, (words, quoted)
     shot(app_page, request, "1-dialog", full=False)
     app_page.keyboard.press("Escape")
     expect(app_page.get_by_role("dialog")).to_have_count(0)
@@ -336,6 +344,10 @@ def test_audit_mode_shows_support_table(app_page, request):
     table = msg.get_by_test_id("stDataFrame")
     expect(table).to_be_visible()
     assert table.bounding_box()["height"] > 60
+    # The grid paints its cells on a canvas; the header names are in the canvas's fallback table. No
+    # evidence column: the composed answer's sentences are the passage sentences themselves.
+    headers = table.locator("th[role=columnheader]")
+    expect(headers).to_have_text(["Zin", "Bron", "Score", "Oordeel"])
     app_page.wait_for_timeout(500)  # the data grid paints on a canvas after it is attached
     shot(app_page, request, "2-support", also=_docs_target("audit-view.png"))
 
@@ -353,6 +365,18 @@ def test_follow_up_question(app_page, request):
     assert _norm(text) != _norm(_answer_text(first))
     # With two answers the whole conversation can be downloaded.
     expect(app_page.get_by_test_id("stDownloadButton").filter(has_text="Gesprek als Markdown")).to_be_visible()
+    word = app_page.get_by_test_id("stDownloadButton").filter(has_text="Gesprek als Word")
+    expect(word).to_be_visible()
+    with app_page.expect_download() as info:
+        word.get_by_role("button").click()
+    assert info.value.suggested_filename == "gesprek.docx"
+    target = ARTIFACTS / f"{request.node.name}-gesprek.docx"
+    info.value.save_as(target)
+    import docx
+
+    headings = [p.text for p in docx.Document(str(target)).paragraphs if p.style.name == "Heading 1"]
+    assert headings == ["Hoe kunnen we beter samenwerken met gemeenten en provincies?",
+                        "En wat kan de ambtelijke top daaraan doen?"], headings
     shot(app_page, request, "1-follow-up")
 
 

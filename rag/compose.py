@@ -6,8 +6,9 @@ one of the studied practices is an example from practice, one naming the ambteli
 top), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …", "Tegelijkertijd zijn ze …")
 together with the sentence before it and leaves it out where that sentence cannot come along, leaves
 out sentences about the report itself unless the question is about the report, lets a follow-up repeat
-what the conversation already quoted only where it answers the follow-up well, puts the passage with
-the best sentence first under each heading (its sentences in reading order), and frames the answer
+what the conversation already quoted only where it answers the follow-up well, puts the best sentence
+first — its heading before the others (which keep the order of the answer's anatomy), and under each
+heading the sentences best first — and frames the answer
 with one line that names the finding (and its tension) from the chunk metadata — for an English
 question in English where the document's profile gives the titles, the report's own beside it — or,
 when most of the answer comes from outside any one finding, the part it comes from ("Uit de
@@ -118,8 +119,14 @@ class ComposeConfig:
     # Sentences about the report itself ("In dit rapport bieden we …", its foreword and methods) only
     # answer a question about the report, its research or sources, or whose best passage is about it.
     skip_about_report: bool = True
-    # Within a heading, passages in the order of their best sentence (else in retrieval order).
-    best_first: bool = True
+    # Within a heading: "score", the sentences best first (each bullet is a whole quote with its marker,
+    # so it reads alone); "passage", the passages in the order of their best sentence, each passage's
+    # sentences in reading order; "retrieval", the passages in retrieval order. With ``lead_group``, the
+    # heading that holds the best sentence comes first, the others in the anatomy's order. Read sets
+    # (session 11): the gold sentence among the first two bullets ("passage", anatomy order) 63 → 130 of
+    # 312 answers that cite a gold passage; the same sentences, so must_mention is unchanged.
+    order: str = "score"
+    lead_group: bool = True
     # A sentence at least this share of whose words (stems) a chosen sentence has is a near-duplicate
     # (a table cell and the same sentence in the text).
     duplicate_words: float = 0.75
@@ -337,13 +344,17 @@ class Composer:
         """The answer text (Markdown with markers), its citations, and the quoted sentences in order.
         ``seen``, ``extra_vectors``, ``context``: for a follow-up (see ``select``)."""
         chosen = self.select(result, extra_vectors, seen, context)
-        # Within a heading, a passage's sentences stay together in reading order; the passages come in
-        # retrieval order, or (best_first) in the order of their best sentence.
+        groups = list(GROUPS)
+        if self.config.lead_group and chosen:
+            lead = max(chosen, key=lambda c: c.score).group
+            groups.sort(key=lambda g: g != lead)  # stable: the others keep the anatomy's order
+        rank = {g: n for n, g in enumerate(groups)}
         best: dict[tuple[str, str], float] = {}
         for c in chosen:
             best[(c.group, c.chunk.id)] = max(best.get((c.group, c.chunk.id), -9.0), c.score)
-        order = ((lambda c: (GROUPS.index(c.group), -best[(c.group, c.chunk.id)], c.start)) if self.config.best_first
-                 else (lambda c: (GROUPS.index(c.group), c.passage_rank, c.start)))
+        order = {"score": lambda c: (rank[c.group], -c.score),
+                 "passage": lambda c: (rank[c.group], -best[(c.group, c.chunk.id)], c.start),
+                 "retrieval": lambda c: (rank[c.group], c.passage_rank, c.start)}[self.config.order]
         markers: dict[str, int] = {}
         for c in sorted(chosen, key=order):
             markers.setdefault(c.chunk.id, len(markers) + 1)
@@ -351,7 +362,7 @@ class Composer:
         if lang == "en" and chosen:
             lines.append("_The report is in Dutch; its passages are quoted as written._")
         quoted: list[tuple[str, list[int]]] = []
-        for group in GROUPS:
+        for group in groups:
             members = sorted((c for c in chosen if c.group == group), key=order)
             if not members:
                 continue

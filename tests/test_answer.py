@@ -69,10 +69,48 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
                         o.end <= q.start and not c.passage[o.end - c.start:q.start - c.start].strip()
                         for o in c.quotes), (q.text, line[-80:])
         # A sentence naming one of the studied practices is an example from practice, whatever its passage.
-        for line in a.text.split("**Voorbeelden uit de praktijk**")[0].splitlines():
-            if line.startswith("- ") and "ambtelijke top" not in line:
-                assert not any(name in line for name in ("NPCE", "NPLG", "Agenda Stad", "Nationaal Klimaat Platform")), line
+        for heading, bullets in _sections(a.text):
+            for line in bullets:
+                if heading != "Voorbeelden uit de praktijk" and "ambtelijke top" not in line:
+                    assert not any(name in line for name in ("NPCE", "NPLG", "Agenda Stad", "Nationaal Klimaat Platform")), line
     assert joined >= 2  # the rule was exercised, not only never contradicted
+
+
+def _sections(text: str) -> list[tuple[str, list[str]]]:
+    """An answer's headings in order, each with its bullets."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if re.fullmatch(r"\*\*[^*]+\*\*", line.strip()):
+            out.append((line.strip().strip("*"), []))
+        elif line.startswith("- ") and out:
+            out[-1][1].append(line[2:])
+    return out
+
+
+def test_the_best_sentence_comes_first_and_the_other_headings_keep_their_order(advisor):
+    from rag.compose import GROUPS, HEADINGS
+
+    leads = set()
+    for question in ("Heb je een voorbeeld van een programma dat domeinen verbindt?",
+                     "Wat kan ik van mijn DG vragen als er geen ruimte is om te experimenteren?",
+                     "Hoe doorbreek ik de silo's tussen ministeries?", "What does the report say about citizen participation?"):
+        result, _ = advisor.retrieve(question)
+        lang = "en" if question.startswith("What") else "nl"
+        chosen = advisor.composer.select(result)
+        text, _, quoted = advisor.composer.compose(result, lang=lang)
+        best = max(chosen, key=lambda c: c.score)
+        assert quoted[0][0] == best.text  # the answer opens with the sentence that answers best
+        names = [h for h, bullets in _sections(text) if bullets]
+        order = [g for g in GROUPS if HEADINGS[lang][g] in names]
+        lead = next(g for g in GROUPS if HEADINGS[lang][g] == names[0])
+        assert lead == best.group and names == [HEADINGS[lang][g] for g in [lead] + [g for g in order if g != lead]]
+        # Under each heading, best first.
+        score = {c.text: c.score for c in chosen}
+        for _, bullets in _sections(text):
+            scores = [score[re.sub(r"\s*\[\d+\]$", "", b)] for b in bullets]
+            assert scores == sorted(scores, reverse=True)
+        leads.add(lead)
+    assert len(leads) > 1  # not always the first heading of the anatomy
 
 
 def test_an_answer_mostly_from_outside_the_findings_is_framed_by_where_it_comes_from(advisor):

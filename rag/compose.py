@@ -9,12 +9,12 @@ it out where that sentence cannot come along, leaves out sentences about the rep
 question is about the report, lets a follow-up repeat what the conversation already quoted only where
 it answers the follow-up well, puts the best sentence first — its heading before the others (which keep
 the order of the answer's anatomy) unless the question asks for the top or for examples and the answer
-has them, and under each heading the sentences best first — and frames the
-answer with one line that names the finding (and its tension) from the chunk metadata — for an English
-question in English where the document's profile gives the titles, the report's own beside it — or,
-when most of the answer comes from outside any one finding, the part it comes from ("Uit de
-inleiding; zie ook bevinding 3 …"). Every sentence is quoted verbatim and carries its ``[n]`` marker, so
-the answer is grounded by construction. Deterministic: the same question and index give the same answer.
+has them, and under each heading the sentences best first — and frames the answer with one line that
+names the finding (and its tension) from the chunk metadata — for an English question in English where
+the document's profile gives the titles, the report's own beside it — or, when most of the answer comes
+from outside any one finding, the part it comes from ("Uit de inleiding; zie ook bevinding 3 …"). Every
+sentence is quoted verbatim and carries its ``[n]`` marker, so the answer is grounded by construction.
+Deterministic: the same question and index give the same answer.
 
 ### Usage example
 
@@ -219,8 +219,7 @@ class Composer:
                     continue
                 if meta_passage or (not report_asked and _ABOUT_REPORT.search(text)):
                     continue
-                if (strict and cfg.skip_dangling and (POINTS_BACK.match(text) or _LEANS_ON_BEFORE.match(text))
-                        and self._antecedent(p.chunk, start) is None):
+                if strict and cfg.skip_dangling and self._leans_back(text) and self._antecedent(p.chunk, start) is None:
                     continue
                 vec = self.snapshot.sentence_vectors[row]
                 dense = max(float(vec @ v) for v in qvecs if v is not None)
@@ -279,12 +278,17 @@ class Composer:
             chosen = self._joined(chosen)
         return chosen
 
+    def _leans_back(self, text: str) -> bool:
+        """Whether a quote opens by pointing back ("Dit …"), or (``skip_dangling``) leans on the
+        sentence before it further in ("Tegelijkertijd zijn ze …")."""
+        return bool(POINTS_BACK.match(text) or (self.config.skip_dangling and _LEANS_ON_BEFORE.match(text)))
+
     def _joined(self, chosen: list[_Candidate]) -> list[_Candidate]:
         """A sentence that points back to a sentence quoted on its own is quoted with it, as one bullet:
         ordered best first, the two would otherwise stand apart."""
         out = list(chosen)
         for cand in sorted(chosen, key=lambda c: (c.chunk.id, c.start)):
-            if not (POINTS_BACK.match(cand.text) or (self.config.skip_dangling and _LEANS_ON_BEFORE.match(cand.text))):
+            if not self._leans_back(cand.text):
                 continue
             before = next((c for c in out if c is not cand and c.chunk.id == cand.chunk.id and c.end <= cand.start
                            and not cand.chunk.text[c.end:cand.start].strip() and "\n" not in cand.chunk.text[c.end:cand.start]), None)
@@ -312,7 +316,7 @@ class Composer:
         back and that sentence is not quoted already; and so on, when that sentence points back too
         (at most ``antecedent_depth`` sentences)."""
         for _ in range(self.config.antecedent_depth):
-            if not (POINTS_BACK.match(cand.text) or (self.config.skip_dangling and _LEANS_ON_BEFORE.match(cand.text))):
+            if not self._leans_back(cand.text):
                 return
             start = self._antecedent(cand.chunk, cand.start)
             if start is None or any(c.chunk.id == cand.chunk.id and c.start <= start < c.end for c in chosen if c is not cand):

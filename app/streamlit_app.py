@@ -68,8 +68,9 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 def show_passage(citation, passage: str, en: bool) -> None:
     """The passage with the words the answer quotes from it highlighted."""
-    st.markdown(highlighted_markdown(passage, quote_spans(citation, passage)))
-    if citation.quotes:
+    spans = quote_spans(citation, passage)
+    st.markdown(highlighted_markdown(passage, spans))
+    if spans:  # a quote not found in the passage is not marked, so say nothing is
         st.caption("Highlighted: the quoted words." if en else "Gemarkeerd: de geciteerde woorden.")
 
 

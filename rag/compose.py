@@ -114,9 +114,10 @@ class ComposeConfig:
     antecedents: bool = True  # quote a sentence that points back together with the one before it
     # How far back: "Zo zorgen Dealmakers …" leans on "Dat zijn rollen …", which leans on the sentence
     # before it. With the joining of a sentence that points back to its quoted antecedent (``_joined``),
-    # read sets (session 11): bullets opening on a missing referent 594 → 98 (depth 1) → 55 (depth 2) of
-    # ~3,870; must_mention 630 → 632 of 919; the gold among the first two bullets 130 → 146 of 312.
-    antecedent_depth: int = 2
+    # read sets (session 11): bullets opening on a missing referent 594 → 98 (depth 1) → 55 (2) → 49 (3;
+    # 6 does no better) of ~3,870; must_mention 630 → 632 of 919; the gold among the first two bullets
+    # 130 → 146 of 312.
+    antecedent_depth: int = 3
     cases_as_examples: bool = True  # a sentence that names a studied practice is an example from practice
     # Readability (measured on the eleven read sets, session 10; together: must_mention 0.695 → 0.693,
     # bullets opening on a missing referent 843 → 656, sentences about the report 367 → 242, the gold
@@ -226,15 +227,10 @@ class Composer:
                 tokens = set(tokenize(text))
                 overlap = len(tokens & q_tokens) / (len(q_tokens) or 1)
                 prior = self.config.rank_prior * (1.0 / p.rank)
-                group = _KIND_GROUP.get(p.chunk.kind, "says")
-                if group != "top" and _TOP_MENTION.search(text):
-                    group = "top"
-                elif (self.config.cases_as_examples and group in ("says", "do")
-                      and any(name in text for name in p.chunk.practices)):
-                    group = "examples"  # a case description, whatever the passage around it
                 if p.chunk.kind in q.boosted_kinds:
                     prior += 0.01
-                out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior, group))
+                out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
+                                      self._group(p.chunk, text)))
         return out
 
     def select(self, result: RetrievalResult, extra_vectors: list[np.ndarray] | None = None,
@@ -278,6 +274,16 @@ class Composer:
             chosen = self._joined(chosen)
         return chosen
 
+    def _group(self, chunk: Chunk, text: str) -> str:
+        """The heading a quote goes under: by the kind of its passage, except that a quote naming the
+        ambtelijke top goes under the top, and one naming a studied practice is an example."""
+        group = _KIND_GROUP.get(chunk.kind, "says")
+        if group != "top" and _TOP_MENTION.search(text):
+            return "top"
+        if self.config.cases_as_examples and group in ("says", "do") and any(name in text for name in chunk.practices):
+            return "examples"  # a case description, whatever the passage around it
+        return group
+
     def _leans_back(self, text: str) -> bool:
         """Whether a quote opens by pointing back ("Dit …"), or (``skip_dangling``) leans on the
         sentence before it further in ("Tegelijkertijd zijn ze …")."""
@@ -295,8 +301,8 @@ class Composer:
             if before is None or cand not in out:
                 continue
             before.end = cand.end
-            if cand.score > before.score:
-                before.score, before.group = cand.score, cand.group
+            before.score = max(before.score, cand.score)
+            before.group = self._group(before.chunk, before.text)  # the joined words decide, as for one sentence
             out.remove(cand)
         return out
 

@@ -48,9 +48,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|!])")
 # block quote, table or heading (- + 1. > | = #), or an entity (&amp;). All of them escaped, it is text.
 _ST_SPECIAL = re.compile(r"([\\`*_\[\]#|!(){}+\-.<>~:$=&])")
 # Some of it Streamlit finds in the text after escapes are read: URLs and e-mail addresses become links,
-# ":material/…:" an icon, "->" "--" ">=" symbols. An invisible word joiner between the characters keeps
+# ":material/…:" an icon, ":+1:" or ":100:" an emoji, "->" "--" ">=" symbols. An invisible word joiner between the characters keeps
 # them text.
-_ST_AFTER_ESCAPES = re.compile(r"(?i)(?<=:)(?=[a-z/])|(?<=www)(?=\.)|(?<=@)(?=[\w-])|(?<=[-<>~])(?=[-<>=])")
+_ST_AFTER_ESCAPES = re.compile(r"(?i)(?<=:)(?=[\w+/-])|(?<=www)(?=\.)|(?<=@)(?=[\w-])|(?<=[-<>~])(?=[-<>=])")
 
 
 def _st_text(text: str) -> str:
@@ -140,9 +140,9 @@ _MARKERS = re.compile(r"\s*\[\d+\]")
 
 
 def shows_evidence(answer: Answer) -> bool:
-    """Whether the support table needs its evidence column: some sentence is not itself a quote of the
-    passage sentence that supports it best (a model's words). The composed answer quotes verbatim, so
-    there the column would only repeat the sentence."""
+    """Whether the support table needs its evidence column: the passage sentence that supports some
+    answer sentence best is not contained in it (a model's words). The composed answer quotes verbatim,
+    so there the column would only repeat the sentence."""
     def norm(text: str) -> str:
         return " ".join(_MARKERS.sub("", text).split())
     return any(v.label != "frame" and norm(v.evidence) not in norm(v.sentence) for v in answer.support)

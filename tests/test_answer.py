@@ -56,7 +56,9 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
 
     joined = 0
     for question in ("Wat vraagt lerend werken van de ambtelijke top?", "Waarom blijft vernieuwing moeilijk beklijven?",
-                     "Wat ging er mis bij het NPCE?", "Hoe doorbreek ik de silo's tussen ministeries?"):
+                     "Wat ging er mis bij het NPCE?", "Hoe doorbreek ik de silo's tussen ministeries?",
+                     "Waarom hebben ze dit rapport eigenlijk geschreven? Wat willen ze ermee bereiken voor ambtenaren zoals ik?",
+                     "Op welke praktijkvoorbeelden binnen het Rijk is het onderzoek gebaseerd?"):
         a = advisor.ask(question)
         for c in a.citations:
             for q in c.quotes:
@@ -69,10 +71,13 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
                     before = c.passage[: q.start - c.start]
                     line = before[before.rfind("\n") + 1:]
                     assert not line.strip(), (q.text, line[-80:])
-        # A sentence naming one of the studied practices is an example from practice, whatever its passage.
+        # A quote naming the ambtelijke top goes under the top, one naming a studied practice is an example
+        # from practice, whatever its passage — also where two sentences were joined into one quote.
         for heading, bullets in _sections(a.text):
             for line in bullets:
-                if heading != "Voorbeelden uit de praktijk" and "ambtelijke top" not in line:
+                if "ambtelijke top" in line:
+                    assert heading == "Wat je van de ambtelijke top kunt vragen", (heading, line)
+                elif heading != "Voorbeelden uit de praktijk":
                     assert not any(name in line for name in ("NPCE", "NPLG", "Agenda Stad", "Nationaal Klimaat Platform")), line
     assert joined >= 2  # the rule was exercised, not only never contradicted
 
@@ -984,4 +989,6 @@ def test_a_passage_shows_its_quoted_words_highlighted_and_nothing_as_markup():
     html = MarkdownIt().render(md)
     assert "<a " not in html and "<em>" not in html and "<li>" not in html and "<img" not in html
     assert highlighted_markdown("a <b> & c", []) == r"a \<b\> \& c"
+    # Emoji shortcodes (":+1:", ":100:") stay text too: the joiner after the colon breaks them.
+    assert highlighted_markdown(":+1: en :100:", []) == "\\:" + joiner + "\\+1\\: en \\:" + joiner + "100\\:"
     assert highlighted_markdown("touching", [(0, 4), (4, 8)]) == ":orange-background[touching]"

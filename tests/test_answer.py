@@ -55,11 +55,16 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
     from rag.compose import POINTS_BACK
 
     joined = 0
+    budget = advisor.composer.config.max_chars
     for question in ("Wat vraagt lerend werken van de ambtelijke top?", "Waarom blijft vernieuwing moeilijk beklijven?",
                      "Wat ging er mis bij het NPCE?", "Hoe doorbreek ik de silo's tussen ministeries?",
                      "Waarom hebben ze dit rapport eigenlijk geschreven? Wat willen ze ermee bereiken voor ambtenaren zoals ik?",
                      "Op welke praktijkvoorbeelden binnen het Rijk is het onderzoek gebaseerd?"):
         a = advisor.ask(question)
+        # The sentences brought along count in the budget: it holds for the answer as shown (a joined
+        # quote adds the space between its sentences).
+        quotes = [q for c in a.citations for q in c.quotes]
+        assert sum(len(q.text) for q in quotes) <= budget + 2 * len(quotes), question
         for c in a.citations:
             for q in c.quotes:
                 # A quote of two sentences, the second pointing back: only the antecedent rule makes these.

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ingest.embed import get_embedder
 from rag.answer import Answer
-from rag.compose import Composer, ComposeConfig
+from rag.compose import _PART_LABEL, Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup, leans_back, points_back
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
@@ -267,6 +267,17 @@ class Advisor:
             filters = replace(filters or Filters(), chapters=[about])
             notes.append(f"Gelezen als vraag over bevinding {about}: {findings[about]}." if detect_language(question) == "nl"
                          else f"Read as a question about finding {about}: {findings[about]}.")
+        elif (mode is not Mode.LESMATERIAAL and not started and not (filters and (filters.parts or filters.chapters))
+              and (parts := self._overview_parts(question))):
+            # "Wat adviseert het rapport?" asks about the report as a whole and names no topic; its words
+            # match the methods ("rapporten", "adviezen"), so it is answered from the parts that sum the
+            # report up (the overview intent's, rag/data/intents.toml), where the corpus has them.
+            filters = replace(filters or Filters(), parts=parts)
+            lang = detect_language(question)
+            where = " en ".join(_PART_LABEL["nl"].get(p, p) for p in parts) if lang == "nl" else \
+                " and ".join(_PART_LABEL["en"].get(p, p) for p in parts)
+            notes.append(f"Gelezen als vraag over het rapport als geheel: beantwoord uit {where}." if lang == "nl"
+                         else f"Read as a question about the report as a whole: answered from {where}.")
         # A question about a finding is a new topic, however short (else a short question is a follow-up).
         result, history = self.retrieve(asked, None if about is not None else conversation, filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
@@ -366,6 +377,15 @@ class Advisor:
                                            citations=[c.to_dict() for c in citations]))
             answer.conversation = conversation.to_dict()  # a copy: later turns do not change it
         return answer
+
+    def _overview_parts(self, question: str) -> list[str]:
+        """The parts that answer a question about the report as a whole (intent "overview"), those
+        the corpus has; none for any other question."""
+        query = analyse(question)
+        if "overview" not in query.intents:
+            return []
+        have = {c.part for c in self.retriever.snapshot.chunks}
+        return [p for p in query.parts if p in have]
 
     def _filters_record(self, filters: Filters | None) -> dict:
         """The filters as applied (known values, their canonical spelling), for the audit record."""

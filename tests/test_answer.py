@@ -597,6 +597,25 @@ def test_a_question_that_names_a_finding_and_nothing_else_is_answered_from_that_
         assert none.text.startswith("**Het rapport heeft 6 bevindingen, genummerd 1–6.**") and "6. Bevinding 6 — " in none.text
 
 
+def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and_conclusion(advisor):
+    # Before: "Wat adviseert het rapport?" quoted the methods ("De rapporten zijn gepubliceerd in de
+    # afgelopen vijf jaar …"), "Waar gaat het rapport over?" the reading guide.
+    for question, note in (("Wat adviseert het rapport?", "het rapport als geheel"),
+                           ("Wat zijn de belangrijkste conclusies?", "het rapport als geheel"),
+                           ("What does the report advise?", "the report as a whole")):
+        a = advisor.ask(question)
+        assert not a.refused and a.citations, question
+        assert all(c.location.split(" › ")[1] in ("Samenvatting", "Conclusie") for c in a.citations), \
+            (question, [c.location for c in a.citations])
+        assert any(note in n for n in a.notes) and a.filters == {}  # read so; the user chose no filter
+    # A question with a subject is about the subject; mid-conversation it goes on from the topic.
+    assert not advisor.ask("Wat adviseert het rapport over verkokering?").notes
+    conv = Conversation()
+    advisor.ask("Hoe doorbreek ik de silo's tussen ministeries?", conversation=conv)
+    assert not advisor.ask("Wat adviseert het rapport?", conversation=conv).notes
+
+
+
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 20000])
 def test_bad_questions_get_a_clear_message(advisor, bad):
     with pytest.raises(QuestionError):

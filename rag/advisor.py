@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ingest.embed import get_embedder
 from rag.answer import Answer
-from rag.compose import _PART_LABEL, Composer, ComposeConfig
+from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup, leans_back, points_back
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
@@ -261,6 +261,7 @@ class Advisor:
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
         chosen_filters = filters  # the user's, for the audit record (a finding asked about is in the notes)
+        overview = False
         about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
         if about is not None and not (filters and filters.chapters and about not in filters.chapters):
             asked = findings[about]
@@ -270,14 +271,13 @@ class Advisor:
         elif (mode is not Mode.LESMATERIAAL and not started and not (filters and (filters.parts or filters.chapters))
               and (parts := self._overview_parts(question))):
             # "Wat adviseert het rapport?" asks about the report as a whole and names no topic; its words
-            # match the methods ("rapporten", "adviezen"), so it is answered from the parts that sum the
-            # report up (the overview intent's, rag/data/intents.toml), where the corpus has them.
+            # match the methods ("rapporten", "adviezen"). It is answered with every finding and what the
+            # summary says it asks for (``LessonBuilder.overview``), or, without such a summary, from the
+            # parts that sum the report up (the overview intent's, rag/data/intents.toml).
             filters = replace(filters or Filters(), parts=parts)
-            lang = detect_language(question)
-            where = " en ".join(_PART_LABEL["nl"].get(p, p) for p in parts) if lang == "nl" else \
-                " and ".join(_PART_LABEL["en"].get(p, p) for p in parts)
-            notes.append(f"Gelezen als vraag over het rapport als geheel: beantwoord uit {where}." if lang == "nl"
-                         else f"Read as a question about the report as a whole: answered from {where}.")
+            overview = True
+            notes.append("Gelezen als vraag over het rapport als geheel." if detect_language(question) == "nl"
+                         else "Read as a question about the report as a whole.")
         # A question about a finding is a new topic, however short (else a short question is a follow-up).
         result, history = self.retrieve(asked, None if about is not None else conversation, filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
@@ -331,6 +331,8 @@ class Advisor:
                 if not generated.grounded:
                     notes.append("Dit antwoord is niet gegrond in de passages; lees de bronnen zelf." if lang == "nl"
                                  else "This answer is not grounded in the passages; read the sources yourself.")
+            elif overview and (built := self.lessons.overview(lang)) is not None:
+                text, citations = built
             else:
                 # A follow-up's sentences are chosen for the conversation's question too: "Heb je daar een
                 # voorbeeld van?" alone picked every sentence with the word "voorbeeld".

@@ -8,7 +8,9 @@ on those passages. For a theme ("Lesmateriaal over verkokering", "a workshop on 
 builds the same anatomy from the passages retrieved for the theme, whatever findings they belong to:
 what the report says about it, the tension and table 2's strategies of the findings it is discussed in,
 what is needed, the ambtelijke top, examples, questions. Every quoted sentence carries its ``[n]``, and
-a sentence the report repeats (the summary restates the chapters) is quoted once.
+a sentence the report repeats (the summary restates the chapters) is quoted once. ``overview`` gives the
+report at a glance (every finding with what the summary says it asks for), for a question about the report
+as a whole.
 
 ### Usage example
 
@@ -168,6 +170,32 @@ class LessonBuilder:
         lines = [L["nothing"], "", L["options"].format(n=len(findings))]
         lines += [f"{n}. {L['finding']} {n} — {title}" for n, title in findings.items()]
         return "\n".join(lines)
+
+    def overview(self, lang: str = "nl") -> tuple[str, list[Citation]] | None:
+        """The report at a glance: every finding with the first sentence of what the summary says it
+        asks for (the summary's last section on that finding), cited. None when a finding has no
+        such section (a corpus without this summary)."""
+        L = LABELS[lang]
+        findings = self.findings(lang)
+        if not findings:
+            return None
+        head = (f"**De {len(findings)} bevindingen van het rapport, en wat elk vraagt** (uit de samenvatting)" if lang == "nl"
+                else f"**The report's {len(findings)} findings, and what each asks for** (from the summary)")
+        lesson = _Lesson(lang, head)
+        if lang == "en":
+            lesson.lines.append("_The report is in Dutch; its passages are quoted as written._")
+        for n, title in findings.items():
+            summary = sorted((c for c in self.snapshot.chunks if c.chapter == n and c.part == "samenvatting"
+                              and c.section_path), key=lambda c: (c.doc_id, c.ordinal))
+            if not summary:
+                return None
+            needed = next(c for c in summary if c.section_path == summary[-1].section_path)
+            body = lesson.cite(needed, self._sentences(needed, 2))
+            if not body:
+                return None
+            lesson.lines.append(f"\n**{L['finding']} {n} — {title}**")
+            lesson.lines.extend(body)
+        return lesson.done()
 
     def _sentences(self, chunk: Chunk, limit: int, questions: bool = False) -> list[tuple[int, int]]:
         out = []

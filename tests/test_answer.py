@@ -600,13 +600,16 @@ def test_a_question_that_names_a_finding_and_nothing_else_is_answered_from_that_
 def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and_conclusion(advisor):
     # Before: "Wat adviseert het rapport?" quoted the methods ("De rapporten zijn gepubliceerd in de
     # afgelopen vijf jaar …"), "Waar gaat het rapport over?" the reading guide.
-    for question, note in (("Wat adviseert het rapport?", "het rapport als geheel"),
-                           ("Wat zijn de belangrijkste conclusies?", "het rapport als geheel"),
-                           ("What does the report advise?", "the report as a whole")):
+    findings = advisor.lessons.findings()
+    for question, note, label in (("Wat adviseert het rapport?", "het rapport als geheel", "Bevinding"),
+                                  ("Wat zijn de belangrijkste conclusies?", "het rapport als geheel", "Bevinding"),
+                                  ("What does the report advise?", "the report as a whole", "Finding")):
         a = advisor.ask(question)
         assert not a.refused and a.citations, question
-        assert all(c.location.split(" › ")[1] in ("Samenvatting", "Conclusie") for c in a.citations), \
-            (question, [c.location for c in a.citations])
+        # Every finding, each with what the summary says it asks for, quoted and cited.
+        assert all(f"**{label} {n} — " in a.text for n in findings), a.text
+        assert all(c.location.split(" › ")[1] == "Samenvatting" for c in a.citations), [c.location for c in a.citations]
+        assert {v.label for v in a.support} == {"frame", "supported"}
         assert any(note in n for n in a.notes) and a.filters == {}  # read so; the user chose no filter
     # A question with a subject is about the subject; mid-conversation it goes on from the topic.
     assert not advisor.ask("Wat adviseert het rapport over verkokering?").notes

@@ -268,7 +268,7 @@ class Advisor:
             filters = replace(filters or Filters(), chapters=[about])
             notes.append(f"Gelezen als vraag over bevinding {about}: {findings[about]}." if detect_language(question) == "nl"
                          else f"Read as a question about finding {about}: {findings[about]}.")
-        elif (mode is not Mode.LESMATERIAAL and not started and not (filters and (filters.parts or filters.chapters))
+        elif (mode is not Mode.LESMATERIAAL and not started and not (filters and filters.to_dict())
               and (parts := self._overview_parts(question))):
             # "Wat adviseert het rapport?" asks about the report as a whole and names no topic; its words
             # match the methods ("rapporten", "adviezen"). It is answered with every finding and what the
@@ -314,9 +314,11 @@ class Advisor:
         t = time.perf_counter()
         answerer = "composed"
         support = None
-        if finding is not None:  # asking for a finding by name is covered by definition
+        # The report at a glance, for a question about the report as a whole (composed answers only).
+        glance = self.lessons.overview(lang) if overview and not self.generative else None
+        if finding is not None or glance is not None:  # a finding by name, the report as a whole: covered
             verdict = replace(verdict, covered=True, reason="", missing="", subject="")
-            text, citations = self.lessons.build(finding, lang=lang)
+            text, citations = glance or self.lessons.build(finding, lang=lang)
         elif mode is Mode.LESMATERIAAL:
             if verdict.covered and result.passages:
                 text, citations = self.lessons.build_theme(result, self.composer, theme or question, lang=lang)
@@ -331,8 +333,6 @@ class Advisor:
                 if not generated.grounded:
                     notes.append("Dit antwoord is niet gegrond in de passages; lees de bronnen zelf." if lang == "nl"
                                  else "This answer is not grounded in the passages; read the sources yourself.")
-            elif overview and (built := self.lessons.overview(lang)) is not None:
-                text, citations = built
             else:
                 # A follow-up's sentences are chosen for the conversation's question too: "Heb je daar een
                 # voorbeeld van?" alone picked every sentence with the word "voorbeeld".

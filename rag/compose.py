@@ -278,7 +278,9 @@ class Composer:
             cost = cand.end - start - sum(max(0, min(cand.end, e) - max(start, s)) for s, e in spans)
             if total + cost > cfg.max_chars and chosen:
                 continue
-            if per_group.get(cand.group, 0) >= cfg.per_group:
+            # The heading it will stand under: the words brought along decide too (``_with_antecedent``).
+            group = cand.group if start == cand.start else self._group(cand.chunk, cand.chunk.text[start:cand.end])
+            if per_group.get(group, 0) >= cfg.per_group:
                 continue
             if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen):
                 continue
@@ -287,7 +289,7 @@ class Composer:
                 continue
             chosen.append(cand)
             words.append(stems)
-            per_group[cand.group] = per_group.get(cand.group, 0) + 1
+            per_group[group] = per_group.get(group, 0) + 1
             total += cost
             spans[:] = _merged([*spans, (start, cand.end)])
         if cfg.antecedents:

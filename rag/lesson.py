@@ -172,28 +172,33 @@ class LessonBuilder:
         return "\n".join(lines)
 
     def overview(self, lang: str = "nl") -> tuple[str, list[Citation]] | None:
-        """The report at a glance: every finding with the first sentence of what the summary says it
-        asks for (the summary's last section on that finding), cited. None when a finding has no
-        such section (a corpus without this summary)."""
-        L = LABELS[lang]
-        findings = self.findings(lang)
-        if not findings:
+        """The report at a glance: every finding of the (first) document that has findings, with what
+        its summary says the finding asks for: the summary's last section on it, by its heading (the
+        recommendation, as the report words it) and its first sentence, cited. None when a finding
+        has no such section (a corpus without this summary)."""
+        doc = next((d for d, v in self.snapshot.documents.items() if v["structure"].get("findings")), None)
+        if doc is None:
             return None
+        L = LABELS[lang]
+        structure = self.snapshot.documents[doc]["structure"]
+        english = structure.get("findings_en", {}) if lang == "en" else {}
+        findings = {int(n): f"{english[n]} (*{t}*)" if n in english else t for n, t in structure["findings"].items()}
         head = (f"**De {len(findings)} bevindingen van het rapport, en wat elk vraagt** (uit de samenvatting)" if lang == "nl"
                 else f"**The report's {len(findings)} findings, and what each asks for** (from the summary)")
         lesson = _Lesson(lang, head)
         if lang == "en":
             lesson.lines.append("_The report is in Dutch; its passages are quoted as written._")
-        for n, title in findings.items():
-            summary = sorted((c for c in self.snapshot.chunks if c.chapter == n and c.part == "samenvatting"
-                              and c.section_path), key=lambda c: (c.doc_id, c.ordinal))
+        for n, title in sorted(findings.items()):
+            summary = sorted((c for c in self.snapshot.chunks if c.doc_id == doc and c.chapter == n
+                              and c.part == "samenvatting" and c.section_path), key=lambda c: c.ordinal)
             if not summary:
                 return None
             needed = next(c for c in summary if c.section_path == summary[-1].section_path)
-            body = lesson.cite(needed, self._sentences(needed, 2))
+            body = lesson.cite(needed, self._sentences(needed, 1))
             if not body:
                 return None
             lesson.lines.append(f"\n**{L['finding']} {n} — {title}**")
+            lesson.lines.append(f"_{needed.section_path[-1]}_")
             lesson.lines.extend(body)
         return lesson.done()
 

@@ -16,6 +16,7 @@ from rag.advisor import Advisor, QuestionError
 from rag.conversation import Conversation, is_followup
 from rag.export import audit_record
 from rag.grounding import GroundingChecker
+from rag.retrieve import Filters
 
 
 @pytest.fixture(scope="module")
@@ -602,17 +603,21 @@ def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and
     # afgelopen vijf jaar …"), "Waar gaat het rapport over?" the reading guide.
     findings = advisor.lessons.findings()
     for question, note, label in (("Wat adviseert het rapport?", "het rapport als geheel", "Bevinding"),
-                                  ("Wat zijn de belangrijkste conclusies?", "het rapport als geheel", "Bevinding"),
+                                  ("Waar gaat het rapport over?", "het rapport als geheel", "Bevinding"),
                                   ("What does the report advise?", "the report as a whole", "Finding")):
         a = advisor.ask(question)
         assert not a.refused and a.citations, question
-        # Every finding, each with what the summary says it asks for, quoted and cited.
+        # Every finding, each with what the summary says it asks for (its heading there, a sentence), cited.
         assert all(f"**{label} {n} — " in a.text for n in findings), a.text
+        assert "_Vergroot strategische capaciteit en maak lange termijn richtinggevend_" in a.text
         assert all(c.location.split(" › ")[1] == "Samenvatting" for c in a.citations), [c.location for c in a.citations]
         assert {v.label for v in a.support} == {"frame", "supported"}
         assert any(note in n for n in a.notes) and a.filters == {}  # read so; the user chose no filter
-    # A question with a subject is about the subject; mid-conversation it goes on from the topic.
+    # A question with a subject is about the subject, one asked within a filter about what it filters,
+    # and mid-conversation the conversation's topic decides: none of these is read so.
     assert not advisor.ask("Wat adviseert het rapport over verkokering?").notes
+    within = advisor.ask("Wat adviseert het rapport?", filters=Filters(practices=["NPCE"]))
+    assert not any("als geheel" in n for n in within.notes) and not within.text.startswith("**De 6 bevindingen")
     conv = Conversation()
     advisor.ask("Hoe doorbreek ik de silo's tussen ministeries?", conversation=conv)
     assert not advisor.ask("Wat adviseert het rapport?", conversation=conv).notes
@@ -689,8 +694,6 @@ def test_a_citation_names_the_line_of_the_corpus_file_and_opens_in_context(repor
 
 
 def test_a_short_question_asked_within_a_filter_is_about_the_filtered_subject(advisor):
-    from rag.retrieve import Filters
-
     assert advisor.ask("Wat ging er mis?").refused  # about nothing in particular
     a = advisor.ask("Wat ging er mis?", filters=Filters.parse(["practice=npce"]))
     assert not a.refused and any("NPCE" in n for n in a.notes), a.notes

@@ -532,6 +532,13 @@ def test_followup_is_read_in_its_conversation(advisor):
     assert [t["question"] for t in audit_record(first)["conversation"]["turns"]] == [first.question]
     assert len(audit_record(fourth)["conversation"]["turns"]) == 4 and audit_record(first)["id"] != audit_record(second)["id"]
     assert audit_record(first)["filters"] == {} and advisor.ask("Wat is verkokering?").conversation is None
+    # A follow-up is about the conversation's topic, not the report it names: "het rapport" matched the
+    # foreword and the methods.
+    conv = Conversation()
+    advisor.ask("Hoe doorbreek ik de silo's tussen ministeries?", conversation=conv)
+    advice = advisor.ask("En wat adviseert het rapport daarover?", conversation=conv)
+    assert advice.text.startswith("**Bevinding 5 — ") and conv.turns[-1].followup, advice.text[:200]
+    assert not any(part in c.location for c in advice.citations for part in (" › Voorwoord", " › Verantwoording"))
 
 
 def test_a_question_about_the_tool_itself_gets_help_not_passages(advisor):

@@ -23,7 +23,8 @@ A weighted sum of standardised scores (z-scores) combines them — unlike recipr
 the margin by which one list prefers a passage (measured on the development set: MRR@10 0.537 → 0.573;
 RRF stays available as ``fusion="rrf"``); intents add a bonus for the kind of passage asked
 for (what the top can do, examples, methods). Diversity: a chunk nearly identical (cosine ≥ 0.97) to one
-already chosen is pushed down. A follow-up's own ranking is fused with the previous question's ranking at a
+already chosen is pushed down. A follow-up is matched without the words that name the report ("En wat
+adviseert het rapport daarover?"); its own ranking is fused with the previous question's ranking at a
 lower weight; it stays with the findings that question was about (more so for the kind of passage the
 follow-up asks for: "En wat kan de top daaraan doen?"), and with the part it named ("in the closing
 chapter"). Every passage keeps all its scores and ranks, for evaluators.

@@ -356,10 +356,12 @@ class Composer:
         return start
 
     def _with_antecedent(self, cand: _Candidate, chosen: list[_Candidate]) -> None:
+        """Start ``cand`` where ``_extended_start`` says, under the heading its words then give it."""
         start = self._extended_start(cand, chosen)
         if start != cand.start:
             cand.start = start
             cand.group = self._group(cand.chunk, cand.text)  # the words brought along decide too
+
     # -- writing --------------------------------------------------------------------------------
     def frame(self, chosen: list[_Candidate], lang: str) -> str:
         """One line naming the finding(s) the answer is about, with the tension where known."""

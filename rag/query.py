@@ -242,6 +242,13 @@ def without_report_references(text: str) -> str:
     return " ".join(text.split())
 
 
+def without_report(text: str, min_words: int = 1) -> str:
+    """``text`` without its references to the report, when it has some and at least ``min_words``
+    words are left to match; else "" (nothing to take out, or the report itself is the subject)."""
+    stripped = without_report_references(text)
+    return stripped if stripped != text and len(tokenize(stripped)) >= min_words else ""
+
+
 def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
     """Language, sentences (only for long questions; the retriever can match the longest on their own,
     ``RetrievalConfig.max_question_sentences``, off by default),
@@ -271,9 +278,8 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
     # question is framed "Wat zegt het rapport over X?", which is about X.
     search_text, search_sentences = "", []
     if len(text) >= noise_min_chars:
-        stripped = without_report_references(text)
-        if stripped != text and len(tokenize(stripped)) >= 3:  # what is left must still name something
-            search_text = stripped
+        search_text = without_report(text, min_words=3)  # what is left must still name something
+        if search_text:
             search_sentences = [s for s in (without_report_references(s) for s in sentences) if len(s) >= 15]
     elif about := asked_about(text):
         search_text = about  # "Wat zegt het rapport over stikstof?": stikstof is the subject

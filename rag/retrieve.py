@@ -56,9 +56,9 @@ from pydantic import ConfigDict
 
 from ingest.embed import get_embedder
 from ingest.index import IndexSnapshot, IndexStore, IndexUnavailable, embed_text
-from ingest.lexical import CharNgrams, tokenize
+from ingest.lexical import CharNgrams
 from ingest.models import NOT_RETRIEVED, Chunk
-from rag.query import Query, analyse, intents, without_report_references
+from rag.query import Query, analyse, intents, without_report
 from wijzer.settings import Settings
 
 
@@ -384,7 +384,7 @@ class HybridRetriever:
             raise ValueError(f"top_k must be greater than 0. Currently, the top_k is {top_k}")
         t0 = time.perf_counter()
         q = query if isinstance(query, Query) else analyse(query)
-        if history and not q.search_text and (stripped := without_report_references(q.text)) != q.text and tokenize(stripped):
+        if history and not q.search_text and (stripped := without_report(q.text)):
             # A follow-up is about the conversation's topic, not the report: "En wat adviseert het
             # rapport daarover?" matched the foreword and the methods on "rapport".
             q = dataclasses.replace(q, search_text=stripped)

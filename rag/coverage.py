@@ -53,7 +53,7 @@ MAX_FALSE_REFUSAL = 0.05
 NEAR_MISS_MARGIN = 0.015  # below the threshold by less than this, a question is still "near" a topic
 OFF_TOPIC_SAFETY = 0.005  # added to the highest (off-topic − corpus) gap of an answerable calibration question
 DEFAULT_OFF_TOPIC_MARGIN = 0.01  # used only without a development set
-OUT_OF_SCOPE_MARGIN = 0.03  # an out-of-scope subject is refused unless the score clears the threshold by this
+OUT_OF_SCOPE_MARGIN = 0.05  # an out-of-scope subject is refused unless the score clears the threshold by this
 RARE_TERM_MARGIN = 0.02  # a question in the report's own vocabulary may score this much lower
 
 

@@ -292,6 +292,11 @@ def test_small_words_count_up_to_ninety_characters():
      "noemt geen ontwikkelingen van na zijn verschijnen"),
     ("Since the report came out, which cross-domain teams has the cabinet set up, and for which themes?",
      "what happened after its publication"),
+    ("Per wanneer gaat de nieuwe regeling voor de gebiedsprogramma's in werking?", "noemt geen datum"),
+    ("Which civil servants worked on the City Deals? I'd like to thank them by name in my talk.",
+     "does not give a name"),
+    ("Wat levert een City Deal per geïnvesteerde euro op aan nieuwe woningen?", "noemt geen bedrag"),
+    ("Heb je de contactgegevens van de liaisons uit het onderzoek? Ik wil ze uitnodigen.", "noemt geen contactgegevens"),
 ])
 def test_near_miss_asking_for_a_fact_is_refused(advisor, question, says):
     a = advisor.ask(question)
@@ -316,6 +321,12 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     assert out_of_scope_terms("Hoe declareer ik reiskosten?", "") == ["declar", "reiskosten"]
     assert out_of_scope_terms("Moet dat uit mijn opleidingsbudget?", "") == ["opleidingsbudget"]
     assert out_of_scope_terms("Do outside jobs matter?", "") == []
+    # Other policy fields, rules on personal data, tools and contact details (review of held-out sets):
+    assert out_of_scope_terms("Hoe pakt het onderwijs zulke transities aan?", "") == ["onderwijs"]
+    assert out_of_scope_terms("Mag ik die lijst met persoonsgegevens doorsturen?", "") == ["persoonsgegevens"]
+    assert out_of_scope_terms("Welke software werkt het best voor een toekomstverkenning?", "") == ["software"]
+    # A ministry named by its acronym is no subject outside the report: its people ask about working together.
+    assert out_of_scope_terms("Hoe werk ik vanuit VWS beter samen met andere ministeries?", "") == []
 
 
 def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
@@ -445,6 +456,11 @@ def test_asked_durations_moments_rankings_and_later_events():
     "How has the learning approach been implemented at the directie Klimaat?",
     "Has the Galileo approach been implemented by other directorates?",
     "Welke aanbevelingen zijn al overgenomen in de aanpak van Agenda Stad?",
+    # A name of a term or an approach, and a deadline in the asker's situation, are no person or date asked:
+    "Ik wil die twee houdingen benoemen met de termen van het rapport. Hoe heten ze?",
+    "Which approaches does the report describe by name?",
+    "De deadline van ons programma schuift steeds op; hoe houd ik de lange termijn in beeld?",
+    "Wat zijn de kosten en baten van een experiment, en hoe weeg je die af?",
 ])
 def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     """Time and effort are not money, naming examples is not naming a person, a moment in a process is

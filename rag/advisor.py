@@ -383,11 +383,7 @@ class Advisor:
     def _overview_parts(self, question: str) -> list[str]:
         """The parts that answer a question about the report as a whole (intent "overview"), those
         the corpus has; none for any other question."""
-        query = analyse(question)
-        if "overview" not in query.intents:
-            return []
-        have = {c.part for c in self.retriever.snapshot.chunks}
-        return [p for p in query.parts if p in have]
+        return self.retriever.overview_parts(analyse(question))
 
     def _filters_record(self, filters: Filters | None) -> dict:
         """The filters as applied (known values, their canonical spelling), for the audit record."""

@@ -225,6 +225,7 @@ class HybridRetriever:
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
         self._parts = np.array([c.part for c in self.chunks])
+        self._part_names = frozenset(c.part for c in self.chunks if c.kind not in NOT_RETRIEVED)
         self._section_of, self._section_ngrams = _section_index(self.chunks)
         self._chapters = np.array([c.chapter if c.chapter is not None else -1 for c in self.chunks])
         # What a passage is about, for follow-ups: its finding, or else its part, within its document.
@@ -389,6 +390,11 @@ class HybridRetriever:
             # rapport daarover?" matched the foreword and the methods on "rapport".
             q = dataclasses.replace(q, search_text=stripped)
         filters = filters.resolved(self.chunks) if filters else Filters()
+        if not history and not filters.to_dict() and (parts := self.overview_parts(q)):
+            # "Waar gaat het rapport over?" names no topic, and its words match the methods and the
+            # reading guide ("rapport", "onderzoek"): it is answered from the parts that sum the report
+            # up, as the advisor answers it.
+            filters = Filters(parts=parts)
         mask = np.array([filters.allows(c) for c in self.chunks]) if len(self.chunks) else np.zeros(0, bool)
         lists, best_sentence, timings, query_vector = self.score_lists(q)
         earlier = [analyse(h) for h in history or []]
@@ -444,6 +450,13 @@ class HybridRetriever:
             passages.append(Passage(self.chunks[i], rank, scores, {n: int(r[i]) + 1 for n, r in ranks.items()}))
         timings["total"] = (time.perf_counter() - t0) * 1000
         return RetrievalResult(q, passages, {k: round(v, 2) for k, v in timings.items()}, best_sentence, query_vector)
+
+    def overview_parts(self, query: Query) -> list[str]:
+        """For a question about the report as a whole (intent "overview"), the parts that sum it up
+        (rag/data/intents.toml) that the corpus has; none for any other question."""
+        if "overview" not in query.intents:
+            return []
+        return [p for p in query.parts if p in self._part_names]
 
     def _rerank(self, question: str, order: list[int]) -> tuple[list[int], dict[int, float]]:
         """Reorder the first ``rerank_candidates`` with the configured cross-encoder."""

@@ -85,7 +85,19 @@ def test_named_parts_and_numbered_findings(retriever):
     assert named >= 2 and named > [p.chunk.chapter for p in plain.run(question, top_k=5).passages].count(2)
 
 
-def test_followup_stays_in_the_part_its_conversation_named(retriever):
+
+def test_a_question_about_the_report_as_a_whole_is_matched_in_its_summary_and_conclusion(retriever):
+    # Before: the reading guide, the foreword and the methods came first ("Ten grondslag aan dit rapport
+    # ligt onderzoek …"): the question's only words are "rapport" and "onderzoek".
+    for question in ("Waar gaat dit rapport nou eigenlijk over?", "Wat is in een paar zinnen de kern van dit rapport?",
+                     "What's the gist of the report?"):
+        parts = {p.chunk.part for p in retriever.run(question, top_k=5).passages}
+        assert parts <= {"samenvatting", "conclusie"}, (question, parts)
+    # A subject, or a conversation going on, decides what is matched: no part is chosen for them.
+    assert "verantwoording" in {p.chunk.part for p in retriever.run("Hoe is het onderzoek voor dit rapport gedaan?").passages}
+    assert not retriever.overview_parts(analyse("Wat is de kern van het rapport over verkokering?"))
+    later = retriever.run("Waar gaat het rapport over?", history=["Hoe doorbreek ik de silo's tussen ministeries?"])
+    assert {p.chunk.part for p in later.passages} - {"samenvatting", "conclusie"}
     from rag.conversation import is_followup
 
     first = "In de reflectie aan het eind: tussen welke twee strategieën schakelen ambtenaren?"

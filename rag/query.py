@@ -217,7 +217,7 @@ def meta_question(text: str) -> str:
         if any(p.match(text) for p in noise[f"meta_{kind}"]):
             return kind
     words = _WORD.findall(text.lower())
-    content = [w for w in words if not (w in _NL or w in _EN or w in _POINTERS or w in _no_subject_words())]
+    content = _content_words(words)
     if words and not content:
         return "no_subject"
     # "Heb je daar een voorbeeld van?": it goes on from something said before, and names little else.
@@ -225,6 +225,17 @@ def meta_question(text: str) -> str:
     if len(content) <= 1 and len(text) <= 90 and _GOES_ON_FROM.search(text):
         return "goes_on"
     return ""
+
+
+def _content_words(words: list[str]) -> list[str]:
+    return [w for w in words if not (w in _NL or w in _EN or w in _POINTERS or w in _no_subject_words())]
+
+
+def names_nothing(text: str) -> bool:
+    """Does ``text``, without its references to the report, name nothing but what it points back at?
+    ("Wat adviseert het rapport?", "En wat raadt het rapport daarover aan?", "En nu?")"""
+    words = _WORD.findall(without_report_references(text).lower())
+    return bool(words) and not [w for w in _content_words(words) if not _GOES_ON_FROM.fullmatch(w)]
 
 
 _GOES_ON_FROM = re.compile(r"\b(daar|hier)(van|bij|aan|mee|over|in|voor|op|door|uit|tegen)?\b|"

@@ -58,7 +58,7 @@ from ingest.embed import get_embedder
 from ingest.index import IndexSnapshot, IndexStore, IndexUnavailable, embed_text
 from ingest.lexical import CharNgrams
 from ingest.models import NOT_RETRIEVED, Chunk
-from rag.query import Query, analyse, intents, without_report
+from rag.query import Query, analyse, intents, names_nothing, without_report
 from wijzer.settings import Settings
 
 
@@ -385,7 +385,12 @@ class HybridRetriever:
             raise ValueError(f"top_k must be greater than 0. Currently, the top_k is {top_k}")
         t0 = time.perf_counter()
         q = query if isinstance(query, Query) else analyse(query)
-        if history and not q.search_text and (stripped := without_report(q.text)):
+        if history and not q.search_text and names_nothing(q.text):
+            # A follow-up that names nothing of its own ("Wat adviseert het rapport daarover?", "En nu?")
+            # asks about the conversation's topic: matched on its own words, "adviseert" drew every
+            # passage in which some council advises something.
+            q = dataclasses.replace(q, search_text=history[0])
+        elif history and not q.search_text and (stripped := without_report(q.text)):
             # A follow-up is about the conversation's topic, not the report: "En wat adviseert het
             # rapport daarover?" matched the foreword and the methods on "rapport".
             q = dataclasses.replace(q, search_text=stripped)

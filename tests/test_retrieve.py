@@ -166,6 +166,15 @@ def test_no_near_duplicates_in_top(retriever):
     assert len(set(ids)) == len(ids)
 
 
+def test_a_followup_that_names_nothing_is_matched_as_its_conversation():
+    from rag.query import names_nothing
+
+    assert names_nothing("Wat adviseert het rapport?") and names_nothing("En wat raadt het rapport daarover aan?")
+    assert names_nothing("What does the report recommend?") and names_nothing("En nu?")
+    assert not names_nothing("Heb je daar een voorbeeld van?")  # an example: that kind of passage
+    assert not names_nothing("En wat kan de ambtelijke top daaraan doen?")
+
+
 def test_query_understanding():
     assert detect_language("What can senior management do about this?") == "en"
     assert detect_language("Wat kan de ambtelijke top hieraan doen?") == "nl"

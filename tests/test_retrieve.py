@@ -180,6 +180,12 @@ def test_query_understanding():
     assert detect_language("Wat kan de ambtelijke top hieraan doen?") == "nl"
     q = analyse("Heb je daar een voorbeeld van uit de praktijk?")
     assert "example" in q.intents and "practice_example" in q.boosted_kinds
+    # The top asked about, not the asker's own title.
+    assert "role_of_top" in analyse("What can senior management do about this?").intents
+    assert "role_of_top" in analyse("Mijn manager wil harde cijfers. Hoe ga ik daarmee om?").intents
+    for own_title in ("Ik ben senior beleidsmedewerker. Hoe werk ik beter samen met provincies?",
+                      "Als programmamanager wil ik ministeries aan één tafel krijgen. Waar begin ik?"):
+        assert "role_of_top" not in analyse(own_title).intents, own_title
     # A long question is matched without its references to the report; a short one keeps them.
     story = ("Bij ons ministerie moet ik elk jaar laten zien of mijn programma zijn streefwaarden haalt. "
              "Bijstellen wordt gezien als falen. Hoe kijkt het rapport hiertegen aan, en wat vinden de onderzoekers?")

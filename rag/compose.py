@@ -48,6 +48,10 @@ HEADINGS = {
 _ASKED_GROUP = (("role_of_top", "top"), ("example", "examples"))  # intent → the heading it asks for
 _KIND_GROUP = {"what_is_needed": "do", "working_method": "do", "role_of_top": "top", "practice_example": "examples"}
 _ENDS_SENTENCE = re.compile(r"[.!…][\)\]\"”’'*_]*\s*$")
+# Finite verbs in the past tense (the common strong and irregular ones, and the auxiliaries).
+_PAST = re.compile(r"\b(was|waren|had|hadden|werd|werden|bleek|bleken|ging|gingen|kwam|kwamen|zocht|zochten|"
+                   r"beoogde|beoogden|wilde|wilden|kon|konden|moest|moesten|lag|lagen|stond|stonden|liep|liepen|"
+                   r"kreeg|kregen|deed|deden|zag|zagen|koos|kozen|besloot|speelde|speelden|leidde|leidden)\b")
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
 # A sentence that opens by pointing back ("Dit biedt …", "Ze behoeven …", "Daarmee …", "Juist daar …",
 # "Een vergelijkbare dynamiek …") does not read on its own: it is quoted with the sentence before it.
@@ -122,6 +126,9 @@ class ComposeConfig:
     # 130 → 146 of 312.
     antecedent_depth: int = 3
     cases_as_examples: bool = True  # a sentence that names a studied practice is an example from practice
+    # In a passage about a studied practice, a sentence in the past tense tells what happened there: an
+    # example, not something to do ("In de praktijk bleek deze ambitie lastig van de grond te komen.").
+    past_cases_as_examples: bool = True
     # Readability (measured on the eleven read sets, session 10; together: must_mention 0.695 → 0.693,
     # bullets opening on a missing referent 843 → 656, sentences about the report 367 → 242, the gold
     # sentence among the first two bullets 55 → 64 of 397, follow-ups repeating earlier bullets 128 → 37):
@@ -306,6 +313,8 @@ class Composer:
             return "top"
         if self.config.cases_as_examples and group in ("says", "do") and any(name in text for name in chunk.practices):
             return "examples"  # a case description, whatever the passage around it
+        if self.config.past_cases_as_examples and group == "do" and chunk.practices and _PAST.search(text):
+            return "examples"
         return group
 
     def _leans_back(self, text: str) -> bool:

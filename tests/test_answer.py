@@ -88,6 +88,18 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
     assert joined >= 2  # the rule was exercised, not only never contradicted
 
 
+def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(advisor):
+    """A working-method passage about a studied practice tells, in the past tense, what happened there;
+    those sentences stood under "Wat je kunt doen" ("In de praktijk bleek deze ambitie lastig van de grond
+    te komen.")."""
+    composer, chunks = advisor.composer, advisor.retriever.chunks
+    about_case = next(c for c in chunks if c.kind == "working_method" and c.practices)
+    assert composer._group(about_case, "In de praktijk bleek deze ambitie lastig van de grond te komen.") == "examples"
+    assert composer._group(about_case, "Ambtenaren kunnen ruimte maken om te experimenteren.") == "do"
+    general = next(c for c in chunks if c.kind == "working_method" and not c.practices)
+    assert composer._group(general, "Dat bleek in veel organisaties lastig.") == "do"
+
+
 def _sections(text: str) -> list[tuple[str, list[str]]]:
     """An answer's headings in order, each with its bullets."""
     out: list[tuple[str, list[str]]] = []

@@ -174,6 +174,12 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def leans_on_before(text: str) -> bool:
+    """Does a sentence lean on the one before it further in ("Beide strategieën …", "Tegelijkertijd
+    zijn ze …"), though it does not open by pointing back?"""
+    return _LEANS_ON_BEFORE.match(text) is not None
+
+
 @dataclass
 class _Candidate:
     passage_rank: int
@@ -320,7 +326,7 @@ class Composer:
     def _leans_back(self, text: str) -> bool:
         """Whether a quote opens by pointing back ("Dit …"), or (``skip_dangling``) leans on the
         sentence before it further in ("Tegelijkertijd zijn ze …")."""
-        return bool(POINTS_BACK.match(text) or (self.config.skip_dangling and _LEANS_ON_BEFORE.match(text)))
+        return POINTS_BACK.match(text) is not None or (self.config.skip_dangling and leans_on_before(text))
 
     def _joined(self, chosen: list[_Candidate]) -> list[_Candidate]:
         """A sentence that points back to a sentence quoted on its own is quoted with it, as one bullet:

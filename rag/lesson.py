@@ -28,9 +28,9 @@ import re
 from typing import TYPE_CHECKING
 
 from ingest.index import IndexSnapshot
-from ingest.models import Chunk
+from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
-from rag.compose import POINTS_BACK
+from rag.compose import POINTS_BACK, leans_on_before
 from rag.query import meta_question
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d{1,2})\b", re.I)
 # A finding by its own name, not a chapter (which may be another document's): for "no such finding".
+OVERVIEW_OPENING = 4  # sentences of the summary's opening in an overview ("what the report is about")
 FINDING_NAMED = re.compile(r"\b(?:bevinding|finding)\s*(\d{1,2})\b", re.I)
 # Asking for a summary or the advice of a finding names nothing besides the finding.
 _SUMMING_UP = re.compile(r"\b(vat|samen|samenvatten|samenvatting|summari[sz]e|summary|advies|advice|"
@@ -172,10 +173,11 @@ class LessonBuilder:
         return "\n".join(lines)
 
     def overview(self, lang: str = "nl") -> tuple[str, list[Citation]] | None:
-        """The report at a glance: every finding of the (first) document that has findings, with what
-        its summary says the finding asks for: the summary's last section on it, by its heading (the
-        recommendation, as the report words it) and its first sentence, cited. None when a finding
-        has no such section (a corpus without this summary)."""
+        """The report at a glance: what it is about (the first sentence of each paragraph of the
+        summary's opening, where it reads alone), then every finding of the (first) document that has
+        findings, with what its summary says the finding asks for: the summary's last section on it, by
+        its heading (the recommendation, as the report words it) and its first sentence, all cited. None
+        when a finding has no such section (a corpus without this summary)."""
         doc = next((d for d, v in self.snapshot.documents.items() if v["structure"].get("findings")), None)
         if doc is None:
             return None
@@ -183,11 +185,23 @@ class LessonBuilder:
         structure = self.snapshot.documents[doc]["structure"]
         english = structure.get("findings_en", {}) if lang == "en" else {}
         findings = {int(n): f"{english[n]} (*{t}*)" if n in english else t for n, t in structure["findings"].items()}
-        head = (f"**De {len(findings)} bevindingen van het rapport, en wat elk vraagt** (uit de samenvatting)" if lang == "nl"
-                else f"**The report's {len(findings)} findings, and what each asks for** (from the summary)")
+        head = (f"**Waar het rapport over gaat, en de {len(findings)} bevindingen** (uit de samenvatting)" if lang == "nl"
+                else f"**What the report is about, and its {len(findings)} findings** (from the summary)")
         lesson = _Lesson(lang, head)
         if lang == "en":
             lesson.lines.append("_The report is in Dutch; its passages are quoted as written._")
+        # What it is about: the summary's opening, before its first finding, by the first sentence of each
+        # of its paragraphs (the problem, the strategies, what the findings offer); not one that leans on
+        # a sentence left out ("Beide strategieën zijn nodig …").
+        opening = sorted((c for c in self.snapshot.chunks if c.doc_id == doc and c.part == "samenvatting"
+                          and c.chapter is None and c.kind not in NOT_RETRIEVED), key=lambda c: c.ordinal)
+        first_finding = min((c.ordinal for c in self.snapshot.chunks if c.doc_id == doc and c.part == "samenvatting"
+                             and c.chapter is not None), default=None)
+        about = [line for c in opening if first_finding is None or c.ordinal < first_finding
+                 for line in lesson.cite(c, self._sentences(c, 1, standalone=True))][:OVERVIEW_OPENING]
+        if about:
+            lesson.lines.append("")
+            lesson.lines.extend(about)
         for n, title in sorted(findings.items()):
             summary = sorted((c for c in self.snapshot.chunks if c.doc_id == doc and c.chapter == n
                               and c.part == "samenvatting" and c.section_path), key=lambda c: c.ordinal)
@@ -202,11 +216,16 @@ class LessonBuilder:
             lesson.lines.extend(body)
         return lesson.done()
 
-    def _sentences(self, chunk: Chunk, limit: int, questions: bool = False) -> list[tuple[int, int]]:
+    def _sentences(self, chunk: Chunk, limit: int, questions: bool = False,
+                   standalone: bool = False) -> list[tuple[int, int]]:
+        """The first ``limit`` quotable sentences of ``chunk`` (its questions, with ``questions``);
+        ``standalone``: only from its first sentence, and only if that one reads alone."""
         out = []
-        for s, e in self._spans.get(chunk.id, []):
+        for n, (s, e) in enumerate(self._spans.get(chunk.id, [])):
             s = quotable_start(chunk.text, s, e)
             text = chunk.text[s:e]
+            if standalone and (n > 0 or POINTS_BACK.match(text) or leans_on_before(text)):
+                break
             is_q = text.rstrip().endswith("?")
             if questions != is_q or len(text) < 30 or text[:1].islower() or (
                     is_q and (POINTS_BACK.match(text) or _REFERS_BACK.search(text))):

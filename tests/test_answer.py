@@ -645,6 +645,10 @@ def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and
         # Every finding, each with what the summary says it asks for (its heading there, a sentence), cited.
         assert all(f"**{label} {n} — " in a.text for n in findings), a.text
         assert "_Vergroot strategische capaciteit en maak lange termijn richtinggevend_" in a.text
+        # What it is about first: the summary's opening paragraphs, by a first sentence that reads alone.
+        opening = a.text.split(f"**{label} 1 — ")[0]
+        assert "In Nederland werken beleidsmakers aan grote uitdagingen" in opening and "zes bevindingen" in opening
+        assert "- Beide strategieën" not in opening
         assert all(c.location.split(" › ")[1] == "Samenvatting" for c in a.citations), [c.location for c in a.citations]
         assert {v.label for v in a.support} == {"frame", "supported"}
         assert any(note in n for n in a.notes) and a.filters == {}  # read so; the user chose no filter

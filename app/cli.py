@@ -177,10 +177,14 @@ def search(
         _fail(str(exc))
     if as_json:
         print(json.dumps({"question": question, "lang": result.query.lang, "intents": result.query.intents,
-                          "analysis": result.query.to_dict(), "timings_ms": result.timings_ms,
+                          "analysis": result.query.to_dict(), "filters": result.filters, "timings_ms": result.timings_ms,
                           "passages": [p.to_dict() for p in result.passages]}, ensure_ascii=False, indent=2))
         return
     console.print(f"[dim]{result.query.lang} · intents {result.query.intents or '-'} · {result.timings_ms['total']:.0f} ms[/]")
+    if result.filters and not filters.to_dict():
+        # Chosen by the question, not by the user: say so ("Waar gaat het rapport over?").
+        console.print(f"[dim]matched within: {', '.join(result.filters.get('parts', []))} "
+                      "(a question about the report as a whole)[/]", highlight=False)
     if result.query.search_text:
         from rich.markup import escape
 

@@ -161,6 +161,9 @@ class RetrievalResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     best_sentence: float = 0.0  # highest question–sentence cosine over all retrievable sentences
     query_vector: np.ndarray | None = None  # the full question, primary embedder
+    # The filters as applied: the caller's, or the parts a question about the report as a whole is
+    # matched in (``overview_parts``).
+    filters: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -454,7 +457,8 @@ class HybridRetriever:
                 scores["rerank"] = round(rerank[i], 5)
             passages.append(Passage(self.chunks[i], rank, scores, {n: int(r[i]) + 1 for n, r in ranks.items()}))
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return RetrievalResult(q, passages, {k: round(v, 2) for k, v in timings.items()}, best_sentence, query_vector)
+        return RetrievalResult(q, passages, {k: round(v, 2) for k, v in timings.items()}, best_sentence, query_vector,
+                               filters.to_dict())
 
     def overview_parts(self, query: Query) -> list[str]:
         """For a question about the report as a whole (intent "overview"), the parts that sum it up

@@ -91,8 +91,10 @@ def test_a_question_about_the_report_as_a_whole_is_matched_in_its_summary_and_co
     # ligt onderzoek …"): the question's only words are "rapport" and "onderzoek".
     for question in ("Waar gaat dit rapport nou eigenlijk over?", "Wat is in een paar zinnen de kern van dit rapport?",
                      "What's the gist of the report?"):
-        parts = {p.chunk.part for p in retriever.run(question, top_k=5).passages}
+        result = retriever.run(question, top_k=5)
+        parts = {p.chunk.part for p in result.passages}
         assert parts <= {"samenvatting", "conclusie"}, (question, parts)
+        assert result.filters == {"parts": ["samenvatting", "conclusie"]}  # said, for the audit
     # A subject, or a conversation going on, decides what is matched: no part is chosen for them.
     assert "verantwoording" in {p.chunk.part for p in retriever.run("Hoe is het onderzoek voor dit rapport gedaan?").passages}
     assert not retriever.overview_parts(analyse("Wat is de kern van het rapport over verkokering?"))

@@ -260,6 +260,11 @@ def without_report(text: str, min_words: int = 1) -> str:
     return stripped if stripped != text and len(tokenize(stripped)) >= min_words else ""
 
 
+# Words by which a question points back into the story told before it.
+_INTO_THE_STORY = re.compile(r"\b(dat|dit|die|deze|daar\w*|hier\w*|er(van|over|aan|mee|bij|voor|op|in|uit)|zo'?n|zulke|"
+                             r"it|that|this|these|those|they|them|there)\b", re.I)
+
+
 def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
     """Language, sentences (only for long questions; the retriever can match the longest on their own,
     ``RetrievalConfig.max_question_sentences``, off by default),
@@ -276,6 +281,14 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         if len(spans) >= 2:
             # The last sentence may ask without a question mark; "Alvast bedankt!" asks nothing.
             asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + long_spans[-1:]))
+    elif "?" in text:
+        # A short story asks in its questions (and its last sentence) too: "Ik werk in het onderwijs.
+        # Hoe werk ik beter samen?" asks about working together, not about education — unless what it
+        # asks points back into the story ("Mijn laptop maakt geen verbinding. Hoe los ik dat op?").
+        spans = [text[s:e] for s, e in sentence_spans(text, typed=True)]
+        asked = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + spans[-1:]))
+        if len(asked) < len(spans) and not any(_INTO_THE_STORY.search(s) for s in asked):
+            asking = asked
     found = [i for i in intents() if any(p.search(text) for p in i.patterns)]
     kinds: list[str] = []
     parts: list[str] = []

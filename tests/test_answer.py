@@ -534,6 +534,14 @@ def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):
     assert not advisor.ask(story).refused
     care = advisor.ask("Behandelt het rapport ook de hervorming van de ouderenzorg? Ik zoek voorbeelden.")
     assert care.refused and care.config["coverage"]["reason"] == "out_of_scope:ouderenzorg"
+    # A short story too: where the asker works is not what is asked (these were refused as "onderwijs").
+    short = "Ik werk bij OCW aan onderwijsvernieuwing. Hoe krijg ik de lange termijn op de agenda bij mijn bewindspersoon?"
+    assert analyse(short).asked == ["Hoe krijg ik de lange termijn op de agenda bij mijn bewindspersoon?"]
+    assert not advisor.ask(short).refused
+    # … unless what it asks points back into the story, which then is the subject.
+    laptop = "Mijn werklaptop maakt sinds de update geen verbinding meer met de VPN. Hoe los ik dat op?"
+    assert analyse(laptop).asked == [laptop]
+    assert advisor.ask(laptop).refused
 
 
 def test_followup_is_read_in_its_conversation(advisor):

@@ -334,7 +334,10 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     assert out_of_scope_terms("Moet dat uit mijn opleidingsbudget?", "") == ["opleidingsbudget"]
     assert out_of_scope_terms("Do outside jobs matter?", "") == []
     # Other policy fields, rules on personal data, tools and contact details (review of held-out sets):
-    assert out_of_scope_terms("Hoe pakt het onderwijs zulke transities aan?", "") == ["onderwijs"]
+    assert out_of_scope_terms("Hoe pakt het onderwijs zulke transities aan?", "") == ["het onderwijs"]
+    # Teaching civil servants is not the education sector, nor is caring for something the care sector.
+    assert out_of_scope_terms("Hoe gebruik ik dit rapport in mijn onderwijs aan beleidsmedewerkers?", "") == []
+    assert out_of_scope_terms("Hoe houd ik in de zorg voor de lange termijn rekening met draagvlak?", "") == []
     assert out_of_scope_terms("Mag ik die lijst met persoonsgegevens doorsturen?", "") == ["persoonsgegevens"]
     assert out_of_scope_terms("Welke software werkt het best voor een toekomstverkenning?", "") == ["software"]
     # A ministry named by its acronym is no subject outside the report: its people ask about working together.

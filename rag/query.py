@@ -59,7 +59,8 @@ class Query:
     parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
     chapters: list[int] = field(default_factory=list)  # numbered findings/chapters it names ("bevinding 3")
     # What the question asks, as opposed to the situation it tells: of a long question its sentences
-    # that end in "?" and its last one of some length; else the whole text.
+    # that end in "?" and its last one of some length; of a short story its questions and last sentence
+    # where these do not point back into it; else the whole text.
     asking: list[str] = field(default_factory=list)
     # A follow-up's parts and findings as its conversation named them (kept apart from what the
     # question itself names, so that the audit record tells the two apart).
@@ -268,7 +269,8 @@ _INTO_THE_STORY = re.compile(r"\b(dat|dit|die|deze|daar\w*|hier\w*|er(van|over|a
 def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
     """Language, sentences (only for long questions; the retriever can match the longest on their own,
     ``RetrievalConfig.max_question_sentences``, off by default),
-    what a long question asks (its sentences ending in "?" and its last one), intents, the parts and
+    what a question with a story asks (its sentences ending in "?" and its last one; of a short one only
+    where these do not point back into the story), intents, the parts and
     numbered findings the question names, and — for a question of ``noise_min_chars`` or more — the
     text to match without its references to the report."""
     text = " ".join(text.split())

@@ -483,13 +483,20 @@ class Advisor:
         # glossary maps onto them, a numbered finding — are evidence that a question is about the
         # report even where it matches no sentence closely ("Wat is verkokering?").
         q = terms_from or result.query
-        rare = (self.retriever.snapshot.lexical.rare_terms(question) + q.expansions + q.report_terms
-                + [f"bevinding {n}" for n in q.chapters])
+        rare = self._domain_words(question, q)
+        if history and topic is not None:
+            # A follow-up inherits its conversation's score, and so the words that let that score pass:
+            # "En nu?" after "Hoe doorbreek ik de silo's?" (passed on "verkokering") was refused.
+            rare += [w for w in self._domain_words(history[0], analyse(history[0])) if w not in rare]
         # A subject the report does not cover counts where the question asks about it, not where a
         # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
         off_scope = out_of_scope_terms(" ".join(q.asked), self._corpus_text)
         return self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
                                    off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history))
+
+    def _domain_words(self, text: str, q: Query) -> list[str]:
+        return (self.retriever.snapshot.lexical.rare_terms(text) + q.expansions + q.report_terms
+                + [f"bevinding {n}" for n in q.chapters])
 
     def _filter_subject(self, filters: Filters | None) -> str:
         """What a filter on practices, findings or text boxes is about, in the report's words."""

@@ -547,6 +547,18 @@ def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):
     assert advisor.ask(laptop).refused
 
 
+def test_a_followup_that_names_nothing_passes_where_its_conversation_passed(advisor):
+    # The silo question passes on the report's own word for it (verkokering, a glossary expansion);
+    # a follow-up inherits its score, and was refused because it did not inherit those words.
+    conv = Conversation()
+    first = advisor.ask("Hoe doorbreek ik de silo's tussen ministeries?", conversation=conv)
+    assert not first.refused and first.config["coverage"]["rare_terms"]
+    later = advisor.ask("En nu?", conversation=conv)
+    assert not later.refused and later.citations, later.config["coverage"]
+    # What a follow-up asks for is still checked: the report gives no amount.
+    assert advisor.ask("Hoeveel kost dat?", conversation=conv).config["coverage"]["reason"] == "missing_fact:amount"
+
+
 def test_followup_is_read_in_its_conversation(advisor):
     conv = Conversation()
     first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)

@@ -268,8 +268,8 @@ class Advisor:
             filters = replace(filters or Filters(), chapters=[about])
             notes.append(f"Gelezen als vraag over bevinding {about}: {findings[about]}." if detect_language(question) == "nl"
                          else f"Read as a question about finding {about}: {findings[about]}.")
-        elif (mode is not Mode.LESMATERIAAL and not started and not (filters and filters.to_dict())
-              and (parts := self._overview_parts(question))):
+        elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
+              and (parts := self._overview_parts(question, started))):
             # "Wat adviseert het rapport?" asks about the report as a whole and names no topic; its words
             # match the methods ("rapporten", "adviezen"). It is answered with every finding and what the
             # summary says it asks for (``LessonBuilder.overview``), or, without such a summary, from the
@@ -278,8 +278,10 @@ class Advisor:
             overview = True
             notes.append("Gelezen als vraag over het rapport als geheel." if detect_language(question) == "nl"
                          else "Read as a question about the report as a whole.")
-        # A question about a finding is a new topic, however short (else a short question is a follow-up).
-        result, history = self.retrieve(asked, None if about is not None else conversation, filters, asked=question)
+        # A question about a finding, or about what the report is about, is a new topic, however short
+        # (else a short question is a follow-up).
+        result, history = self.retrieve(asked, None if (about is not None or overview) else conversation, filters,
+                                        asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None
@@ -380,10 +382,14 @@ class Advisor:
             answer.conversation = conversation.to_dict()  # a copy: later turns do not change it
         return answer
 
-    def _overview_parts(self, question: str) -> list[str]:
-        """The parts that answer a question about the report as a whole (intent "overview"), those
-        the corpus has; none for any other question."""
-        return self.retriever.overview_parts(analyse(question))
+    def _overview_parts(self, question: str, started: bool) -> list[str]:
+        """The parts that answer a question about the report as a whole, those the corpus has; none
+        for any other question. Mid-conversation only "what is it about" is (intent "report_about"):
+        "Wat adviseert het rapport?" then asks what it advises about the conversation's subject."""
+        query = analyse(question)
+        if started and "report_about" not in query.intents:
+            return []
+        return self.retriever.overview_parts(query)
 
     def _filters_record(self, filters: Filters | None) -> dict:
         """The filters as applied (known values, their canonical spelling), for the audit record."""

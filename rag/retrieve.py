@@ -166,6 +166,9 @@ class RetrievalResult:
     filters: dict = field(default_factory=dict)
 
 
+OVERVIEW_INTENTS = frozenset({"overview", "report_about"})  # questions about the report as a whole
+
+
 @dataclass
 class RetrievalConfig:
     """Fusion weights and constants. Defaults were chosen on the development set (see README)."""
@@ -461,9 +464,9 @@ class HybridRetriever:
                                filters.to_dict())
 
     def overview_parts(self, query: Query) -> list[str]:
-        """For a question about the report as a whole (intent "overview"), the parts that sum it up
-        (rag/data/intents.toml) that the corpus has; none for any other question."""
-        if "overview" not in query.intents:
+        """For a question about the report as a whole (intents "overview", "report_about"), the parts
+        that sum it up (rag/data/intents.toml) that the corpus has; none for any other question."""
+        if not OVERVIEW_INTENTS & set(query.intents):
             return []
         return [p for p in query.parts if p in self._part_names]
 

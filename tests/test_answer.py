@@ -687,6 +687,10 @@ def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and
     # It asks what the report advises about silos: the same finding frames it. Matched on its own words
     # it was framed by finding 2 and opened with "Zo adviseert de WKR …".
     assert first.text.startswith("**Bevinding 5 ") and later.text.split("**")[1] == first.text.split("**")[1], later.text[:200]
+    # What the report is about is asked about the report whenever it is asked: then it starts a new topic.
+    about = advisor.ask("Waar gaat het rapport eigenlijk over?", conversation=conv)
+    assert any("als geheel" in n for n in about.notes) and not conv.turns[-1].followup
+    assert about.text.startswith("**Waar het rapport over gaat")
 
 
 

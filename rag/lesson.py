@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from rag.retrieve import RetrievalResult
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d{1,2})\b", re.I)
-# A finding by its own name, not a chapter (which may be another document's): for "no such finding".
 OVERVIEW_OPENING = 4  # sentences of the summary's opening in an overview ("what the report is about")
+# A finding by its own name, not a chapter (which may be another document's): for "no such finding".
 FINDING_NAMED = re.compile(r"\b(?:bevinding|finding)\s*(\d{1,2})\b", re.I)
 # Asking for a summary or the advice of a finding names nothing besides the finding.
 _SUMMING_UP = re.compile(r"\b(vat|samen|samenvatten|samenvatting|summari[sz]e|summary|advies|advice|"
@@ -197,8 +197,11 @@ class LessonBuilder:
                           and c.chapter is None and c.kind not in NOT_RETRIEVED), key=lambda c: c.ordinal)
         first_finding = min((c.ordinal for c in self.snapshot.chunks if c.doc_id == doc and c.part == "samenvatting"
                              and c.chapter is not None), default=None)
-        about = [line for c in opening if first_finding is None or c.ordinal < first_finding
-                 for line in lesson.cite(c, self._sentences(c, 1, standalone=True))][:OVERVIEW_OPENING]
+        about: list[str] = []
+        for c in opening:
+            if len(about) >= OVERVIEW_OPENING or (first_finding is not None and c.ordinal > first_finding):
+                break
+            about.extend(lesson.cite(c, self._sentences(c, 1, standalone=True)))  # cited only when shown
         if about:
             lesson.lines.append("")
             lesson.lines.extend(about)

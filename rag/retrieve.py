@@ -23,8 +23,9 @@ A weighted sum of standardised scores (z-scores) combines them — unlike recipr
 the margin by which one list prefers a passage (measured on the development set: MRR@10 0.537 → 0.573;
 RRF stays available as ``fusion="rrf"``); intents add a bonus for the kind of passage asked
 for (what the top can do, examples, methods). Diversity: a chunk nearly identical (cosine ≥ 0.97) to one
-already chosen is pushed down. A follow-up is matched without the words that name the report ("En wat
-adviseert het rapport daarover?"); its own ranking is fused with the previous question's ranking at a
+already chosen is pushed down. A follow-up is matched without the words that name the report ("En hoe
+kijkt het rapport naar de rol van de top?"), and one that names nothing else ("Wat adviseert het rapport
+daarover?", "En nu?") as the question that set its conversation's topic; its own ranking is fused with the previous question's ranking at a
 lower weight; it stays with the findings that question was about (more so for the kind of passage the
 follow-up asks for: "En wat kan de top daaraan doen?"), and with the part it named ("in the closing
 chapter"). Every passage keeps all its scores and ranks, for evaluators.
@@ -397,8 +398,8 @@ class HybridRetriever:
             # passage in which some council advises something.
             q = dataclasses.replace(q, search_text=history[0])
         elif history and not q.search_text and (stripped := without_report(q.text)):
-            # A follow-up is about the conversation's topic, not the report: "En wat adviseert het
-            # rapport daarover?" matched the foreword and the methods on "rapport".
+            # A follow-up is about the conversation's topic, not the report: "En hoe kijkt het rapport
+            # naar de rol van de top?" matched the foreword and the methods on "rapport".
             q = dataclasses.replace(q, search_text=stripped)
         filters = filters.resolved(self.chunks) if filters else Filters()
         if not history and not filters.to_dict() and (parts := self.overview_parts(q)):

@@ -3,7 +3,7 @@
 It picks the sentences that answer *this* question (not whole chunks), drops near-duplicates, groups
 them under the headings of an advisory answer by the kind of passage they come from (a sentence naming
 one of the studied practices is an example from practice, one naming the ambtelijke top goes under the
-top), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …", "Tegelijkertijd zijn ze …")
+top, and the scene a passage on the top sets before it names the top goes under what the report says), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …", "Tegelijkertijd zijn ze …")
 together with the sentence before it (in one bullet with it where that one is quoted anyway) and leaves
 it out where that sentence cannot come along, leaves out sentences about the report itself unless the
 question is about the report, lets a follow-up repeat what the conversation already quoted only where
@@ -53,6 +53,9 @@ _PAST = re.compile(r"\b(was|waren|had|hadden|werd|werden|bleek|bleken|ging|ginge
                    r"beoogde|beoogden|wilde|wilden|kon|konden|moest|moesten|lag|lagen|stond|stonden|liep|liepen|"
                    r"kreeg|kregen|deed|deden|zag|zagen|koos|kozen|besloot|speelde|speelden|leidde|leidden)\b")
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
+# A sentence about civil servants themselves ("Ambtenaren willen wel uit ‘de beleidsbubbel’ treden maar
+# weten vaak niet hoe.", "We zien dat ambtenaren …"): in a passage on the top, it sets the scene.
+_ABOUT_CIVIL_SERVANTS = re.compile(r"(Beleidsambtenaren|Ambtenaren|We|Wij)\b")
 # A sentence that opens by pointing back ("Dit biedt …", "Ze behoeven …", "Daarmee …", "Juist daar …",
 # "Een vergelijkbare dynamiek …") does not read on its own: it is quoted with the sentence before it.
 POINTS_BACK = re.compile(r"^((Juist|Ook|Zelfs|Vooral|Toch|Maar|En) (daar|hier|dit|deze|dat|zij|ze)\b|"
@@ -161,6 +164,11 @@ class ComposeConfig:
     # frames that name the gold's finding, or none where the gold lies outside the findings, 292 → 329 of
     # 397 (the 11 of 271 finding questions that lose it keep the finding as "see also").
     frame_share: float = 0.4
+    # A passage on what the top can do often first sets the scene ("Het agenderen van systeemkeuzes kan
+    # botsen met …", "Het ontbreekt aan tijd, middelen …"): those sentences, before the passage names
+    # the top, and those about civil servants themselves go under what the report says, so that the
+    # top's heading holds what to ask of the top.
+    top_context_says: bool = True
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -257,7 +265,7 @@ class Composer:
                 if p.chunk.kind in q.boosted_kinds:
                     prior += 0.01
                 out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
-                                      self._group(p.chunk, text)))
+                                      self._group(p.chunk, start, end)))
         return out
 
     def select(self, result: RetrievalResult, extra_vectors: list[np.ndarray] | None = None,
@@ -292,7 +300,7 @@ class Composer:
             if total + cost > cfg.max_chars and chosen:
                 continue
             # The heading it will stand under: the words brought along decide too (``_with_antecedent``).
-            group = cand.group if start == cand.start else self._group(cand.chunk, cand.chunk.text[start:cand.end])
+            group = cand.group if start == cand.start else self._group(cand.chunk, start, cand.end)
             if per_group.get(group, 0) >= cfg.per_group:
                 continue
             if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen):
@@ -311,12 +319,19 @@ class Composer:
             chosen = self._joined(chosen)
         return chosen
 
-    def _group(self, chunk: Chunk, text: str) -> str:
-        """The heading a quote goes under: by the kind of its passage, except that a quote naming the
-        ambtelijke top goes under the top, and one naming a studied practice is an example."""
+    def _group(self, chunk: Chunk, start: int, end: int) -> str:
+        """The heading the quote ``chunk.text[start:end]`` goes under: by the kind of its passage, except
+        that a quote naming the ambtelijke top goes under the top, one naming a studied practice is an
+        example, and what a passage on the top says before it names the top, or about civil servants
+        themselves, is what the report says (``top_context_says``)."""
+        text = chunk.text[start:end]
         group = _KIND_GROUP.get(chunk.kind, "says")
         if group != "top" and _TOP_MENTION.search(text):
             return "top"
+        if group == "top" and self.config.top_context_says and not _TOP_MENTION.search(text):
+            first = _TOP_MENTION.search(chunk.text)
+            if (first is not None and end <= first.start()) or _ABOUT_CIVIL_SERVANTS.match(text):
+                return "says"
         if self.config.cases_as_examples and group in ("says", "do") and any(name in text for name in chunk.practices):
             return "examples"  # a case description, whatever the passage around it
         if self.config.past_cases_as_examples and group == "do" and chunk.practices and _PAST.search(text):
@@ -341,7 +356,7 @@ class Composer:
                 continue
             before.end = cand.end
             before.score = max(before.score, cand.score)
-            before.group = self._group(before.chunk, before.text)  # the joined words decide, as for one sentence
+            before.group = self._group(before.chunk, before.start, before.end)  # the joined words decide, as for one sentence
             out.remove(cand)
         return out
 
@@ -375,7 +390,7 @@ class Composer:
         start = self._extended_start(cand, chosen)
         if start != cand.start:
             cand.start = start
-            cand.group = self._group(cand.chunk, cand.text)  # the words brought along decide too
+            cand.group = self._group(cand.chunk, cand.start, cand.end)  # the words brought along decide too
 
     # -- writing --------------------------------------------------------------------------------
     def frame(self, chosen: list[_Candidate], lang: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -93,11 +94,39 @@ def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(a
     those sentences stood under "Wat je kunt doen" ("In de praktijk bleek deze ambitie lastig van de grond
     te komen.")."""
     composer, chunks = advisor.composer, advisor.retriever.chunks
+
+    def group(chunk, text):  # the sentence as the whole text of a passage of that kind
+        return composer._group(dataclasses.replace(chunk, text=text), 0, len(text))
+
     about_case = next(c for c in chunks if c.kind == "working_method" and c.practices)
-    assert composer._group(about_case, "In de praktijk bleek deze ambitie lastig van de grond te komen.") == "examples"
-    assert composer._group(about_case, "Ambtenaren kunnen ruimte maken om te experimenteren.") == "do"
+    assert group(about_case, "In de praktijk bleek deze ambitie lastig van de grond te komen.") == "examples"
+    assert group(about_case, "Ambtenaren kunnen ruimte maken om te experimenteren.") == "do"
     general = next(c for c in chunks if c.kind == "working_method" and not c.practices)
-    assert composer._group(general, "Dat bleek in veel organisaties lastig.") == "do"
+    assert group(general, "Dat bleek in veel organisaties lastig.") == "do"
+
+
+def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_the_top(advisor):
+    """A passage on what the top can do first sets the scene; those sentences stood under "Wat je van de
+    ambtelijke top kunt vragen" ("Het ontbreekt aan tijd, middelen, netwerken en duidelijke kaders.")."""
+    composer = advisor.composer
+    snapshot = advisor.retriever.snapshot
+    scene = top = 0
+    for index, chunk in enumerate(snapshot.chunks):
+        if chunk.kind != "role_of_top":
+            continue
+        first = re.search(r"ambtelijke top", chunk.text)
+        for s in (s for s in snapshot.sentences if s.chunk_index == index):
+            text = chunk.text[s.start:s.end]
+            if first is not None and s.end <= first.start():
+                assert composer._group(chunk, s.start, s.end) == "says", text
+                scene += 1
+            elif "ambtelijke top" in text:
+                assert composer._group(chunk, s.start, s.end) == "top", text
+                top += 1
+            elif text.startswith("Ambtenaren willen wel"):
+                assert composer._group(chunk, s.start, s.end) == "says", text
+                scene += 1
+    assert scene >= 5 and top >= 10  # the rule was exercised on the report's own passages
 
 
 def _sections(text: str) -> list[tuple[str, list[str]]]:

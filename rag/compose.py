@@ -3,7 +3,8 @@
 It picks the sentences that answer *this* question (not whole chunks), drops near-duplicates, groups
 them under the headings of an advisory answer by the kind of passage they come from (a sentence naming
 one of the studied practices is an example from practice, one naming the ambtelijke top goes under the
-top, and the scene a passage on the top sets before it names the top goes under what the report says), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …", "Tegelijkertijd zijn ze …")
+top, and the scene a passage on the top sets before it names the top goes under what the report
+says), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …", "Tegelijkertijd zijn ze …")
 together with the sentence before it (in one bullet with it where that one is quoted anyway) and leaves
 it out where that sentence cannot come along, leaves out sentences about the report itself unless the
 question is about the report, lets a follow-up repeat what the conversation already quoted only where

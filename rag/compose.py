@@ -64,12 +64,12 @@ POINTS_BACK = re.compile(r"^((Juist|Ook|Zelfs|Vooral|Toch|Maar|En) (daar|hier|di
                           r"(Dit|Deze|Dat|Die|Zo'n|Zo’n|Zulke|Dergelijke|Ze|Zij|Hij|Hun|Hiermee|Hierdoor|"
                           r"Hierbij|Hiervoor|Hierin|Daarmee|Daardoor|Daarbij|Daarvoor|Daarin|Daarom|Dan|Daar|Hier)\b)")
 # Further in: an opening word followed closely by a pronoun whose referent is in an earlier sentence
-# ("Tegelijkertijd zijn ze vaak afhankelijk …", "Enerzijds moeten zij …"), and openings that continue a
-# sentence before them ("Zoals bij het NPCE …", "Of de functie van …", "Zo zien …").
+# ("Tegelijkertijd zijn ze vaak afhankelijk …", "Maar hoe hier vervolgens vorm aan gegeven kan worden …"),
+# and openings that continue a sentence before them ("Zoals bij het NPCE …", "Of de functie van …", "Zo zien …").
 _LEANS_ON_BEFORE = re.compile(r"^((Tegelijkertijd|Daarnaast|Bovendien|Verder|Echter|Wel|Vaak|Soms|Toch|Enerzijds|"
                               r"Anderzijds|Daartegenover|Tot slot|Ten slotte|Ten eerste|Ten tweede|Ten derde|"
-                              r"Niet alleen|Vervolgens|Uiteindelijk|Immers)\b[^.?!]{0,25}?\b(ze|zij|hun|hen|hij|"
-                              r"dit|deze|dat|die|daar|hier)\b|(Zoals|Of|Zo|Beide|Allebei|Eerstgenoemde|Laatstgenoemde)\b)")
+                              r"Niet alleen|Vervolgens|Uiteindelijk|Immers|Maar|En)\b[^.?!]{0,25}?\b(ze|zij|hun|hen|hij|"
+                              r"dit|deze|dat|die|daar\w*|hier\w*)\b|(Zoals|Of|Zo|Beide|Allebei|Eerstgenoemde|Laatstgenoemde)\b)")
 # Sentences about the report itself ("In dit rapport bieden we …", "Ten grondslag aan dit rapport …"):
 # they answer a question about the report, not about the asker's situation.
 _ABOUT_REPORT = re.compile(r"\b(dit|het) (rapport|onderzoek)\b|\b(deze|de) studie\b|\bdit hoofdstuk\b|"

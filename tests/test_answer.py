@@ -1121,3 +1121,19 @@ def test_a_passage_shows_its_quoted_words_highlighted_and_nothing_as_markup():
     # Emoji shortcodes (":+1:", ":100:") stay text too: the joiner after the colon breaks them.
     assert highlighted_markdown(":+1: en :100:", []) == "\\:" + joiner + "\\+1\\: en \\:" + joiner + "100\\:"
     assert highlighted_markdown("touching", [(0, 4), (4, 8)]) == ":orange-background[touching]"
+
+
+def test_which_sentences_lean_on_the_one_before_them():
+    """An opening word followed closely by a pronoun whose referent went before does not read alone
+    ("Maar hoe hier vervolgens vorm aan gegeven kan worden is niet zomaar duidelijk." was quoted alone);
+    the same opening word before a subject of its own does."""
+    from rag.compose import leans_on_before
+
+    for leaning in ("Maar hoe hier vervolgens vorm aan gegeven kan worden is niet zomaar duidelijk.",
+                    "Tegelijkertijd zijn ze vaak afhankelijk van andere departementen.",
+                    "En daarmee blijft het bij goede bedoelingen.", "Zoals bij het NPCE bleek, is dat lastig."):
+        assert leans_on_before(leaning), leaning
+    for alone in ("Maar de precieze rol van het Rijk is niet altijd duidelijk.",
+                  "En ook in het klimaatbeleid staat maatschappelijke betrokkenheid hoog op de agenda.",
+                  "Ambtenaren willen wel uit de beleidsbubbel treden."):
+        assert not leans_on_before(alone), alone

@@ -2,9 +2,9 @@
 
 It picks the sentences that answer *this* question (not whole chunks), drops near-duplicates, groups
 them under the headings of an advisory answer by the kind of passage they come from (a sentence naming
-one of the studied practices is an example from practice, one naming the ambtelijke top goes under the
-top, and the scene a passage on the top sets before it names the top goes under what the report
-says), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …", "Tegelijkertijd zijn ze …")
+one of the studied practices, or presenting itself as an example, is an example from practice, one
+naming the ambtelijke top goes under the top, and the scene a passage on the top sets before it names
+the top goes under what the report says), quotes a sentence that opens by pointing back ("Dit …", "Daarbij …", "Tegelijkertijd zijn ze …")
 together with the sentence before it (in one bullet with it where that one is quoted anyway) and leaves
 it out where that sentence cannot come along, leaves out sentences about the report itself unless the
 question is about the report, lets a follow-up repeat what the conversation already quoted only where
@@ -53,6 +53,9 @@ _ENDS_SENTENCE = re.compile(r"[.!…][\)\]\"”’'*_]*\s*$")
 _PAST = re.compile(r"\b(was|waren|had|hadden|werd|werden|bleek|bleken|ging|gingen|kwam|kwamen|zocht|zochten|"
                    r"beoogde|beoogden|wilde|wilden|kon|konden|moest|moesten|lag|lagen|stond|stonden|liep|liepen|"
                    r"kreeg|kregen|deed|deden|zag|zagen|koos|kozen|besloot|speelde|speelden|leidde|leidden)\b")
+# A sentence that presents itself as an example ("Voorbeelden zijn een wetswijziging in de bouwregelgeving
+# …", "Een ander voorbeeld … is het Nationaal Burgerberaad Klimaat."); "bijvoorbeeld" only illustrates.
+_GIVES_AN_EXAMPLE = re.compile(r"^(Een (\w+ )?voorbeeld|Voorbeelden)\b|\b(is|zijn) (een )?(\w+ )?voorbeeld(en)?\b", re.I)
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
 # A sentence about civil servants themselves ("Ambtenaren willen wel uit ‘de beleidsbubbel’ treden maar
 # weten vaak niet hoe.", "We zien dat ambtenaren …"): in a passage on the top, it sets the scene.
@@ -322,8 +325,8 @@ class Composer:
 
     def _group(self, chunk: Chunk, start: int, end: int) -> str:
         """The heading the quote ``chunk.text[start:end]`` goes under: by the kind of its passage, except
-        that a quote naming the ambtelijke top goes under the top, one naming a studied practice is an
-        example, and what a passage on the top says before it names the top, or about civil servants
+        that a quote naming the ambtelijke top goes under the top, one naming a studied practice or
+        presenting itself as an example ("Voorbeelden zijn …") is an example, and what a passage on the top says before it names the top, or about civil servants
         themselves, is what the report says (``top_context_says``)."""
         text = chunk.text[start:end]
         group = _KIND_GROUP.get(chunk.kind, "says")
@@ -333,7 +336,8 @@ class Composer:
             first = _TOP_MENTION.search(chunk.text)
             if (first is not None and end <= first.start()) or _ABOUT_CIVIL_SERVANTS.match(text):
                 return "says"
-        if self.config.cases_as_examples and group in ("says", "do") and any(name in text for name in chunk.practices):
+        if self.config.cases_as_examples and group in ("says", "do") and (
+                any(name in text for name in chunk.practices) or _GIVES_AN_EXAMPLE.search(text)):
             return "examples"  # a case description, whatever the passage around it
         if self.config.past_cases_as_examples and group == "do" and chunk.practices and _PAST.search(text):
             return "examples"

@@ -103,6 +103,10 @@ def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(a
     assert group(about_case, "Ambtenaren kunnen ruimte maken om te experimenteren.") == "do"
     general = next(c for c in chunks if c.kind == "working_method" and not c.practices)
     assert group(general, "Dat bleek in veel organisaties lastig.") == "do"
+    # A sentence that presents itself as an example is one, whatever it names; "bijvoorbeeld" only illustrates.
+    assert group(general, "Voorbeelden zijn een wetswijziging in de bouwregelgeving als gevolg van een City Deal.") == "examples"
+    assert group(general, "Een ander voorbeeld is het Nationaal Burgerberaad Klimaat.") == "examples"
+    assert group(general, "Ambtenaren kunnen bijvoorbeeld ruimte maken om te experimenteren.") == "do"
 
 
 def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_the_top(advisor):

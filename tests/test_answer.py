@@ -592,6 +592,18 @@ def test_a_followup_that_names_nothing_passes_where_its_conversation_passed(advi
     assert advisor.ask("Hoeveel kost dat?", conversation=conv).config["coverage"]["reason"] == "missing_fact:amount"
 
 
+def test_a_followup_quotes_what_answers_it_even_where_the_first_answer_quoted_it(advisor):
+    """Earlier quotes score lower in a follow-up's answer, except the sentences closest to the follow-up
+    itself: the time the cabinet has to respond was left out because the first answer had quoted it."""
+    conv = Conversation()
+    first = advisor.ask("Ik kreeg het advies van de gelote burgers over klimaat op mijn bureau en weet niet goed wat "
+                        "ik ermee moet. Hoe gebruik ik zo'n advies in mijn werk?", conversation=conv)
+    assert "half jaar" in first.text  # quoted in the first answer …
+    second = advisor.ask("En hoe lang heeft het kabinet om te antwoorden?", conversation=conv)
+    bullets = [line for line in second.text.splitlines() if line.startswith("- ")]
+    assert "half jaar" in " ".join(bullets[:2]), second.text[:600]  # … and again, first, in the follow-up's
+
+
 def test_followup_is_read_in_its_conversation(advisor):
     conv = Conversation()
     first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)

@@ -36,6 +36,7 @@ from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import Chunk
 from rag.answer import Citation, Quote, quotable_start
+from rag.coverage import fact_asks
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
@@ -168,6 +169,10 @@ class ComposeConfig:
     # answer had quoted it (read sets: must_mention 633 → 636 of 919, the gold among the first two
     # bullets 155 → 160).
     seen_keep: int = 2
+    # A sentence holding the kind of fact a question asks for ("Met hoeveel ambtenaren is gesproken?":
+    # a number next to "ambtenaren"; rag/data/facts.toml) scores this much higher (read sets: the gold
+    # among the first two bullets 160 → 161; 0.03–0.1 alike; must_mention unchanged).
+    fact_bonus: float = 0.06
     # The frame names a finding when its sentences carry at least this share of the answer (each weighed
     # by 1/passage rank); else the part most of it comes from, with the finding as "see also". Read sets:
     # frames that name the gold's finding, or none where the gold lies outside the findings, 292 → 329 of
@@ -246,6 +251,9 @@ class Composer:
         report_asked = (not (strict and cfg.skip_about_report) or "method" in q.intents or bool(_ASKS_ABOUT_REPORT.search(q.match_text))
                         or bool({"voorwoord", "inleiding"} & set(q.parts))
                         or bool(result.passages and about_the_report(result.passages[0].chunk)))
+        # A question asking for a specific fact (how many, when, how long …; rag/data/facts.toml): the
+        # sentences that hold one of that kind answer it.
+        facts = [f for f in fact_asks() if any(a.search(q.text) for a in f.asks)] if cfg.fact_bonus else []
         out: list[_Candidate] = []
         for p in result.passages[: self.config.passages]:
             idx = self._index.get(p.chunk.id)
@@ -273,6 +281,8 @@ class Composer:
                 prior = self.config.rank_prior * (1.0 / p.rank)
                 if p.chunk.kind in q.boosted_kinds:
                     prior += 0.01
+                if facts and any(not f.missing_in(q.text, text, q.lang) for f in facts):
+                    prior += cfg.fact_bonus
                 out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
                                       self._group(p.chunk, start, end)))
         return out

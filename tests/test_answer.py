@@ -604,6 +604,15 @@ def test_a_followup_quotes_what_answers_it_even_where_the_first_answer_quoted_it
     assert "half jaar" in " ".join(bullets[:2]), second.text[:600]  # … and again, first, in the follow-up's
 
 
+@pytest.mark.parametrize("question", ["Met hoeveel ambtenaren hebben de onderzoekers gepraat?",
+                                      "How many civil servants did the researchers talk to?"])
+def test_a_question_for_a_fact_is_answered_first_by_the_sentence_that_gives_it(advisor, question):
+    """"Hoeveel …" asks for a number: the sentence that holds one leads (it stood below sentences that
+    only talk about civil servants)."""
+    bullets = [line for line in advisor.ask(question).text.splitlines() if line.startswith("- ")]
+    assert "zeventig rijksambtenaren" in bullets[0], bullets[:2]
+
+
 def test_followup_is_read_in_its_conversation(advisor):
     conv = Conversation()
     first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)

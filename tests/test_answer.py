@@ -1162,3 +1162,24 @@ def test_which_sentences_lean_on_the_one_before_them():
                   "En ook in het klimaatbeleid staat maatschappelijke betrokkenheid hoog op de agenda.",
                   "Ambtenaren willen wel uit de beleidsbubbel treden."):
         assert not leans_on_before(alone), alone
+
+
+def test_the_frame_names_where_the_answers_best_sentence_comes_from(advisor):
+    """The frame weighs each quote by its passage's rank, and the sentence chosen first (the best) one
+    more: an answer led by the introduction, with two quotes from a finding's lower-ranked passages, is
+    framed by the introduction (it was framed by the finding)."""
+    import numpy as np
+
+    from rag.compose import Composer, ComposeConfig, _Candidate
+
+    composer, chunks = advisor.composer, advisor.retriever.chunks
+    intro = next(c for c in chunks if c.part == "inleiding" and not c.chapter)
+    finding = next(c for c in chunks if c.chapter == 2 and c.kind == "finding")
+
+    def quote(chunk, rank):
+        return _Candidate(rank, chunk, 0, 40, np.zeros(1), 1.0, "says")
+
+    chosen = [quote(intro, 2), quote(finding, 3), quote(finding, 4)]
+    assert composer.frame(chosen, "nl").startswith("**Uit de inleiding**; zie ook bevinding 2")
+    unweighted = Composer(advisor.retriever.snapshot, ComposeConfig(frame_lead_weight=0.0))
+    assert unweighted.frame(chosen, "nl").startswith("**Bevinding 2 — ")

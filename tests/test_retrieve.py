@@ -201,6 +201,11 @@ def test_query_understanding():
     assert analyse("Wat zegt het rapport?").match_text == "Wat zegt het rapport?"
     assert analyse("Wat zegt de studie over stikstof?").match_text == "stikstof?"
     assert analyse("What does the report say about it?").match_text == "What does the report say about it?"
+    # So is "Noemt het rapport X?" and its kin: the report's own words pulled up its general passages.
+    assert analyse("Noemt het rapport de Omgevingswet?").match_text == "de Omgevingswet?"
+    assert analyse("Staat er iets in het rapport over stikstof?").match_text == "stikstof?"
+    assert analyse("Does the report mention the Climate Act?").match_text == "the Climate Act?"
+    assert analyse("Does the report discuss it?").match_text == "Does the report discuss it?"
 
 
 def test_langchain_retriever_interface(retriever):

@@ -76,7 +76,7 @@ _LEANS_ON_BEFORE = re.compile(r"^((Tegelijkertijd|Daarnaast|Bovendien|Verder|Ech
                               r"dit|deze|dat|die|daar\w*|hier\w*)\b|(Zoals|Of|Zo|Beide|Allebei|Eerstgenoemde|Laatstgenoemde)\b)")
 # Sentences about the report itself ("In dit rapport bieden we …", "Ten grondslag aan dit rapport …"):
 # they answer a question about the report, not about the asker's situation.
-_ABOUT_REPORT = re.compile(r"\b(dit|het) (rapport|onderzoek)\b|\b(deze|de) studie\b|\bdit hoofdstuk\b|"
+_ABOUT_REPORT = re.compile(r"\b(dit|het) (rapport|onderzoek)\b|\b(deze|de) studie\b|\bdit (slot)?hoofdstuk\b|"
                            r"\bhet slothoofdstuk\b|\bde volgende paragra|\b(achtergrond)?rapportages\b", re.I)
 _REPORT_SECTIONS = {"over dit rapport", "vraagstelling en leeswijzer"}
 # A question about the report, its research or its sources (what is matched of it: "Wat zegt het rapport

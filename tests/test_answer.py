@@ -107,24 +107,28 @@ def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(a
     assert group(general, "Voorbeelden zijn een wetswijziging in de bouwregelgeving als gevolg van een City Deal.") == "examples"
     assert group(general, "Een ander voorbeeld is het Nationaal Burgerberaad Klimaat.") == "examples"
     assert group(general, "Ambtenaren kunnen bijvoorbeeld ruimte maken om te experimenteren.") == "do"
+    assert group(general, "Dit zijn geen voorbeelden van succes.") == "do"
+    assert group(general, "Anderen volgen zijn voorbeeld.") == "do"
 
 
 def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_the_top(advisor):
     """A passage on what the top can do first sets the scene; those sentences stood under "Wat je van de
     ambtelijke top kunt vragen" ("Het ontbreekt aan tijd, middelen, netwerken en duidelijke kaders.")."""
+    from rag.compose import _TOP_MENTION
+
     composer = advisor.composer
     snapshot = advisor.retriever.snapshot
     scene = top = 0
     for index, chunk in enumerate(snapshot.chunks):
         if chunk.kind != "role_of_top":
             continue
-        first = re.search(r"ambtelijke top", chunk.text)
+        first = _TOP_MENTION.search(chunk.text)
         for s in (s for s in snapshot.sentences if s.chunk_index == index):
             text = chunk.text[s.start:s.end]
             if first is not None and s.end <= first.start():
                 assert composer._group(chunk, s.start, s.end) == "says", text
                 scene += 1
-            elif "ambtelijke top" in text:
+            elif _TOP_MENTION.search(text):
                 assert composer._group(chunk, s.start, s.end) == "top", text
                 top += 1
             elif text.startswith("Ambtenaren willen wel"):
@@ -1162,6 +1166,7 @@ def test_which_sentences_lean_on_the_one_before_them():
                     "En daarmee blijft het bij goede bedoelingen.", "Zoals bij het NPCE bleek, is dat lastig."):
         assert leans_on_before(leaning), leaning
     for alone in ("Maar de precieze rol van het Rijk is niet altijd duidelijk.",
+                  "Maar de ministeries die het uitvoeren hebben weinig tijd.",  # a relative "die" points nowhere
                   "En ook in het klimaatbeleid staat maatschappelijke betrokkenheid hoog op de agenda.",
                   "Ambtenaren willen wel uit de beleidsbubbel treden."):
         assert not leans_on_before(alone), alone

@@ -80,10 +80,12 @@ _LEANS_ON_BEFORE = re.compile(r"^((Tegelijkertijd|Daarnaast|Bovendien|Verder|Ech
                               # after "Maar"/"En", "die"/"dat" is mostly relative ("Maar de ministeries die …")
                               r"(Maar|En)\b[^.?!]{0,25}?\b(ze|zij|hun|hen|daar\w*|hier\w*)\b|"
                               r"(Zoals|Of|Zo|Beide|Allebei|Eerstgenoemde|Laatstgenoemde)\b)")
-# Sentences about the report itself ("In dit rapport bieden we …", "Ten grondslag aan dit rapport …"):
-# they answer a question about the report, not about the asker's situation.
+# Sentences about the report itself ("In dit rapport bieden we …", "Ten grondslag aan dit rapport …",
+# "We laten zien waar het wringt …"): they answer a question about the report, not about the asker's
+# situation.
 _ABOUT_REPORT = re.compile(r"\b(dit|het) (rapport|onderzoek)\b|\b(deze|de) studie\b|\bdit (slot)?hoofdstuk\b|"
-                           r"\bhet slothoofdstuk\b|\bde volgende paragra|\b(achtergrond)?rapportages\b", re.I)
+                           r"\bhet slothoofdstuk\b|\bde volgende paragra|\b(achtergrond)?rapportages\b|"
+                           r"^(we|wij) laten zien\b", re.I)
 _REPORT_SECTIONS = {"over dit rapport", "vraagstelling en leeswijzer"}
 # A question about the report, its research or its sources (what is matched of it: "Wat zegt het rapport
 # over X?" is about X).

@@ -1196,11 +1196,11 @@ def test_the_frame_names_where_the_answers_best_sentence_comes_from(advisor):
 
 def test_sentences_about_the_report_itself_are_recognised(advisor):
     """Sentences on how the report is built answer only questions about the report; "In dit
-    slothoofdstuk beschouwen we …" was not recognised as one (only "dit hoofdstuk" was)."""
+    slothoofdstuk beschouwen we …" and "We laten zien waar het wringt …" were not recognised as such."""
     from rag.compose import _ABOUT_REPORT
 
     snapshot = advisor.retriever.snapshot
     texts = [snapshot.chunks[s.chunk_index].text[s.start:s.end] for s in snapshot.sentences]
-    roadmaps = [t for t in texts if re.match(r"In (dit|het) (slot)?hoofdstuk|In dit rapport", t)]
+    roadmaps = [t for t in texts if re.match(r"In (dit|het) (slot)?hoofdstuk|In dit rapport|We laten zien", t)]
     assert len(roadmaps) >= 3 and all(_ABOUT_REPORT.search(t) for t in roadmaps), roadmaps
     assert not _ABOUT_REPORT.search("Zo zien is er steeds sprake van twee herkenbare veranderstrategieën.")

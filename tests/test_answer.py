@@ -754,7 +754,6 @@ def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and
     assert about.text.startswith("**Waar het rapport over gaat")
 
 
-
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 20000])
 def test_bad_questions_get_a_clear_message(advisor, bad):
     with pytest.raises(QuestionError):
@@ -1173,9 +1172,9 @@ def test_which_sentences_lean_on_the_one_before_them():
 
 
 def test_the_frame_names_where_the_answers_best_sentence_comes_from(advisor):
-    """The frame weighs each quote by its passage's rank, and the sentence chosen first (the best) one
-    more: an answer led by the introduction, with two quotes from a finding's lower-ranked passages, is
-    framed by the introduction (it was framed by the finding)."""
+    """The frame weighs each quote by its passage's rank, and the best sentence one more: an answer led
+    by the introduction, with two quotes from a finding's lower-ranked passages, is framed by the
+    introduction (it was framed by the finding)."""
     import numpy as np
 
     from rag.compose import Composer, ComposeConfig, _Candidate
@@ -1184,14 +1183,13 @@ def test_the_frame_names_where_the_answers_best_sentence_comes_from(advisor):
     intro = next(c for c in chunks if c.part == "inleiding" and not c.chapter)
     finding = next(c for c in chunks if c.chapter == 2 and c.kind == "finding")
 
-    def quote(chunk, rank):
-        return _Candidate(rank, chunk, 0, 40, np.zeros(1), 1.0, "says")
+    def quote(chunk, rank, score):
+        return _Candidate(rank, chunk, 0, 40, np.zeros(1), score, "says")
 
-    chosen = [quote(intro, 2), quote(finding, 3), quote(finding, 4)]
+    chosen = [quote(finding, 3, 0.9), quote(intro, 2, 1.0), quote(finding, 4, 0.8)]
     assert composer.frame(chosen, "nl").startswith("**Uit de inleiding**; zie ook bevinding 2")
     unweighted = Composer(advisor.retriever.snapshot, ComposeConfig(frame_lead_weight=0.0))
     assert unweighted.frame(chosen, "nl").startswith("**Bevinding 2 — ")
-
 
 
 def test_sentences_about_the_report_itself_are_recognised(advisor):

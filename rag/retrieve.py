@@ -25,10 +25,11 @@ RRF stays available as ``fusion="rrf"``); intents add a bonus for the kind of pa
 for (what the top can do, examples, methods). Diversity: a chunk nearly identical (cosine ≥ 0.97) to one
 already chosen is pushed down. A follow-up is matched without the words that name the report ("En hoe
 kijkt het rapport naar de rol van de top?"), and one that names nothing else ("Wat adviseert het rapport
-daarover?", "En nu?") as the question that set its conversation's topic; its own ranking is fused with the previous question's ranking at a
-lower weight; it stays with the findings that question was about (more so for the kind of passage the
-follow-up asks for: "En wat kan de top daaraan doen?"), and with the part it named ("in the closing
-chapter"). Every passage keeps all its scores and ranks, for evaluators.
+daarover?", "En nu?") as the question that set its conversation's topic; its own ranking is fused with
+the previous question's ranking at a lower weight; it stays with the findings that question was about
+(more so for the kind of passage the follow-up asks for: "En wat kan de top daaraan doen?"), and with
+the part it named ("in the closing chapter"). Every passage keeps all its scores and ranks, for
+evaluators.
 
 ### Usage example
 

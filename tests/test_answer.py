@@ -354,7 +354,7 @@ def test_near_miss_asking_for_a_fact_is_refused(advisor, question, says):
 
 def test_asked_facts_must_belong_to_what_is_asked_about():
     """An article number of another law, or a name that only shares its prefix, supplies nothing."""
-    from rag.coverage import fact_asks
+    from rag.facts import fact_asks
 
     text = "Het belang van artikel 3.1 van de Comptabiliteitswet 2016. Van de jonge ambtenaren zegt Hermans dat"
     missing = lambda q: [f.name for f in fact_asks() if f.missing_in(q, text)]  # noqa: E731
@@ -384,7 +384,7 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
 def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
     """A name must stand next to the office, a date next to the event; years in citations date
     nothing; a question asking two things needs both; a pronoun is not what is counted."""
-    from rag.coverage import fact_asks
+    from rag.facts import fact_asks
 
     text = ("In 2021 is regeringsvertegenwoordiger Ed Nijpels aangesteld. Op 3 november 2025 is het symposium "
             "gehouden. Daarna volgde een DG-bijeenkomst. De cursus duurt vier dagdelen (Spruit et al. 2025).")
@@ -435,7 +435,7 @@ def test_a_fact_counts_only_in_passages_about_the_question(advisor):
 
 
 def test_asked_durations_moments_rankings_and_later_events():
-    from rag.coverage import fact_asks
+    from rag.facts import fact_asks
 
     dated = "Het traject liep van 2019-2023 en de vier casussen zijn vergeleken. Het kabinet besloot daarna."
     bare = "Het traject is vergeleken met andere trajecten."
@@ -517,7 +517,7 @@ def test_asked_durations_moments_rankings_and_later_events():
 def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     """Time and effort are not money, naming examples is not naming a person, a moment in a process is
     not a year, "daarvan" is not what is counted — against a passage that answers them."""
-    from rag.coverage import fact_asks
+    from rag.facts import fact_asks
 
     text = ("Het rapport noemt zes bevindingen; twee daarvan gaan over de ambtelijke top. Dat kost tijd. "
             "Dealmakers (Agenda Stad) en liaisons verbinden Rijk en steden. De eerste bijeenkomst was op "
@@ -545,7 +545,7 @@ def test_ordinary_questions_do_not_ask_for_missing_facts(question):
 def test_questions_the_report_answers_in_its_own_words_are_not_refused(question, passage):
     """Review findings: a duration in decades, a start date, success without a ranking, a revised oath
     and "when" in the sense of "under which conditions" all answer or are no ask at all."""
-    from rag.coverage import fact_asks
+    from rag.facts import fact_asks
     from rag.query import detect_language
 
     assert [f.name for f in fact_asks() if f.missing_in(question, passage, detect_language(question))] == []

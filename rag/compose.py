@@ -38,7 +38,7 @@ from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import Chunk
 from rag.answer import Citation, Quote, quotable_start
-from rag.coverage import fact_asks
+from rag.facts import fact_asks
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
@@ -431,27 +431,35 @@ class Composer:
             cand.group = self._group(cand.chunk, cand.start, cand.end)  # the words brought along decide too
 
     # -- writing --------------------------------------------------------------------------------
-    def frame(self, chosen: list[_Candidate], lang: str) -> str:
-        """One line naming the finding(s) the answer is about, with the tension where known."""
-        best_quote = max(chosen, key=lambda c: c.score) if chosen else None  # as the lead heading
+    def quote_weights(self, chosen: list[_Candidate]) -> list[float]:
+        """How much each quote counts towards naming what the answer is about: 1/its passage's rank,
+        and the best quote (which leads the answer) ``frame_lead_weight`` more."""
+        lead = max(range(len(chosen)), key=lambda i: chosen[i].score) if chosen else -1
+        return [1.0 / c.passage_rank + (self.config.frame_lead_weight if i == lead else 0.0)
+                for i, c in enumerate(chosen)]
 
-        def weight(c: _Candidate) -> float:
-            return 1.0 / c.passage_rank + (self.config.frame_lead_weight if c is best_quote else 0.0)
-
+    def finding_weights(self, chosen: list[_Candidate]) -> dict[tuple[str, int], float]:
+        """The quotes' weights (``quote_weights``) summed per finding: (document id, chapter)."""
         weights: dict[tuple[str, int], float] = {}
-        for c in chosen:
+        for c, w in zip(chosen, self.quote_weights(chosen)):
             if c.chunk.chapter:
                 key = (c.chunk.doc_id, c.chunk.chapter)
-                weights[key] = weights.get(key, 0.0) + weight(c)
+                weights[key] = weights.get(key, 0.0) + w
+        return weights
+
+    def frame(self, chosen: list[_Candidate], lang: str) -> str:
+        """One line naming the finding(s) the answer is about, with the tension where known."""
+        quote_weights = self.quote_weights(chosen)
+        weights = self.finding_weights(chosen)
         label = "Bevinding" if lang == "nl" else "Finding"
-        total = sum(weight(c) for c in chosen)
+        total = sum(quote_weights)
         if weights and max(weights.values()) < self.config.frame_share * total:
             # Most of the answer comes from outside any one finding (the introduction, the reflection,
             # the methods): say where, and the finding only as "see also".
             outside: dict[str, float] = {}
-            for c in chosen:
+            for c, w in zip(chosen, quote_weights):
                 if not c.chunk.chapter:
-                    outside[c.chunk.part] = outside.get(c.chunk.part, 0.0) + weight(c)
+                    outside[c.chunk.part] = outside.get(c.chunk.part, 0.0) + w
             part = max(outside, key=outside.get) if outside else ""
             where = _PART_LABEL[lang].get(part)
             if where:

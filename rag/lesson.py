@@ -314,10 +314,9 @@ class LessonBuilder:
         theme = _as_title(theme)
         lesson = _Lesson(lang, f"# {L['title']} — {theme[:1].upper()}{theme[1:]}")
         chosen = composer.select(result)
-        weights: dict[int, float] = {}
-        for c in chosen:
-            if c.chunk.chapter:
-                weights[c.chunk.chapter] = weights.get(c.chunk.chapter, 0.0) + 1.0 / c.passage_rank
+        weights: dict[int, float] = {}  # per finding number, weighed as the advice's frame weighs them
+        for (_, chapter), w in composer.finding_weights(chosen).items():
+            weights[chapter] = weights.get(chapter, 0.0) + w
         ranked = sorted(weights, key=lambda k: -weights[k])
         main = ranked[:1] + [k for k in ranked[1:2] if weights[k] >= 0.5 * weights[ranked[0]]]
         titles = self.findings()

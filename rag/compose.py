@@ -37,7 +37,7 @@ import numpy as np
 from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import Chunk
-from rag.answer import Citation, Quote, quotable_start
+from rag.answer import LABEL_PREFIX, Citation, Quote, quotable_start
 from rag.facts import fact_asks
 from rag.retrieve import RetrievalResult
 
@@ -60,7 +60,8 @@ _PAST = re.compile(r"\b(was|waren|had|hadden|werd|werden|bleek|bleken|ging|ginge
 # …", "Het klimaatbeleid is een voorbeeld van …"); "bijvoorbeeld" only illustrates, and "zijn voorbeeld" or
 # "zijn geen voorbeelden" is none.
 _GIVES_AN_EXAMPLE = re.compile(r"^(Een (\w+ )?voorbeeld|Voorbeelden)\b|\b(is|zijn) (een|er) (\w+ )?voorbeeld(en)?\b", re.I)
-_TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena", re.I)
+# The ambtelijke top, also by its short name once named ("Tegelijk kan de top tegenwicht bieden …").
+_TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena|\bde top\b(?!\s*\d)", re.I)
 # A sentence about civil servants themselves ("Ambtenaren willen wel uit ‘de beleidsbubbel’ treden maar
 # weten vaak niet hoe.", "We zien dat ambtenaren …"): in a passage on the top, it sets the scene.
 _ABOUT_CIVIL_SERVANTS = re.compile(r"(Beleidsambtenaren|Ambtenaren|(We|Wij) (zien|zagen|merken|constateren))\b")
@@ -92,6 +93,13 @@ _REPORT_SECTIONS = {"over dit rapport", "vraagstelling en leeswijzer"}
 _ASKS_ABOUT_REPORT = re.compile(r"\b(rapport\w*|studie|studies|onderzo\w*|auteurs?|onderzoekers?|gesproken|interview\w*|"
                                 r"geïnterviewd|respondent\w*|casus\w*|cases?|method\w*|bronnen|sources?|authors?|"
                                 r"researchers?|study|reports?|peer review|review\w*|symposium|voorwoord|foreword)\b", re.I)
+
+
+def _in_label(text: str, pos: int) -> bool:
+    """Whether ``pos`` lies in the label that opens its paragraph line ("Rol van de ambtelijke top: …")."""
+    line = text.rfind("\n", 0, pos) + 1
+    label = LABEL_PREFIX.match(text[line:line + 80])
+    return label is not None and pos < line + label.end()
 
 
 def about_the_report(chunk: Chunk) -> bool:
@@ -365,8 +373,12 @@ class Composer:
         if group != "top" and _TOP_MENTION.search(text):
             return "top"
         if group == "top" and self.config.top_context_says and not _TOP_MENTION.search(text):
-            first = _TOP_MENTION.search(chunk.text)
-            if (first is not None and end <= first.start()) or _ABOUT_CIVIL_SERVANTS.match(text):
+            # Where the passage's own sentences first name the top: a paragraph label ("Rol van de
+            # ambtelijke top: …", which the quote leaves out) does not count. A passage that never names
+            # it opens the section, and the next passage names it: all of it sets the scene.
+            first = next((m.start() for m in _TOP_MENTION.finditer(chunk.text) if not _in_label(chunk.text, m.start())),
+                         len(chunk.text))
+            if end <= first or _ABOUT_CIVIL_SERVANTS.match(text):
                 return "says"
         if self.config.cases_as_examples and group in ("says", "do") and any(name in text for name in chunk.practices):
             return "examples"  # a case description, whatever the passage around it

@@ -113,28 +113,42 @@ def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(a
 
 def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_the_top(advisor):
     """A passage on what the top can do first sets the scene; those sentences stood under "Wat je van de
-    ambtelijke top kunt vragen" ("Het ontbreekt aan tijd, middelen, netwerken en duidelijke kaders.")."""
+    ambtelijke top kunt vragen" ("Het ontbreekt aan tijd, middelen, netwerken en duidelijke kaders.").
+    A paragraph label ("Rol van de ambtelijke top: …", left out of the quote) does not name the top, and
+    a passage that never names it (the opening of its section) sets the scene throughout."""
+    from rag.answer import quotable_start
     from rag.compose import _TOP_MENTION
 
     composer = advisor.composer
     snapshot = advisor.retriever.snapshot
-    scene = top = 0
+    scene = top = unnamed = labelled = 0
     for index, chunk in enumerate(snapshot.chunks):
         if chunk.kind != "role_of_top":
             continue
-        first = _TOP_MENTION.search(chunk.text)
+        # Paragraph labels blanked out (same length, so offsets hold).
+        own = re.sub(r"(?m)^[A-Z][a-z]+(?: [a-z]+){0,4}: (?=[A-Z])", lambda m: " " * len(m.group()), chunk.text)
+        labelled += own != chunk.text
+        first = _TOP_MENTION.search(own)
+        unnamed += first is None
+        first_at = first.start() if first else len(chunk.text)
         for s in (s for s in snapshot.sentences if s.chunk_index == index):
-            text = chunk.text[s.start:s.end]
-            if first is not None and s.end <= first.start():
-                assert composer._group(chunk, s.start, s.end) == "says", text
+            start = quotable_start(chunk.text, s.start, s.end)  # as quoted: without the label
+            text = chunk.text[start:s.end]
+            if s.end <= first_at:
+                assert composer._group(chunk, start, s.end) == "says", text
                 scene += 1
             elif _TOP_MENTION.search(text):
-                assert composer._group(chunk, s.start, s.end) == "top", text
+                assert composer._group(chunk, start, s.end) == "top", text
                 top += 1
             elif text.startswith("Ambtenaren willen wel"):
-                assert composer._group(chunk, s.start, s.end) == "says", text
+                assert composer._group(chunk, start, s.end) == "says", text
                 scene += 1
-    assert scene >= 5 and top >= 10  # the rule was exercised on the report's own passages
+    # The rule was exercised on the report's own passages, labelled and unnamed ones among them.
+    assert scene >= 8 and top >= 10 and unnamed >= 1 and labelled >= 1
+    # The top by its short name, in a passage of another kind, is the top.
+    says = next(c for c in snapshot.chunks if c.kind == "finding" and not c.practices)
+    text = "Tegelijk kan de top tegenwicht bieden aan eenzijdige sturing."
+    assert composer._group(dataclasses.replace(says, text=text), 0, len(text)) == "top"
 
 
 def _sections(text: str) -> list[tuple[str, list[str]]]:

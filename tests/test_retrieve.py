@@ -206,6 +206,16 @@ def test_query_understanding():
     assert analyse("Staat er iets in het rapport over stikstof?").match_text == "stikstof?"
     assert analyse("Does the report mention the Climate Act?").match_text == "the Climate Act?"
     assert analyse("Does the report discuss it?").match_text == "Does the report discuss it?"
+    assert analyse("Wat bedoelt het rapport precies met tussenruimtes?").match_text == "tussenruimtes?"
+    assert analyse("What does the report mean by intermediary spaces?").match_text == "intermediary spaces?"
+    # A sentence that asks the report about the rest of the question names nothing of its own: the rest
+    # is the subject. Alone, it stays as it is.
+    short = "Het Rijk pakt bij gebiedsprocessen steeds de regie terug. Wat zegt het rapport daarover?"
+    assert analyse(short).match_text == "Het Rijk pakt bij gebiedsprocessen steeds de regie terug."
+    assert analyse("Our ministry works in silos. What does the report say about that?").match_text == "Our ministry works in silos."
+    assert analyse("Wat zegt het rapport daarover?").match_text == "Wat zegt het rapport daarover?"
+    kept = "Wij werken in silo's. Wat zegt het rapport daarover, en welk risico noemt het?"
+    assert analyse(kept).match_text == kept  # its second half names something
 
 
 def test_langchain_retriever_interface(retriever):

@@ -9,10 +9,11 @@ Four checks, all must pass:
    version, embedder, calibration set and question-analysis data (``calibrate``), because it is sharp
    and moves with all of them.
 2. **What is asked is there**: a question that asks for a specific kind of fact — an amount, a number,
-   a date or year, a duration, a percentage, a law article, a named person's view, who holds an office,
-   a ranking, what happened afterwards, a comparison abroad — is covered only if the top passages that
-   score near the first contain that kind of fact (next to what is asked about, where the question
-   names it; rag/data/facts.toml); nothing about the time after the report appeared is. This catches
+   a date or year (also of the next one), a duration, a percentage, a law article, a named person's
+   view, who holds an office or led something, how to reach them, a ranking, what happened
+   afterwards, a comparison abroad — is covered only if the top passages that score near the first
+   contain that kind of fact (next to what is asked about, where the question names it;
+   rag/data/facts.toml); nothing about the time after the report appeared is. This catches
    near-misses ("how much is in the Klimaatfonds?", "who is the government representative?") whose
    topic the report does discuss.
 3. **Not a subject the report leaves out, by its words**: what the question asks names none of the

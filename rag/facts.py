@@ -1,9 +1,9 @@
 """Kinds of fact a question can ask for, and whether a text holds one (rag/data/facts.toml).
 
 A question that asks for an amount, a number of something, a date or year, a duration, a percentage, a
-law article, a named person's view, who holds an office, a ranking, what happened afterwards or a
-comparison abroad is answered only by a text that holds that kind of fact — next to what is asked
-about, where the question names it. The coverage judge uses this to refuse near-misses ("how much is in
+law article, a named person's view, who holds an office or led something, how to reach them, when the
+next one comes, a ranking, what happened afterwards or a comparison abroad is answered only by a text
+that holds that kind of fact — next to what is asked about, where the question names it. The coverage judge uses this to refuse near-misses ("how much is in
 the Klimaatfonds?"); the composer, to put the sentence that holds the asked fact first.
 
 ### Usage example
@@ -75,7 +75,8 @@ class FactAsk:
 
 def _subject_forms(subject: str, text: str) -> list[str]:
     """What is asked about, and the names the text may give it: the head of a Dutch compound whose
-    first part the text also uses ("klimaatthema's" → "thema's" next to "klimaat"), the report's own
+    first part the text also uses ("klimaatthema's" → "thema's" next to "klimaat", "beleidspraktijken"
+    → "praktijken" next to "beleid"), the report's own
     word for it (rag/data/facts.toml, [synonyms]: "gesprekken" → "interviews"), and their singulars."""
     if not subject:
         return [subject]
@@ -85,6 +86,8 @@ def _subject_forms(subject: str, text: str) -> list[str]:
     for i in range(4, len(low) - 4):
         if low[:i] in words:
             forms.append(subject[i:])
+            if low[i] == "s" and len(low) - i > 5:  # a linking s: "beleidspraktijken" → "praktijken"
+                forms.append(subject[i + 1:])
     forms.extend(_synonyms().get(low, ()))
     # The singular also finds the plural ("gesprekken" → "gesprek", which "in gesprek" has too).
     for form in list(forms):

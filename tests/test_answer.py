@@ -425,6 +425,28 @@ def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
     assert unnamed("Does it say how the German federal set-up compares with ours?") == ["comparison_abroad"]
 
 
+def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():
+    """When the next one comes needs a text that dates a next one (the year of the last one is no
+    answer); who led something and how to reach them need a name and contact details; a Dutch
+    compound's head counts after a linking s ("beleidspraktijken" → "vier ambtelijke praktijken")."""
+    from rag.facts import fact_asks
+
+    def missing(question: str, text: str, lang: str = "nl") -> list[str]:
+        return [f.name for f in fact_asks() if f.missing_in(question, text, lang)]
+
+    last = "De lerende evaluatie van het klimaatbeleid verscheen in 2024."
+    assert missing("Wanneer verschijnt de volgende lerende evaluatie?", last) == ["next_date"]
+    assert missing("Wanneer verschijnt de volgende lerende evaluatie?", last + " De volgende evaluatie volgt in 2029.") == []
+    assert missing("When is the next learning evaluation due?", last, "en") == ["next_date"]
+    led = "Het programma valt onder de directie Bestuur, Financiën en Regio's van BZK."
+    assert missing("Who led the Agenda Stad programme and how can I contact them?", led, "en") == ["person_name", "contact"]
+    assert missing("Wie leidde het programma?", led) == ["person_name"]
+    assert missing("Moet ik contact opnemen met de provincie?", led) == []  # advice, not contact details
+    studied = "Het beleid van het Rijk. We hebben vier ambtelijke praktijken onderzocht."
+    assert missing("Hoeveel beleidspraktijken zijn er onderzocht?", studied) == []
+    assert missing("Hoeveel beleidspraktijken zijn er onderzocht?", "We hebben de praktijken onderzocht.") == ["count"]
+
+
 def test_a_fact_counts_only_in_passages_about_the_question(advisor):
     """The passages an asked-for fact must stand in are the top three that score near the first: a
     figure or year in a passage far below it (pulled in by one word) answers nothing."""

@@ -194,7 +194,18 @@ def lesson_theme(text: str) -> str:
     # gebruiken?" is about tegenspraak; the rest asks for the lesson ("o.a. NPCE" is no sentence end).
     spans = sentence_spans(theme) if theme else []
     theme = theme[: spans[0][1]] if spans else theme
+    # So does what the lesson should hold: "… over werken met de samenleving, met discussievragen".
+    theme = _LESSON_PARTS.sub("", theme)
     return _POLITE_END.sub("", theme).rstrip("?!.,;: ").strip()
+
+
+_LESSON_PARTS = re.compile(
+    # after a comma, whatever the lesson should hold; without one only words no theme is about
+    r"\s*[,;]\s*(met|inclusief|en|plus|with|including|and)\s+(\w+\s+){0,2}(discussievragen|discussievraag|"
+    r"vragen|stellingen|oefeningen|opdrachten|voorbeelden|werkvormen|casussen|discussion questions|questions|"
+    r"exercises|statements|examples|assignments|case studies)\b.*$|"
+    r"\s+(met|inclusief|plus|with|including)\s+(\w+\s+){0,2}(discussievragen|discussievraag|stellingen|oefeningen|"
+    r"opdrachten|werkvormen|discussion questions|exercises|assignments)\b.*$", re.I)
 
 
 _SPLIT_POINTER = re.compile(r"\b(daar|hier|er)\s+(\w+\s+){0,5}?(over|rond|omtrent)\s+(\w+\s+)?"

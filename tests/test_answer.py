@@ -1118,6 +1118,21 @@ def test_training_material_on_a_theme_is_about_that_theme_across_findings(adviso
         assert len(quoted) == len(set(quoted)), "a sentence quoted twice"
 
 
+def test_a_lesson_theme_leaves_out_what_the_lesson_should_hold():
+    """"Maak lesmateriaal over werken met de samenleving, met discussievragen voor de groep": the theme
+    (its title, what is retrieved) is working with society; the discussion questions are the lesson's."""
+    from rag.query import lesson_theme
+
+    assert lesson_theme("Maak lesmateriaal over werken met de samenleving, met discussievragen voor de groep.") \
+        == "werken met de samenleving"
+    assert lesson_theme("Maak een les over tegenspraak met stellingen en oefeningen") == "tegenspraak"
+    assert lesson_theme("Prepare a workshop on citizen participation, with discussion questions") == "citizen participation"
+    assert lesson_theme("Maak een training over de rol van de top, en voorbeelden daarvan") == "de rol van de top"
+    # Without a comma, examples and cases may be the theme itself.
+    assert lesson_theme("Maak een les over het werken met casussen") == "het werken met casussen"
+    assert lesson_theme("Maak een les over voorbeelden uit de praktijk") == "voorbeelden uit de praktijk"
+
+
 def test_a_lesson_quotes_no_report_question_that_points_back_and_a_theme_is_no_follow_up(advisor):
     from rag.query import lesson_theme
 

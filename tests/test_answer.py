@@ -1220,6 +1220,22 @@ def test_which_sentences_lean_on_the_one_before_them():
                   "En ook in het klimaatbeleid staat maatschappelijke betrokkenheid hoog op de agenda.",
                   "Ambtenaren willen wel uit de beleidsbubbel treden."):
         assert not leans_on_before(alone), alone
+    # Further in (probe questions of session 15, sentences of the report): a demonstrative among the first
+    # words, an adverb of cause or means among the first ten, another pronominal adverb that opens it.
+    for leaning in ("Ook is deze City Deal de katalysator geweest voor de opzet van de Nationale Aanpak Biobased Bouwen.",
+                    "Wanneer zulke keuzes uitblijven, blijft beleid gericht op optimalisatie.",
+                    "Leren bleef daardoor vrijblijvend en zonder directe consequenties voor de besluitvorming.",
+                    "Echte samenhang en overstijging van de departementale belangen blijven daardoor de uitdaging.",
+                    "Tegelijk bestaat daar het risico dat deze inzet losgezongen raakt.",
+                    "Wat hierin meespeelt is dat de precieze rol van het Rijk niet altijd duidelijk is.",
+                    "Anderen benadrukten juist dat leren moest worden ingebed op rijksniveau."):
+        assert leans_on_before(leaning), leaning
+    for alone in ("De ambtelijke top kan hierin richting geven door structureel te investeren in kennis.",
+                  "Het NKP brengt advies en signalen maar doorwerking daarvan in beleidsprocessen is niet gegarandeerd.",
+                  "In dit rapport geven we aan de hand van zes bevindingen inzicht in de zoektochten van ambtenaren.",
+                  "Beleidsambtenaren staan voor de uitdaging om systeemkeuzes te agenderen, terwijl het draagvlak "
+                  "hiervoor onzeker is."):
+        assert not leans_on_before(alone), alone
 
 
 def test_the_frame_names_where_the_answers_best_sentence_comes_from(advisor):

@@ -39,6 +39,7 @@ from ingest.lexical import tokenize
 from ingest.models import Chunk
 from rag.answer import LABEL_PREFIX, Citation, Quote, quotable_start
 from rag.facts import fact_asks
+from rag.query import defined_term
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
@@ -114,6 +115,19 @@ def _in_label(text: str, pos: int) -> bool:
     line = text.rfind("\n", 0, pos) + 1
     label = LABEL_PREFIX.match(text[line:line + 80])
     return label is not None and pos < line + label.end()
+
+
+def _defining(term: str) -> re.Pattern | None:
+    """A sentence that defines ``term``: the term (any ending, in quotes or not) followed by a colon, a
+    bracket or "is/zijn/betekent …", or introduced as "zogenoemde …", "ook wel …"."""
+    if not term:
+        return None
+    stem = re.escape(re.sub(r"(s|en|'s|e)$", "", term) if len(term) > 5 else term)
+    quote = "['‘’\"“”]?"
+    return re.compile(rf"(?<!\w){quote}{stem}\w*{quote}\s*(:|\(|,?\s+(is|zijn|betekent|betekenen|staat voor|staan voor|"
+                      rf"verwijst naar|verwijzen naar|houdt in|omvat|omvatten)\b)|"
+                      rf"\b(zogenoemde|zogenaamde|ook wel|noemen we|noemen wij|heet|heten|spreken we van|verstaan we onder)"
+                      rf"\s+(\w+\s+){{0,2}}{quote}{stem}", re.I)
 
 
 def about_the_report(chunk: Chunk) -> bool:
@@ -212,6 +226,10 @@ class ComposeConfig:
     # comes from ("Met hoeveel ambtenaren is gesproken?" opens with the introduction's seventy civil
     # servants, and was framed by finding 2). Read sets: frames right 332 → 335 of 397.
     frame_lead_weight: float = 1.0
+    # A question for the meaning of a term ("Wat is een tussenruimte?", "Wat bedoelt het rapport met
+    # transitiepijn?"): a sentence that defines it ("… 'transitiepijn': het verlies van actoren …",
+    # "zogenoemde tussenruimtes …", "Tussenruimtes zijn …") scores this much higher.
+    definition_bonus: float = 0.06
     # A passage on what the top can do often first sets the scene ("Het agenderen van systeemkeuzes kan
     # botsen met …", "Het ontbreekt aan tijd, middelen …"): those sentences, before the passage names
     # the top, and those about civil servants themselves go under what the report says, so that the
@@ -293,6 +311,7 @@ class Composer:
         # A question asking for a specific fact (how many, when, how long …; rag/data/facts.toml): the
         # sentences that hold one of that kind answer it.
         facts = [f for f in fact_asks() if f.missing_in(q.text, "", q.lang)] if cfg.fact_bonus else []
+        defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
         out: list[_Candidate] = []
         for p in result.passages[: self.config.passages]:
             idx = self._index.get(p.chunk.id)
@@ -322,6 +341,8 @@ class Composer:
                     prior += 0.01
                 if facts and any(not f.missing_in(q.text, text, q.lang) for f in facts):
                     prior += cfg.fact_bonus
+                if defines is not None and defines.search(text):
+                    prior += cfg.definition_bonus
                 out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
                                       self._group(p.chunk, start, end)))
         return out

@@ -159,7 +159,7 @@ def _question_noise_data() -> dict:
 @lru_cache(maxsize=1)
 def _question_noise() -> dict[str, tuple[re.Pattern, ...]]:
     data = _question_noise_data()
-    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "lesson_frames", "meta_help", "meta_thanks")}
+    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "definition_frames", "lesson_frames", "meta_help", "meta_thanks")}
 
 
 _POINTERS = frozenset("it this that dat dit die deze daar hier hem haar ze zij them they".split())
@@ -181,6 +181,18 @@ def _framed(frames: str, text: str, trim: bool = False) -> str:
 def asked_about(text: str) -> str:
     """X of "Wat zegt het rapport over X?", or "" when the question is not in such a frame."""
     return _framed("about_frames", text)
+
+
+def defined_term(text: str) -> str:
+    """X of "Wat is X?", "Wat bedoelt het rapport met X?" or "What is meant by X?", when X is a term of at
+    most three words; else "" (rag/data/question_noise.toml, ``definition_frames``)."""
+    term = _framed("definition_frames", text, trim=True).strip("'‘’\"“” ")
+    words = term.split()
+    if not words or len(words) > 3 or any(w.lower() in _POINTERS or w.lower() in _NL or w.lower() in _EN for w in words[:1]):
+        return ""
+    if re.search(r"(ig|lijk|baar|eel)$", words[-1].lower()):
+        return ""  # "Wat is nodig?", "Wat is belangrijk?": no term
+    return term
 
 
 def lesson_theme(text: str) -> str:

@@ -1205,6 +1205,20 @@ def test_a_passage_shows_its_quoted_words_highlighted_and_nothing_as_markup():
     assert highlighted_markdown("touching", [(0, 4), (4, 8)]) == ":orange-background[touching]"
 
 
+def test_a_question_for_the_meaning_of_a_term_opens_with_the_sentence_that_defines_it(advisor):
+    """"Wat is een tussenruimte?" opened with "Tussenruimtes staan per definitie buiten …" (a property,
+    not what they are); the definition ("zogenoemde tussenruimtes …: neutrale ontmoetingsplekken …")
+    stood sixth."""
+    from rag.compose import _defining
+
+    for question, term in (("Wat is een tussenruimte?", "tussenruimte"),
+                           ("Wat wordt er bedoeld met transitiepijn?", "transitiepijn"),
+                           ("Wat is een schakelfunctie?", "schakelfunctie")):
+        first = _bullets(advisor.ask(question).text)[0]
+        assert _defining(term).search(first), (question, first)
+    assert not _defining("tussenruimte").search("Agenda Stad fungeerde als zo'n tussenruimte.")
+
+
 def test_which_sentences_lean_on_the_one_before_them():
     """An opening word followed closely by a pronoun whose referent went before does not read alone
     ("Maar hoe hier vervolgens vorm aan gegeven kan worden is niet zomaar duidelijk." was quoted alone);

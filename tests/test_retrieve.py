@@ -216,6 +216,16 @@ def test_query_understanding():
     assert analyse("Wat zegt het rapport daarover?").match_text == "Wat zegt het rapport daarover?"
     kept = "Wij werken in silo's. Wat zegt het rapport daarover, en welk risico noemt het?"
     assert analyse(kept).match_text == kept  # its second half names something
+    # A question for the meaning of a term names the term; others name none.
+    from rag.query import defined_term
+
+    assert defined_term("Wat bedoelt het rapport met 'transitiepijn'?") == "transitiepijn"
+    assert defined_term("wat is een tussenruimte?") == "tussenruimte"
+    assert defined_term("Wat wordt er precies bedoeld met een lerende overheid?") == "lerende overheid"
+    assert defined_term("What is meant by 'transitiepijn'?") == "transitiepijn"
+    for none in ("Wat is nodig?", "Wat zijn daar de nadelen van?", "Wat is de rol van de ambtelijke top?",
+                 "Wie is de regeringsvertegenwoordiger?", "Wat is het verschil tussen aansluiten en vernieuwen?"):
+        assert defined_term(none) == "", none
 
 
 def test_langchain_retriever_interface(retriever):

@@ -216,6 +216,9 @@ def test_query_understanding():
     assert analyse("Wat zegt het rapport daarover?").match_text == "Wat zegt het rapport daarover?"
     kept = "Wij werken in silo's. Wat zegt het rapport daarover, en welk risico noemt het?"
     assert analyse(kept).match_text == kept  # its second half names something
+    # "Aan het eind" names the report's end only when it is the report's.
+    assert analyse("Welke voorbeelden haalt het rapport aan het eind aan?").parts == ["conclusie", "reflectie"]
+    assert analyse("We laten bewoners pas aan het eind meepraten. Hoe kan dat beter?").parts == []
     # A question for the meaning of a term names the term; others name none.
     from rag.query import defined_term
 

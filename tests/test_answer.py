@@ -102,7 +102,9 @@ def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(a
     assert group(about_case, "In de praktijk bleek deze ambitie lastig van de grond te komen.") == "examples"
     assert group(about_case, "Ambtenaren kunnen ruimte maken om te experimenteren.") == "do"
     general = next(c for c in chunks if c.kind == "working_method" and not c.practices)
-    assert group(general, "Dat bleek in veel organisaties lastig.") == "do"
+    # So does one in a passage that names no studied practice: it tells of a case all the same.
+    assert group(general, "In het stikstofdossier kreeg de impact op de boerengemeenschap beperkt aandacht.") == "examples"
+    assert group(general, "Ambtenaren kunnen de impact op groepen expliciet maken.") == "do"
     # A sentence that presents itself as an example is one, whatever it names; "bijvoorbeeld" only illustrates.
     assert group(general, "Voorbeelden zijn een wetswijziging in de bouwregelgeving als gevolg van een City Deal.") == "examples"
     assert group(general, "Een ander voorbeeld is het Nationaal Burgerberaad Klimaat.") == "examples"

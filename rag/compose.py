@@ -39,7 +39,7 @@ from ingest.lexical import tokenize
 from ingest.models import Chunk
 from rag.answer import LABEL_PREFIX, Citation, Quote, quotable_start
 from rag.facts import fact_asks
-from rag.query import defined_term
+from rag.query import defined_term, no_subject_words
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
@@ -115,6 +115,10 @@ def _in_label(text: str, pos: int) -> bool:
     line = text.rfind("\n", 0, pos) + 1
     label = LABEL_PREFIX.match(text[line:line + 80])
     return label is not None and pos < line + label.end()
+
+
+_ASKING_STEMS = frozenset(tokenize(" ".join([*no_subject_words(), "voorbeeld", "voorbeelden", "example", "examples",
+                                                "rapport", "report", "onderzoek", "study", "bedoelt", "bedoeld", "mean"])))
 
 
 def _defining(term: str) -> re.Pattern | None:
@@ -232,6 +236,7 @@ class ComposeConfig:
     # transitiepijn?"): a sentence that defines it ("… 'transitiepijn': het verlies van actoren …",
     # "zogenoemde tussenruimtes …", "Tussenruimtes zijn …") scores this much higher.
     definition_bonus: float = 0.06
+    subject_overlap: bool = True
     # A passage on what the top can do often first sets the scene ("Het agenderen van systeemkeuzes kan
     # botsen met …", "Het ontbreekt aan tijd, middelen …"): those sentences, before the passage names
     # the top, and those about civil servants themselves go under what the report says, so that the
@@ -306,7 +311,9 @@ class Composer:
         q = result.query
         cfg = self.config
         qvecs = [result.query_vector, *extra_vectors]
-        q_tokens = set(tokenize(" ".join([q.lexical_text, *context])))
+        # The words that name a subject: "precies", "voorbeeld", "rapport" say what kind of answer is
+        # wanted, and drew sentences that share only them ("Wat deze rol precies inhoudt …").
+        q_tokens = set(tokenize(" ".join([q.lexical_text, *context]))) - (_ASKING_STEMS if cfg.subject_overlap else frozenset())
         report_asked = (not (strict and cfg.skip_about_report) or "method" in q.intents or bool(_ASKS_ABOUT_REPORT.search(q.match_text))
                         or bool({"voorwoord", "inleiding"} & set(q.parts))
                         or bool(result.passages and about_the_report(result.passages[0].chunk)))

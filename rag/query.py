@@ -225,7 +225,8 @@ _SPLIT_POINTER = re.compile(r"\b(daar|hier|er)\s+(\w+\s+){0,5}?(over|rond|omtren
 
 
 @lru_cache(maxsize=1)
-def _no_subject_words() -> frozenset[str]:
+def no_subject_words() -> frozenset[str]:
+    """Words that ask for help or say what is asked without naming a subject (question_noise.toml)."""
     return frozenset(w.lower() for w in _question_noise_data().get("no_subject_words", []))
 
 
@@ -252,7 +253,7 @@ def meta_question(text: str) -> str:
 
 
 def _content_words(words: list[str]) -> list[str]:
-    return [w for w in words if not (w in _NL or w in _EN or w in _POINTERS or w in _no_subject_words())]
+    return [w for w in words if not (w in _NL or w in _EN or w in _POINTERS or w in no_subject_words())]
 
 
 def names_nothing(text: str) -> bool:

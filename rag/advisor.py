@@ -261,13 +261,21 @@ class Advisor:
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
         chosen_filters = filters  # the user's, for the audit record (a finding asked about is in the notes)
-        overview = False
+        overview = about_box = False
         about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
         if about is not None and not (filters and filters.chapters and about not in filters.chapters):
             asked = findings[about]
             filters = replace(filters or Filters(), chapters=[about])
             notes.append(f"Gelezen als vraag over bevinding {about}: {findings[about]}." if detect_language(question) == "nl"
                          else f"Read as a question about finding {about}: {findings[about]}.")
+        elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
+              and (box := self.lessons.textbox_asked(question)) is not None):
+            # "Waar gaat tekstkader 7 over?" names the text box and nothing else: as for a finding.
+            about_box = True
+            asked = box[1]
+            filters = replace(filters or Filters(), textboxes=[box[0]])
+            notes.append(f"Gelezen als vraag over tekstkader {box[0]}: {box[1]}." if detect_language(question) == "nl"
+                         else f"Read as a question about text box {box[0]}: {box[1]}.")
         elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
               and (parts := self._overview_parts(question, started))):
             # "Wat adviseert het rapport?" asks about the report as a whole and names no topic; its words
@@ -280,8 +288,8 @@ class Advisor:
                          else "Read as a question about the report as a whole.")
         # A question about a finding, or about what the report is about, is a new topic, however short
         # (else a short question is a follow-up).
-        result, history = self.retrieve(asked, None if (about is not None or overview) else conversation, filters,
-                                        asked=question)
+        result, history = self.retrieve(asked, None if (about is not None or overview or about_box) else conversation,
+                                        filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()
         topic = conversation.topic_score() if (conversation and history) else None

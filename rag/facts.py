@@ -124,7 +124,8 @@ def _synonyms() -> dict[str, tuple[str, ...]]:
 # named earlier), function words ("hoeveel daarvan", "how many of") and time ("hoeveel kostbare tijd").
 _NOT_SUBJECTS = frozenset({
     "die", "dat", "deze", "dit", "het", "er", "ze", "zij", "hij", "we", "wij", "jullie", "ik", "je", "u",
-    "daarvan", "ervan", "hiervan", "van", "zijn", "is", "meer", "minder", "tijd", "moeite",
+    "daarvan", "ervan", "hiervan", "van", "zijn", "is", "heeft", "hebben", "had", "hadden", "wordt", "worden",
+    "meer", "minder", "tijd", "moeite",
     # amounts of something uncountable: "hoeveel ruimte geeft de top" asks how much, not how many
     "ruimte", "invloed", "steun", "vertrouwen", "draagvlak", "aandacht", "geduld", "energie",
     "it", "they", "you", "this", "that", "these", "those", "of", "are", "more", "fewer", "less", "time"})

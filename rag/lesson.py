@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from rag.retrieve import RetrievalResult
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d{1,2})\b", re.I)
+_TEXTBOX_REF = re.compile(r"\b(?:tekstkader|kader|text ?box|box)\s*(\d{1,2})\b", re.I)
 OVERVIEW_OPENING = 4  # sentences of the summary's opening in an overview ("what the report is about")
 # A finding by its own name, not a chapter (which may be another document's): for "no such finding".
 FINDING_NAMED = re.compile(r"\b(?:bevinding|finding)\s*(\d{1,2})\b", re.I)
@@ -155,6 +156,16 @@ class LessonBuilder:
         rest = _FINDING_REF.sub(" ", question)
         rest = _SUMMING_UP.sub(" ", re.sub(re.escape(title), " ", rest, flags=re.I))
         return n if meta_question(rest) in ("no_subject", "help") else None
+
+    def textbox_asked(self, question: str) -> tuple[int, str] | None:
+        """The text box a question asks about and nothing else ("Waar gaat tekstkader 7 over?", "What is
+        in text box 4?"), with its title; else None."""
+        m = _TEXTBOX_REF.search(question)
+        if not m or meta_question(_TEXTBOX_REF.sub(" ", question)) not in ("no_subject", "help"):
+            return None
+        n = int(m.group(1))
+        title = next((c.textbox_title for c in self.snapshot.chunks if c.textbox == n and c.textbox_title), None)
+        return (n, title) if title else None
 
     def finding_of(self, question: str) -> int | None:
         """The finding a request names outright ("bevinding 4") or by its title, else None."""

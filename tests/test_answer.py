@@ -444,6 +444,13 @@ def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():
     assert missing("Who led the Agenda Stad programme and how can I contact them?", led, "en") == ["person_name", "contact"]
     assert missing("Wie leidde het programma?", led) == ["person_name"]
     assert missing("Moet ik contact opnemen met de provincie?", led) == []  # advice, not contact details
+    cost = "Het Nationaal Burgerberaad Klimaat bestond uit 175 gelote burgers."
+    assert missing("Wat heeft het Nationaal Burgerberaad Klimaat in totaal gekost?", cost) == ["amount"]
+    assert missing("Hoeveel heeft het Burgerberaad gekost?", cost) == ["amount"]  # "heeft" is not counted
+    assert missing("Wat heeft het ons gekost aan vertrouwen?", cost) == []
+    galileo = "Het Galileo-traject startte in 2023 bij de directie Klimaat."
+    assert "date" in missing("Wanneer is het Galileo-traject van de directie Klimaat precies afgerond?", galileo)
+    assert missing("Wanneer moet ik precies de top betrekken?", galileo) == []  # a moment in a process
     studied = "Het beleid van het Rijk. We hebben vier ambtelijke praktijken onderzocht."
     assert missing("Hoeveel beleidspraktijken zijn er onderzocht?", studied) == []
     assert missing("Hoeveel beleidspraktijken zijn er onderzocht?", "We hebben de praktijken onderzocht.") == ["count"]
@@ -1205,6 +1212,18 @@ def test_a_passage_shows_its_quoted_words_highlighted_and_nothing_as_markup():
     # Emoji shortcodes (":+1:", ":100:") stay text too: the joiner after the colon breaks them.
     assert highlighted_markdown(":+1: en :100:", []) == "\\:" + joiner + "\\+1\\: en \\:" + joiner + "100\\:"
     assert highlighted_markdown("touching", [(0, 4), (4, 8)]) == ":orange-background[touching]"
+
+
+def test_a_question_about_a_text_box_is_answered_from_it(advisor):
+    """"Waar gaat tekstkader 7 over?" names the text box and nothing else; its words matched nothing and
+    it was refused. Like a finding asked about, it is answered from the text box, its title matched."""
+    for question, n in (("Waar gaat tekstkader 7 over?", 7), ("Wat staat er in tekstkader 4?", 4),
+                        ("What is text box 2 about?", 2)):
+        answer = advisor.ask(question)
+        assert not answer.refused, question
+        assert answer.citations and all(c.textbox == n for c in answer.citations), question
+    assert advisor.lessons.textbox_asked("Wat zegt tekstkader 7 over goodwill?") is None  # names more
+    assert advisor.lessons.textbox_asked("Wat staat er in tekstkader 99?") is None  # there is none
 
 
 def test_a_question_for_the_meaning_of_a_term_opens_with_the_sentence_that_defines_it(advisor):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -62,7 +63,7 @@ _PAST = re.compile(r"\b(was|waren|had|hadden|werd|werden|bleek|bleken|ging|ginge
 # "zijn geen voorbeelden" is none.
 _GIVES_AN_EXAMPLE = re.compile(r"^(Een (\w+ )?voorbeeld|Voorbeelden)\b|\b(is|zijn) (een|er) (\w+ )?voorbeeld(en)?\b", re.I)
 # The ambtelijke top, also by its short name once named ("Tegelijk kan de top tegenwicht bieden …").
-_TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena|\bde top\b(?!\s*\d)", re.I)
+_TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena|\bde top\b(?![\s-]*\d)", re.I)
 # A sentence about civil servants themselves ("Ambtenaren willen wel uit ‘de beleidsbubbel’ treden maar
 # weten vaak niet hoe.", "We zien dat ambtenaren …"): in a passage on the top, it sets the scene.
 _ABOUT_CIVIL_SERVANTS = re.compile(r"(Beleidsambtenaren|Ambtenaren|(We|Wij) (zien|zagen|merken|constateren))\b")
@@ -85,14 +86,18 @@ _LEANS_ON_BEFORE = re.compile(r"^((Tegelijkertijd|Tegelijk|Daarnaast|Bovendien|V
 # Among a sentence's first words, a demonstrative ("Ook is deze City Deal …", "Wanneer zulke keuzes …")
 # or a pronominal adverb of cause or means ("IenW beschikte hierdoor over …", "Leren bleef daardoor
 # vrijblijvend") points at what came before; further on, such words mostly point inside the sentence.
-# Other pronominal adverbs point back only when they open it ("Wat hierin meespeelt …", "Risico's
-# hierbij zijn …"); later ("De ambtelijke top kan hierin richting geven …") the sentence reads without
-# what they point at. Read sets (session 15): bullets whose first sentence has one of these words among
-# its first words 697 → 413 of ~3,500; the gold among the first two bullets 163 → 168 of 316;
-# must_mention 636 → 634 of 919 (the other adverbs anywhere in the first ten words: 347 bullets, but
-# must_mention 631, and one set 0.644 → 0.593).
-_BACK_DEMONSTRATIVE = re.compile(r"\b(deze|dit|zulke|dergelijke|zo['’]n)\b(?!\s+(rapport|onderzoek|studie|"
-                                 r"hoofdstuk|slothoofdstuk|paragraaf|publicatie)\b)", re.I)
+# Other pronominal adverbs point back only among its first three words ("Wat hierin meespeelt …",
+# "Risico's hierbij zijn …"); later ("De ambtelijke top kan hierin richting geven …") the sentence reads
+# without what they point at. Read sets (session 15, with the near-duplicate check of ``select``):
+# bullets whose first sentence has one of these words among its first words 697 → 417 of ~3,500; the
+# gold among the first two bullets 163 → 167 of 316; must_mention 636 → 634 of 919 (the other adverbs
+# anywhere in the first ten words: 347 bullets, but must_mention 631, and one set 0.644 → 0.593;
+# personal pronouns among the first three words, or "Voorbeelden zijn …" as leaning: must_mention −6
+# and 0 but the gold among the first two −3 and −4; leaving out a quote whose brought-along sentences
+# still lean on one that cannot come along: bullets opening on a missing referent 46 → 1 of ~3,500,
+# but must_mention −17).
+_BACK_DEMONSTRATIVE = re.compile(r"\b(deze|dit|zulke|dergelijke|zo['’]n)\b(?!\s+(rapport|onderzoek|studies?|"
+                                 r"hoofdstuk|slothoofdstuk|paragraaf|publicatie|bevinding|tekstkader|kader)\b)", re.I)
 _BACK_CAUSE = re.compile(r"\b(hier|daar)(door|om|mee)\b|\bdaarna\b", re.I)
 _BACK_OTHER = re.compile(r"\b(hier|daar)(in|aan|bij|voor|van|over|uit|op|toe|tegen|binnen|onder)\b", re.I)
 LEAN_WORDS = (10, 4, 3)  # how many first words are looked at: cause adverbs, demonstratives, the others
@@ -113,6 +118,7 @@ _ASKS_ABOUT_REPORT = re.compile(r"\b(rapport\w*|studie|studies|onderzo\w*|auteur
 def _in_label(text: str, pos: int) -> bool:
     """Whether ``pos`` lies in the label that opens its paragraph line ("Rol van de ambtelijke top: …")."""
     line = text.rfind("\n", 0, pos) + 1
+    line += 2 if text.startswith("- ", line) else 0  # a list item's bullet, as quotable_start skips it
     label = LABEL_PREFIX.match(text[line:line + 80])
     return label is not None and pos < line + label.end()
 
@@ -236,6 +242,10 @@ class ComposeConfig:
     # transitiepijn?"): a sentence that defines it ("… 'transitiepijn': het verlies van actoren …",
     # "zogenoemde tussenruimtes …", "Tussenruimtes zijn …") scores this much higher.
     definition_bonus: float = 0.06
+    # A sentence's overlap with the question counts only the question's words that name a subject, not
+    # those that say what kind of answer is wanted (question_noise.toml's no_subject_words, "voorbeeld",
+    # "rapport" …): read sets, the gold among the first two bullets 176 → 180 of 321, must_mention
+    # 647 → 645 of 919.
     subject_overlap: bool = True
     # A passage on what the top can do often first sets the scene ("Het agenderen van systeemkeuzes kan
     # botsen met …", "Het ontbreekt aan tijd, middelen …"): those sentences, before the passage names
@@ -255,6 +265,7 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+@lru_cache(maxsize=8192)  # asked for every candidate sentence of every answer; the report's sentences repeat
 def leans_on_before(text: str) -> bool:
     """Does a sentence lean on the one before it further in ("Beide strategieën …", "Tegelijkertijd
     zijn ze …", "Leren bleef daardoor …"), though it does not open by pointing back?"""
@@ -286,6 +297,7 @@ class Composer:
         self.snapshot = snapshot
         self.config = config or ComposeConfig()
         self._index = {c.id: i for i, c in enumerate(snapshot.chunks)}
+        self._top_named: dict[str, int] = {}
         self._sentences: dict[int, list[int]] = {}
         for row, s in enumerate(snapshot.sentences):
             self._sentences.setdefault(s.chunk_index, []).append(row)
@@ -414,10 +426,21 @@ class Composer:
             chosen = self._joined(chosen)
         return chosen
 
+    def _top_named_at(self, chunk: Chunk) -> int:
+        """Where the passage's own sentences first name the top (its end if they never do); kept per
+        passage, as every candidate sentence asks."""
+        at = self._top_named.get(chunk.text)  # by text: a passage is what its words are
+        if at is None:
+            at = next((m.start() for m in _TOP_MENTION.finditer(chunk.text) if not _in_label(chunk.text, m.start())),
+                      len(chunk.text))
+            self._top_named[chunk.text] = at
+        return at
+
     def _group(self, chunk: Chunk, start: int, end: int) -> str:
         """The heading the quote ``chunk.text[start:end]`` goes under: by the kind of its passage, except
         that a quote naming the ambtelijke top goes under the top, one naming a studied practice (or, in
-        a passage on what to do, presenting itself as an example: "Voorbeelden zijn …") is an example,
+        a passage on what to do, presenting itself as an example: "Voorbeelden zijn …", or telling in the
+        past tense what happened) is an example,
         and what a passage on the top says before it names the top, or about civil servants themselves,
         is what the report says (``top_context_says``)."""
         text = chunk.text[start:end]
@@ -428,8 +451,7 @@ class Composer:
             # Where the passage's own sentences first name the top: a paragraph label ("Rol van de
             # ambtelijke top: …", which the quote leaves out) does not count. A passage that never names
             # it opens the section, and the next passage names it: all of it sets the scene.
-            first = next((m.start() for m in _TOP_MENTION.finditer(chunk.text) if not _in_label(chunk.text, m.start())),
-                         len(chunk.text))
+            first = self._top_named_at(chunk)
             if end <= first or _ABOUT_CIVIL_SERVANTS.match(text):
                 return "says"
         if self.config.cases_as_examples and group in ("says", "do") and any(name in text for name in chunk.practices):

@@ -186,11 +186,12 @@ def asked_about(text: str) -> str:
 def defined_term(text: str) -> str:
     """X of "Wat is X?", "Wat bedoelt het rapport met X?" or "What is meant by X?", when X is a term of at
     most three words; else "" (rag/data/question_noise.toml, ``definition_frames``)."""
-    term = _framed("definition_frames", text, trim=True).strip("'‘’\"“” ")
+    term = _framed("definition_frames", text, trim=True)
+    term = re.sub(r"\s+(precies|eigenlijk|nou|dan|nu|exactly|actually)$", "", term, flags=re.I).strip("'‘’\"“” ")
     words = term.split()
     if not words or len(words) > 3 or any(w.lower() in _POINTERS or w.lower() in _NL or w.lower() in _EN for w in words[:1]):
         return ""
-    if re.search(r"(ig|lijk|baar|eel)$", words[-1].lower()):
+    if re.search(r"(ig|ijk|baar|eel|isch|ief)$", words[-1].lower()):
         return ""  # "Wat is nodig?", "Wat is belangrijk?": no term
     return term
 

@@ -219,6 +219,7 @@ def test_query_understanding():
     # "Aan het eind" names the report's end only when it is the report's.
     assert analyse("Welke voorbeelden haalt het rapport aan het eind aan?").parts == ["conclusie", "reflectie"]
     assert analyse("We laten bewoners pas aan het eind meepraten. Hoe kan dat beter?").parts == []
+    assert analyse("In ons onderdeel zitten we aan het eind van de keten.").parts == []
     # A question for the meaning of a term names the term; others name none.
     from rag.query import defined_term
 
@@ -226,7 +227,8 @@ def test_query_understanding():
     assert defined_term("wat is een tussenruimte?") == "tussenruimte"
     assert defined_term("Wat wordt er precies bedoeld met een lerende overheid?") == "lerende overheid"
     assert defined_term("What is meant by 'transitiepijn'?") == "transitiepijn"
-    for none in ("Wat is nodig?", "Wat zijn daar de nadelen van?", "Wat is de rol van de ambtelijke top?",
+    assert defined_term("Wat is verkokering precies?") == "verkokering"
+    for none in ("Wat is nodig?", "Wat is belangrijk?", "Wat zijn daar de nadelen van?", "Wat is de rol van de ambtelijke top?",
                  "Wie is de regeringsvertegenwoordiger?", "Wat is het verschil tussen aansluiten en vernieuwen?"):
         assert defined_term(none) == "", none
 

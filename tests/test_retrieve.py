@@ -222,6 +222,10 @@ def test_query_understanding():
     assert analyse("Welke voorbeelden haalt het rapport aan het eind aan?").parts == ["conclusie", "reflectie"]
     assert analyse("We laten bewoners pas aan het eind meepraten. Hoe kan dat beter?").parts == []
     assert analyse("In ons onderdeel zitten we aan het eind van de keten.").parts == []
+    # "The opening pages" name the report's start, its foreword and summary; a project's start does not.
+    assert analyse("The opening pages speak of a balancing act. Between what?").parts == ["voorwoord", "samenvatting"]
+    assert analyse("Wat staat er aan het begin van het rapport over balanceren?").parts == ["voorwoord", "samenvatting"]
+    assert analyse("In het begin van het project was er weinig steun.").parts == []
     # A question for the meaning of a term names the term; others name none.
     from rag.query import defined_term
 

@@ -35,7 +35,7 @@ from rag.conversation import Conversation, Turn, is_followup, leans_back, points
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import FINDING_NAMED, LessonBuilder
-from rag.query import Query, analyse, detect_language, lesson_theme, meta_question
+from rag.query import TEXTBOX_REF, Query, analyse, detect_language, lesson_theme, meta_question
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -234,6 +234,8 @@ class Advisor:
         if (m := FINDING_NAMED.search(question)) and findings and int(m.group(1)) not in findings:
             # "bevinding 9": say which there are ("hoofdstuk 9" may be another document's chapter)
             return self._meta_answer(question, "no_such_finding", mode, t0, filters, conversation)
+        if (m := TEXTBOX_REF.search(question)) and (boxes := self.lessons.textboxes()) and int(m.group(1)) not in boxes:
+            return self._meta_answer(question, "no_such_textbox", mode, t0, filters, conversation)
         timings: dict[str, float] = {}
         notes: list[str] = []
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
@@ -262,6 +264,7 @@ class Advisor:
         # finding's title is what is retrieved, within the finding.
         chosen_filters = filters  # the user's, for the audit record (a finding asked about is in the notes)
         overview = about_box = False
+        box = None
         about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
         if about is not None and not (filters and filters.chapters and about not in filters.chapters):
             asked = findings[about]
@@ -270,12 +273,13 @@ class Advisor:
                          else f"Read as a question about finding {about}: {findings[about]}.")
         elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
               and (box := self.lessons.textbox_asked(question)) is not None):
-            # "Waar gaat tekstkader 7 over?" names the text box and nothing else: as for a finding.
+            # "Waar gaat tekstkader 7 over?" names the text box and nothing else: as for a finding. "Wat
+            # zegt tekstkader 7 over goodwill?" is asked of the box, whose text holds its words.
             about_box = True
-            asked = box[1]
-            filters = replace(filters or Filters(), textboxes=[box[0]])
-            notes.append(f"Gelezen als vraag over tekstkader {box[0]}: {box[1]}." if detect_language(question) == "nl"
-                         else f"Read as a question about text box {box[0]}: {box[1]}.")
+            asked = question if box.words else box.title
+            filters = replace(filters or Filters(), textboxes=[box.number])
+            notes.append(f"Gelezen als vraag over tekstkader {box.number}: {box.title}." if detect_language(question) == "nl"
+                         else f"Read as a question about text box {box.number}: {box.title}.")
         elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
               and (parts := self._overview_parts(question, started))):
             # "Wat adviseert het rapport?" asks about the report as a whole and names no topic; its words
@@ -298,6 +302,10 @@ class Advisor:
             # "En wat kan de top daaraan doen?" after a question the report does not answer: "daaraan"
             # is that subject, which the report does not treat either.
             verdict = replace(verdict, covered=False, reason="followup_of_refused")
+        if about_box and box.words and verdict.reason == "low_similarity":
+            # The words it asks about all stand in the text box it names: that is the answer's place,
+            # however far the question's wording is from any one sentence.
+            verdict = replace(verdict, covered=True, reason="")
         if not result.passages:  # filters that no passage meets: nothing to answer from
             verdict = replace(verdict, covered=False, reason="empty_filter")
         subject = self._filter_subject(filters)
@@ -406,7 +414,8 @@ class Advisor:
     def _meta_answer(self, question: str, kind: str, mode: Mode, t0: float, filters: Filters | None,
                      conversation: Conversation | None) -> Answer:
         """What the tool does and how to ask ("help"; "no_subject", "goes_on": first asking what the
-        situation is, or what the question goes on from), the findings there are ("no_such_finding"), or a
+        situation is, or what the question goes on from), the findings or text boxes there are
+        ("no_such_finding", "no_such_textbox"), or a
         short reply to thanks: no passages, no advice. The turn is not added to the conversation: it sets
         no topic for a follow-up."""
         lang = detect_language(question)
@@ -418,6 +427,13 @@ class Advisor:
                     if lang == "en" else
                     f"**Het rapport heeft {len(findings)} bevindingen, genummerd 1–{max(findings)}.** Welke bedoel je?")
             text = "\n".join([head, "", *self._findings_lines(lang)])
+        elif kind == "no_such_textbox":
+            boxes = self.lessons.textboxes()
+            head = (f"**The report has {len(boxes)} text boxes, numbered 1–{max(boxes)}.** Which one do you mean?"
+                    if lang == "en" else
+                    f"**Het rapport heeft {len(boxes)} tekstkaders, genummerd 1–{max(boxes)}.** Welke bedoel je?")
+            word = "Text box" if lang == "en" else "Tekstkader"
+            text = "\n".join([head, "", *(f"{n}. {word} {n} — {title}" for n, title in boxes.items())])
         else:
             text = ("You're welcome. Ask a follow-up, or describe another situation." if lang == "en" else
                     "Graag gedaan. Stel gerust een vervolgvraag, of beschrijf een andere situatie.")

@@ -132,8 +132,8 @@ class CoverageVerdict:
     reason: str  # "" when covered; else "low_similarity", "missing_fact:<kind>", "out_of_scope:<term>", "off_topic",
     # "followup_of_refused" (a follow-up that leans on a refused question), "empty_filter" (no passage
     # meets the filters), or "help", "no_subject",
-    # "goes_on", "no_such_finding", "thanks" (about the tool, naming nothing, going on from nothing, a
-    # finding not in the report, thanks)
+    # "goes_on", "no_such_finding", "no_such_textbox", "thanks" (about the tool, naming nothing, going on
+    # from nothing, a finding or text box not in the report, thanks)
     missing: str = ""  # the kind of fact asked for and not found, in the question's language
     subject: str = ""  # for "off_topic": the subject outside the report, in the question's language
     # How much closer the question is to the nearest subject outside the report than to the corpus

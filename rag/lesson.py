@@ -25,20 +25,27 @@ from __future__ import annotations
 
 import re
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ingest.index import IndexSnapshot
+from ingest.lexical import tokenize
 from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
 from rag.compose import POINTS_BACK, leans_on_before
-from rag.query import meta_question
+from rag.query import TEXTBOX_REF, content_words, meta_question
+
+class TextBoxAsked(NamedTuple):
+    """A text box a question asks about: its number, its title, and the words the question names in it."""
+    number: int
+    title: str
+    words: tuple[str, ...]
+
 
 if TYPE_CHECKING:
     from rag.compose import Composer
     from rag.retrieve import RetrievalResult
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d{1,2})\b", re.I)
-_TEXTBOX_REF = re.compile(r"\b(?:tekstkader|kader|text ?box|box)\s*(\d{1,2})\b", re.I)
 OVERVIEW_OPENING = 4  # sentences of the summary's opening in an overview ("what the report is about")
 # A finding by its own name, not a chapter (which may be another document's): for "no such finding".
 FINDING_NAMED = re.compile(r"\b(?:bevinding|finding)\s*(\d{1,2})\b", re.I)
@@ -157,15 +164,32 @@ class LessonBuilder:
         rest = _SUMMING_UP.sub(" ", re.sub(re.escape(title), " ", rest, flags=re.I))
         return n if meta_question(rest) in ("no_subject", "help") else None
 
-    def textbox_asked(self, question: str) -> tuple[int, str] | None:
-        """The text box a question asks about and nothing else ("Waar gaat tekstkader 7 over?", "What is
-        in text box 4?"), with its title; else None."""
-        m = _TEXTBOX_REF.search(question)
-        if not m or meta_question(_TEXTBOX_REF.sub(" ", question)) not in ("no_subject", "help"):
+    def textboxes(self) -> dict[int, str]:
+        """The text boxes of the index by number, with their titles."""
+        out: dict[int, str] = {}
+        for c in self.snapshot.chunks:
+            if c.textbox is not None and c.textbox_title:
+                out.setdefault(c.textbox, c.textbox_title)
+        return dict(sorted(out.items()))
+
+    def textbox_asked(self, question: str) -> TextBoxAsked | None:
+        """The text box a question asks about and nothing else, with its title: it names the box and
+        nothing more ("Waar gaat tekstkader 7 over?", "What is in text box 4?"), or the box and words
+        that all stand in it ("Wat zegt tekstkader 7 over goodwill?": ``words``); else None."""
+        m = TEXTBOX_REF.search(question)
+        if not m or len(set(TEXTBOX_REF.findall(question))) > 1:
             return None
         n = int(m.group(1))
-        title = next((c.textbox_title for c in self.snapshot.chunks if c.textbox == n and c.textbox_title), None)
-        return (n, title) if title else None
+        title = self.textboxes().get(n)
+        if title is None:
+            return None
+        rest = TEXTBOX_REF.sub(" ", question)
+        if meta_question(rest) in ("no_subject", "help"):
+            return TextBoxAsked(n, title, ())
+        words = tuple(w for w in content_words(rest) if tokenize(w))
+        text = " ".join([title, *(c.text for c in self.snapshot.chunks if c.textbox == n)])
+        in_box = set(tokenize(text))
+        return TextBoxAsked(n, title, words) if words and all(set(tokenize(w)) <= in_box for w in words) else None
 
     def finding_of(self, question: str) -> int | None:
         """The finding a request names outright ("bevinding 4") or by its title, else None."""

@@ -58,6 +58,7 @@ class Query:
     search_sentences: list[str] = field(default_factory=list)
     parts: list[str] = field(default_factory=list)  # parts the question names (samenvatting, conclusie …)
     chapters: list[int] = field(default_factory=list)  # numbered findings/chapters it names ("bevinding 3")
+    textboxes: list[int] = field(default_factory=list)  # numbered text boxes it names ("tekstkader 7")
     # What the question asks, as opposed to the situation it tells: of a long question its sentences
     # that end in "?" and its last one of some length; of a short story its questions and last sentence
     # where these do not point back into it; else the whole text.
@@ -66,6 +67,7 @@ class Query:
     # question itself names, so that the audit record tells the two apart).
     inherited_parts: list[str] = field(default_factory=list)
     inherited_chapters: list[int] = field(default_factory=list)
+    inherited_textboxes: list[int] = field(default_factory=list)
 
     @property
     def asked(self) -> list[str]:
@@ -74,10 +76,12 @@ class Query:
     def to_dict(self) -> dict:
         """What question analysis found, for audit records and ``wijzer search --json``."""
         return {"lang": self.lang, "intents": self.intents, "boosted_kinds": self.boosted_kinds,
-                "parts": self.parts, "chapters": self.chapters, "expansions": self.expansions,
+                "parts": self.parts, "chapters": self.chapters, "textboxes": self.textboxes,
+                "expansions": self.expansions,
                 "report_terms": self.report_terms,
                 "matched_text": self.match_text, "sentences": self.match_sentences, "asked": self.asked,
-                "inherited_parts": self.inherited_parts, "inherited_chapters": self.inherited_chapters}
+                "inherited_parts": self.inherited_parts, "inherited_chapters": self.inherited_chapters,
+                "inherited_textboxes": self.inherited_textboxes}
 
     @property
     def match_text(self) -> str:
@@ -129,6 +133,15 @@ def numbered_chapters(text: str) -> list[int]:
         if n not in found:
             found.append(n)
     return found
+
+
+# "tekstkader 7", "kader 7", "text box 7": a text box by its number ("in het kader van" has none).
+TEXTBOX_REF = re.compile(r"\b(?:tekstkader|kader|text ?box|box)\s*(\d{1,2})\b", re.I)
+
+
+def numbered_textboxes(text: str) -> list[int]:
+    """Text boxes a question names by number: "tekstkader 7", "text box 2"."""
+    return list(dict.fromkeys(int(m.group(1)) for m in TEXTBOX_REF.finditer(text)))
 
 
 @lru_cache(maxsize=1)
@@ -257,6 +270,12 @@ def _content_words(words: list[str]) -> list[str]:
     return [w for w in words if not (w in _NL or w in _EN or w in _POINTERS or w in no_subject_words())]
 
 
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that name something: not function words, pointers back ("daar") or words
+    that only ask ("zegt", "tips")."""
+    return _content_words(_WORD.findall(text.lower()))
+
+
 def names_nothing(text: str) -> bool:
     """Does ``text``, without its references to the report, name nothing but what it points back at?
     ("Wat adviseert het rapport?", "En wat raadt het rapport daarover aan?", "En nu?")"""
@@ -356,4 +375,4 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
     return Query(text=text, lang=detect_language(text), sentences=sentences,
                  intents=[i.name for i in found], boosted_kinds=kinds, expansions=expansions, report_terms=named_terms,
                  search_text=search_text, search_sentences=search_sentences,
-                 parts=parts, chapters=numbered_chapters(text), asking=asking)
+                 parts=parts, chapters=numbered_chapters(text), textboxes=numbered_textboxes(text), asking=asking)

@@ -239,6 +239,7 @@ class HybridRetriever:
         self._part_names = frozenset(c.part for c in self.chunks if c.kind not in NOT_RETRIEVED)
         self._section_of, self._section_ngrams = _section_index(self.chunks)
         self._chapters = np.array([c.chapter if c.chapter is not None else -1 for c in self.chunks])
+        self._textboxes = np.array([c.textbox if c.textbox is not None else -1 for c in self.chunks])
         # What a passage is about, for follow-ups: its finding, or else its part, within its document.
         self._topics = [f"{c.doc_id}:{c.chapter}" if c.chapter is not None else f"{c.doc_id}:{c.part}"
                         for c in self.chunks]
@@ -377,8 +378,10 @@ class HybridRetriever:
         if query.boosted_kinds:
             fused += np.where(np.isin(self._kinds, query.boosted_kinds), cfg.intent_bonus * unit, 0.0)
         parts, chapters = query.parts or query.inherited_parts, query.chapters or query.inherited_chapters
-        if cfg.structure_bonus and (parts or chapters):
-            named = np.isin(self._parts, parts) | np.isin(self._chapters, chapters)
+        textboxes = query.textboxes or query.inherited_textboxes
+        if cfg.structure_bonus and (parts or chapters or textboxes):
+            named = (np.isin(self._parts, parts) | np.isin(self._chapters, chapters)
+                     | np.isin(self._textboxes, textboxes))
             fused += np.where(named, cfg.structure_bonus * unit, 0.0)
         return np.where(mask, fused, -np.inf), ranks
 
@@ -417,10 +420,11 @@ class HybridRetriever:
         earlier = [analyse(h) for h in history or []]
         # The question that set the conversation's topic (history: that one, then any follow-ups).
         prev = earlier[0] if earlier else None
-        named = next((e for e in reversed(earlier) if e.parts or e.chapters), None)
-        if named is not None and not (q.parts or q.chapters):
-            # The part or finding the conversation named stays named ("En wat zegt het over de top?").
-            q = dataclasses.replace(q, inherited_parts=named.parts, inherited_chapters=named.chapters)
+        named = next((e for e in reversed(earlier) if e.parts or e.chapters or e.textboxes), None)
+        if named is not None and not (q.parts or q.chapters or q.textboxes):
+            # The part, finding or text box the conversation named stays named ("En wat zegt het over de top?").
+            q = dataclasses.replace(q, inherited_parts=named.parts, inherited_chapters=named.chapters,
+                                    inherited_textboxes=named.textboxes)
         fused, ranks = self._fuse(lists, q, mask)
         if prev is not None:
             prev_lists, _, _, _ = self.score_lists(prev, cached=True)

@@ -1225,8 +1225,22 @@ def test_a_question_about_a_text_box_is_answered_from_it(advisor):
         answer = advisor.ask(question)
         assert not answer.refused, question
         assert answer.citations and all(c.textbox == n for c in answer.citations), question
-    assert advisor.lessons.textbox_asked("Wat zegt tekstkader 7 over goodwill?") is None  # names more
-    assert advisor.lessons.textbox_asked("Wat staat er in tekstkader 99?") is None  # there is none
+    # A question about words that stand in the box it names is asked of that box: "goodwill" is in the
+    # title of text box 7, and the question (0.83 to its nearest sentence) was refused.
+    box = advisor.lessons.textbox_asked("Wat zegt tekstkader 7 over goodwill?")
+    assert box is not None and box.number == 7 and box.words == ("goodwill",)
+    answer = advisor.ask("Wat zegt tekstkader 7 over goodwill?")
+    assert not answer.refused and answer.citations and all(c.textbox == 7 for c in answer.citations)
+    # Words the box does not hold leave the question to the whole report (and its refusal), as does
+    # naming two boxes.
+    assert advisor.lessons.textbox_asked("Wat zegt tekstkader 7 over de minister van Financiën?") is None
+    assert advisor.lessons.textbox_asked("Wat hebben tekstkader 3 en tekstkader 7 gemeen?") is None
+    # A text box the report does not have: say which it has, as for a finding.
+    assert advisor.lessons.textbox_asked("Wat staat er in tekstkader 99?") is None
+    none = advisor.ask("Wat staat er in tekstkader 99?")
+    assert none.refused and none.config["coverage"]["reason"] == "no_such_textbox"
+    assert "9 tekstkaders" in none.text and "Tekstkader 7 — Hoe de circulaire-economieopgave" in none.text
+    assert not advisor.ask("Wat doen we in het kader van de klimaatopgave?").config["coverage"]["reason"].startswith("no_such")
 
 
 def test_a_question_for_the_meaning_of_a_term_opens_with_the_sentence_that_defines_it(advisor):

@@ -115,6 +115,11 @@ def test_a_question_about_the_report_as_a_whole_is_matched_in_its_summary_and_co
     within = [p.chunk.part for p in within_result.passages]
     end = ("conclusie", "reflectie")
     assert sum(p in end for p in within) >= 3 and sum(p in end for p in within) > sum(p in end for p in alone)
+    # A text box named stays named too, and its passages come up (the top's passages still lead).
+    box = retriever.run("En wat betekent dat voor de top?", top_k=5, history=["Wat zegt tekstkader 6 over regie?"])
+    assert box.query.inherited_textboxes == [6]
+    alone_box = retriever.run("En wat betekent dat voor de top?", top_k=5)
+    assert sum(p.chunk.textbox == 6 for p in box.passages) > sum(p.chunk.textbox == 6 for p in alone_box.passages)
 
 
 def test_followup_asking_for_a_kind_gets_that_kind_of_its_conversations_finding(retriever):
@@ -222,6 +227,10 @@ def test_query_understanding():
     assert analyse("Welke voorbeelden haalt het rapport aan het eind aan?").parts == ["conclusie", "reflectie"]
     assert analyse("We laten bewoners pas aan het eind meepraten. Hoe kan dat beter?").parts == []
     assert analyse("In ons onderdeel zitten we aan het eind van de keten.").parts == []
+    # A text box by its number: its passages get the structure bonus, and a follow-up inherits it.
+    assert analyse("Wat zegt tekstkader 7 over goodwill?").textboxes == [7]
+    assert analyse("What does text box 2 say?").textboxes == [2]
+    assert analyse("In het kader van de klimaatopgave, wat kan ik doen?").textboxes == []
     # "The opening pages" name the report's start, its foreword and summary; a project's start does not.
     assert analyse("The opening pages speak of a balancing act. Between what?").parts == ["voorwoord", "samenvatting"]
     assert analyse("Wat staat er aan het begin van het rapport over balanceren?").parts == ["voorwoord", "samenvatting"]

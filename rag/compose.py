@@ -62,6 +62,29 @@ _PAST = re.compile(r"\b(was|waren|had|hadden|werd|werden|bleek|bleken|ging|ginge
 # …", "Het klimaatbeleid is een voorbeeld van …"); "bijvoorbeeld" only illustrates, and "zijn voorbeeld" or
 # "zijn geen voorbeelden" is none.
 _GIVES_AN_EXAMPLE = re.compile(r"^(Een (\w+ )?voorbeeld|Voorbeelden)\b|\b(is|zijn) (een|er) (\w+ )?voorbeeld(en)?\b", re.I)
+# What is to be done, in a passage on what to do or on ways of working: a modal or a need ("kunnen",
+# "is nodig", "vraagt om"), a way of working named ("werkwijze", "instrumenten"), what civil servants try
+# or take up ("proberen", "sluiten aan bij", "zetten in op"), or the means or aim the sentence opens with
+# ("Door …", "Om …"). A sentence on a risk or a problem is none, even with a modal ("Door keuzes als
+# neutraal te presenteren, kunnen … onderbelicht blijven").
+_ACTION = re.compile(r"\b(kan|kunnen|moet|moeten|zou|zouden|dient|dienen|nodig|noodzakelijk|belangrijk|van belang|"
+                     r"essentieel|cruciaal|vraagt|vragen|vereist|helpt|helpen|aanknopingspunten|passend|pleit|pleiten|"
+                     r"adviseert|werkwijzen?|strategie|strategieën|instrumenten|hulpmiddelen|tools|proberen|pogen|"
+                     r"zetten\s+\w+\s+in|inzetten|sluiten\s+.{0,60}\baan|benutten|verdienen|is het zaak|kans om)\b", re.I)
+_MEANS = re.compile(r"^(Door|Om|Via|Ten eerste|Ten tweede|Ten derde|Tenslotte|Tot slot)\b")
+_PROBLEM = re.compile(r"\b(risico|risico's|kwetsbaarheid|kanttekening|uitdaging blijft|lastig|ontbreekt|niet gegarandeerd|"
+                      r"onvoldoende|Hoewel|Niettemin|Toch|uitdagend|noodgedwongen|onduidelijk|ontoereikend|onderbelicht)\b", re.I)
+_FIRST_SENTENCE = re.compile(r".+?[.!?…](?=\s|$)", re.S)
+
+
+def tells_what_to_do(text: str) -> bool:
+    """Does the quote's first sentence say what can or should be done (``_ACTION``), rather than how
+    things are?"""
+    m = _FIRST_SENTENCE.match(text)
+    first = m.group(0) if m else text
+    return bool(_MEANS.match(first) or _ACTION.search(first)) and not _PROBLEM.search(first)
+
+
 # The ambtelijke top, also by its short name once named ("Tegelijk kan de top tegenwicht bieden …").
 _TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena|\bde top\b(?![\s-]*\d)", re.I)
 # A sentence about civil servants themselves ("Ambtenaren willen wel uit ‘de beleidsbubbel’ treden maar
@@ -193,6 +216,12 @@ class ComposeConfig:
     # Regieorganisatie Transitie Landelijk Gebied … was daar in eerste instantie een succesvol voorbeeld
     # van.", where the passage names no studied practice).
     past_cases_as_examples: bool = True
+    # In a passage on what to do, a sentence that does not say what to do (``tells_what_to_do``: a
+    # diagnosis, a risk, the context) is what the report says. An outside reader labelled the 156
+    # sentences the read sets' answers put under "Wat je kunt doen": 72 said what to do, 56 how things
+    # are, 28 told a case; the rule keeps 64 of the 72 there and moves 76 of the other 84 (must_mention
+    # and the answers' sentences unchanged: only their headings change).
+    do_needs_action: bool = True
     # Readability (measured on the eleven read sets, session 10; together: must_mention 0.695 → 0.693,
     # bullets opening on a missing referent 843 → 656, sentences about the report 367 → 242, the gold
     # sentence among the first two bullets 55 → 64 of 397, follow-ups repeating earlier bullets 128 → 37):
@@ -442,7 +471,8 @@ class Composer:
         a passage on what to do, presenting itself as an example: "Voorbeelden zijn …", or telling in the
         past tense what happened) is an example,
         and what a passage on the top says before it names the top, or about civil servants themselves,
-        is what the report says (``top_context_says``)."""
+        is what the report says (``top_context_says``), as is what a passage on what to do says that is
+        not to be done (``do_needs_action``)."""
         text = chunk.text[start:end]
         group = _KIND_GROUP.get(chunk.kind, "says")
         if group != "top" and _TOP_MENTION.search(text):
@@ -460,6 +490,8 @@ class Composer:
             return "examples"  # in a passage on what to do, an example of it ("Voorbeelden zijn …")
         if self.config.past_cases_as_examples and group == "do" and _PAST.search(text):
             return "examples"
+        if self.config.do_needs_action and group == "do" and not tells_what_to_do(text):
+            return "says"
         return group
 
     def _leans_back(self, text: str) -> bool:

@@ -109,8 +109,47 @@ def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(a
     assert group(general, "Voorbeelden zijn een wetswijziging in de bouwregelgeving als gevolg van een City Deal.") == "examples"
     assert group(general, "Een ander voorbeeld is het Nationaal Burgerberaad Klimaat.") == "examples"
     assert group(general, "Ambtenaren kunnen bijvoorbeeld ruimte maken om te experimenteren.") == "do"
-    assert group(general, "Dit zijn geen voorbeelden van succes.") == "do"
-    assert group(general, "Anderen volgen zijn voorbeeld.") == "do"
+    assert group(general, "Dit zijn geen voorbeelden van succes.") != "examples"
+    assert group(general, "Anderen volgen zijn voorbeeld.") != "examples"
+
+
+def test_only_what_is_to_be_done_stands_under_what_you_can_do(advisor):
+    """A passage on what to do or on ways of working also sets out problems and risks; those sentences
+    stood under "Wat je kunt doen" ("In de politieke praktijk worden uitkomsten van experimenten al snel
+    gekoppeld aan aantoonbare resultaten …"). Of the 156 sentences the read sets' answers put there, an
+    outside reader found 84 that say how things are or tell a case."""
+    from rag.compose import tells_what_to_do
+
+    composer, chunks = advisor.composer, advisor.retriever.chunks
+    general = next(c for c in chunks if c.kind == "what_is_needed" and not c.practices)
+
+    def group(text):
+        return composer._group(dataclasses.replace(general, text=text), 0, len(text))
+
+    for todo in ("Het is nodig om te laten zien wat systeemveranderingen opleveren – in plaats van alleen wat ze kosten.",
+                 "Ambtenaren proberen succesvolle innovaties door te vertalen naar beleid.",
+                 "Door evaluaties niet alleen te richten op doelmatigheid ontstaat meer ruimte voor adaptief beleid.",
+                 "Verantwoording moet onderdeel worden van een adaptief en lerend proces.",
+                 "Daarnaast is het belangrijk om de betrokkenheid te verbreden."):
+        assert tells_what_to_do(todo) and group(todo) == "do", todo
+    for how_it_is in ("In de politieke praktijk worden uitkomsten van experimenten al snel gekoppeld aan aantoonbare resultaten.",
+                      "Niettemin is het succes van schakelfuncties niet gegarandeerd.",
+                      "Een kwetsbaarheid is dat schakelfuncties een informeel karakter hebben met beperkt mandaat.",
+                      "Door keuzes als neutraal te presenteren, kunnen maatschappelijke afwegingen onderbelicht blijven.",
+                      "De klimaatdoelen zijn sectoraal verdeeld tot specifieke emissiereductiedoelstellingen."):
+        assert not tells_what_to_do(how_it_is) and group(how_it_is) == "says", how_it_is
+    # Only its first sentence counts: a problem brought along before the action it leads to stays a problem.
+    assert tells_what_to_do("Meer passend is om te kijken welke veranderingen beleid in gang zet. Dit vraagt om een verbreding.")
+    # In an answer: under that heading only what is to be done.
+    answer = advisor.ask("Ik werk bij een gemeente en we doen mee aan een City Deal over anders bouwen. Mijn wethouder "
+                         "is sceptisch: het zijn leuke pilots, zegt ze, maar er verandert nooit iets. Wat kan ik doen?")
+    heading, under_do = None, []
+    for line in answer.text.splitlines():
+        heading = line.strip("*") if line.startswith("**") else heading
+        if line.startswith("- ") and heading == "Wat je kunt doen":
+            under_do.append(line)
+    assert not any("worden uitkomsten van experimenten al snel gekoppeld" in line for line in under_do)
+    assert all(tells_what_to_do(line[2:]) for line in under_do)
 
 
 def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_the_top(advisor):

@@ -156,13 +156,14 @@ def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_t
     """A passage on what the top can do first sets the scene; those sentences stood under "Wat je van de
     ambtelijke top kunt vragen" ("Het ontbreekt aan tijd, middelen, netwerken en duidelijke kaders.").
     A paragraph label ("Rol van de ambtelijke top: …", left out of the quote) does not name the top, and
-    a passage that never names it (the opening of its section) sets the scene throughout."""
+    a passage that never names it (the opening of its section) sets the scene throughout. After the
+    passage names the top, a sentence that does not have it as subject is about something else."""
     from rag.answer import quotable_start
-    from rag.compose import _TOP_MENTION
+    from rag.compose import _TOP_AS_SUBJECT, _TOP_MENTION
 
     composer = advisor.composer
     snapshot = advisor.retriever.snapshot
-    scene = top = unnamed = labelled = 0
+    scene = top = unnamed = labelled = other = pronoun = 0
     for index, chunk in enumerate(snapshot.chunks):
         if chunk.kind != "role_of_top":
             continue
@@ -184,8 +185,16 @@ def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_t
             elif text.startswith("Ambtenaren willen wel"):
                 assert composer._group(chunk, start, s.end) == "says", text
                 scene += 1
+            elif not _TOP_AS_SUBJECT.search(text):
+                # After the top is named, a sentence without it as subject is about something else
+                # ("Tegelijk is een cultuurverandering nodig, …", "Financiën vervult een coördinerende …").
+                assert composer._group(chunk, start, s.end) in ("do", "says", "examples"), text
+                other += 1
+            else:  # "Ook kunnen zij …"
+                assert composer._group(chunk, start, s.end) == "top", text
+                pronoun += 1
     # The rule was exercised on the report's own passages, labelled and unnamed ones among them.
-    assert scene >= 8 and top >= 10 and unnamed >= 1 and labelled >= 1
+    assert scene >= 8 and top >= 10 and unnamed >= 1 and labelled >= 1 and other >= 3 and pronoun >= 2
     # The top by its short name, in a passage of another kind, is the top.
     says = next(c for c in snapshot.chunks if c.kind == "finding" and not c.practices)
     text = "Tegelijk kan de top tegenwicht bieden aan eenzijdige sturing."

@@ -113,6 +113,32 @@ def test_what_happened_in_a_studied_practice_is_an_example_not_something_to_do(a
     assert group(general, "Anderen volgen zijn voorbeeld.") != "examples"
 
 
+def test_a_text_box_on_a_concept_or_the_study_is_not_an_example(advisor):
+    """The introduction's text boxes set out a concept and the study ("Voor dit rapport zijn de
+    achtergrondstudies gesynthetiseerd …" stood under "Voorbeelden uit de praktijk"); a text box in a
+    finding tells a case, named or not (text box 7, on the circular economy, names no studied practice)."""
+    composer, chunks = advisor.composer, advisor.retriever.chunks
+
+    from rag.compose import _GIVES_AN_EXAMPLE, _PAST
+
+    def grouped(chunk):
+        return [(composer._group(chunk, s.start, s.end), chunk.text[s.start:s.end])
+                for s in advisor.retriever.snapshot.sentences if s.chunk_index == chunks.index(chunk)]
+
+    def groups(chunk):
+        return {group for group, _ in grouped(chunk)}
+
+    concept = [c for c in chunks if c.kind == "practice_example" and c.chapter is None and not c.practices]
+    case = [c for c in chunks if c.kind == "practice_example" and c.chapter is not None and not c.practices]
+    assert concept and case
+    for chunk in concept:  # an example there only where the sentence gives one ("Voorbeelden zijn …")
+        for group, text in grouped(chunk):
+            assert group == "says" or _GIVES_AN_EXAMPLE.search(text) or _PAST.search(text), text
+    assert all(groups(c) == {"examples"} for c in case)
+    study = next(c for c in concept if "achtergrondstudies gesynthetiseerd" in c.text)
+    assert groups(study) == {"says"}
+
+
 def test_only_what_is_to_be_done_stands_under_what_you_can_do(advisor):
     """A passage on what to do or on ways of working also sets out problems and risks; those sentences
     stood under "Wat je kunt doen" ("In de politieke praktijk worden uitkomsten van experimenten al snel

@@ -227,6 +227,10 @@ def test_query_understanding():
     assert analyse("Welke voorbeelden haalt het rapport aan het eind aan?").parts == ["conclusie", "reflectie"]
     assert analyse("We laten bewoners pas aan het eind meepraten. Hoe kan dat beter?").parts == []
     assert analyse("In ons onderdeel zitten we aan het eind van de keten.").parts == []
+    # Asking how to get somewhere asks what to do; asking how something is does not.
+    assert "what_is_needed" in analyse("Iedereen werkt vanuit zijn eigen begroting. Hoe krijg ik meer samenhang?").intents
+    assert "what_is_needed" in analyse("How can we involve citizens earlier?").intents
+    assert "what_is_needed" not in analyse("Hoe kijkt het rapport naar verkokering?").intents
     # A text box by its number: its passages get the structure bonus, and a follow-up inherits it.
     assert analyse("Wat zegt tekstkader 7 over goodwill?").textboxes == [7]
     assert analyse("What does text box 2 say?").textboxes == [2]

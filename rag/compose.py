@@ -74,6 +74,12 @@ _ACTION = re.compile(r"\b(kan|kunnen|moet|moeten|zou|zouden|dient|dienen|nodig|n
 _MEANS = re.compile(r"^(Door|Om|Via|Ten eerste|Ten tweede|Ten derde|Tenslotte|Tot slot)\b")
 _PROBLEM = re.compile(r"\b(risico|risico's|kwetsbaarheid|kanttekening|uitdaging blijft|lastig|ontbreekt|niet gegarandeerd|"
                       r"onvoldoende|Hoewel|Niettemin|Toch|uitdagend|noodgedwongen|onduidelijk|ontoereikend|onderbelicht)\b", re.I)
+# A risk or a drawback named: "het risico", "de kanttekening", "kwetsbaar", "Hier is het echter van belang
+# dat … niet worden gereduceerd tot …", "loszingen", "afhankelijk van".
+_RISK = re.compile(r"\b(risico('s)?|nadel(en|ig)?|valkuil(en)?|keerzijde|schaduwkant(en)?|kanttekening(en)?|kwetsba\w*|gevaar|"
+                   r"echter|afhankelijk|gereduceerd|los\s+(te\s+|gaan\s+)?zingen|loszingen|losgezongen|onvoldoende|"
+                   r"niet\s+(voldoende|gegarandeerd|vanzelfsprekend)|ten koste van|lastig|moeilijk|beperkt|knelpunt(en)?|"
+                   r"ontbreekt|ontbreken|bezwaar|bezwaren|zwakte|uitdaging)\b", re.I)
 _FIRST_SENTENCE = re.compile(r".+?[.!?…](?=\s|$)", re.S)
 
 
@@ -274,6 +280,9 @@ class ComposeConfig:
     # transitiepijn?"): a sentence that defines it ("… 'transitiepijn': het verlies van actoren …",
     # "zogenoemde tussenruimtes …", "Tussenruimtes zijn …") scores this much higher.
     definition_bonus: float = 0.06
+    # A question for the downsides ("Welke nadelen signaleert het?", "What's the catch?"; intent "risk"):
+    # a sentence that names a risk or a drawback (``_RISK``) scores this much higher.
+    risk_bonus: float = 0.04
     # A sentence's overlap with the question counts only the question's words that name a subject, not
     # those that say what kind of answer is wanted (question_noise.toml's no_subject_words, "voorbeeld",
     # "rapport" …): read sets, the gold among the first two bullets 176 → 180 of 321, must_mention
@@ -378,6 +387,7 @@ class Composer:
         # sentences that hold one of that kind answer it.
         facts = [f for f in fact_asks() if f.missing_in(q.text, "", q.lang)] if cfg.fact_bonus else []
         defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
+        asks_risk = bool(cfg.risk_bonus) and "risk" in q.intents
         out: list[_Candidate] = []
         for p in result.passages[: self.config.passages]:
             idx = self._index.get(p.chunk.id)
@@ -409,6 +419,8 @@ class Composer:
                     prior += cfg.fact_bonus
                 if defines is not None and defines.search(text):
                     prior += cfg.definition_bonus
+                if asks_risk and _RISK.search(text):
+                    prior += cfg.risk_bonus
                 out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
                                       self._group(p.chunk, start, end)))
         return out

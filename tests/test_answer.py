@@ -16,6 +16,7 @@ import pytest
 from rag.advisor import Advisor, QuestionError
 from rag.conversation import Conversation, is_followup
 from rag.export import audit_record
+from rag.query import analyse
 from rag.grounding import GroundingChecker
 from rag.retrieve import Filters
 
@@ -137,6 +138,20 @@ def test_a_text_box_on_a_concept_or_the_study_is_not_an_example(advisor):
     assert all(groups(c) == {"examples"} for c in case)
     study = next(c for c in concept if "achtergrondstudies gesynthetiseerd" in c.text)
     assert groups(study) == {"says"}
+
+
+def test_a_question_for_the_downsides_gets_the_sentences_that_name_them(advisor):
+    """33 of the 401 answerable questions of the read sets ask for the downsides ("welke nadelen", "what's
+    the catch"); the sentence naming the risk of the European route (depending on Europe's tempo) was
+    left out for sentences that only describe the route."""
+    from rag.compose import Composer
+
+    question = "Europese regels gebruiken als breekijzer voor systeemkeuzes: wat is het risico daarvan?"
+    assert "risk" in analyse(question).intents and "risk" not in analyse("Hoe gebruik ik Europese regels?").intents
+    result, _ = advisor.retrieve(question)
+    with_bonus, _, _ = advisor.composer.compose(result)
+    without, _, _ = Composer(advisor.retriever.snapshot, dataclasses.replace(advisor.composer.config, risk_bonus=0.0)).compose(result)
+    assert "tempo" in with_bonus and "tempo" not in without
 
 
 def test_only_what_is_to_be_done_stands_under_what_you_can_do(advisor):
@@ -686,8 +701,6 @@ def test_subjects_the_report_discusses_are_not_out_of_scope():
 def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):
     """An HR word in the story around a question about the report does not make it off-topic; a policy
     field the report does not treat, asked about, does."""
-    from rag.query import analyse
-
     story = ("Ik werk bij een provincie als verbindingspersoon tussen ons gebiedsprogramma en twee ministeries, "
              "zonder eigen budget of mandaat. In mijn functioneringsgesprek telt dat netwerkwerk nauwelijks mee. "
              "Mijn vaste contact bij het ministerie is vertrokken en het vertrouwen moet opnieuw worden opgebouwd. "

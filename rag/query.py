@@ -231,7 +231,9 @@ _LESSON_PARTS = re.compile(
     r"vragen|stellingen|oefeningen|opdrachten|voorbeelden|werkvormen|casussen|discussion questions|questions|"
     r"exercises|statements|examples|assignments|case studies)\b.*$|"
     r"\s+(met|inclusief|plus|with|including)\s+(\w+\s+){0,2}(discussievragen|discussievraag|stellingen|oefeningen|"
-    r"opdrachten|werkvormen|discussion questions|exercises|assignments)\b.*$", re.I)
+    r"opdrachten|werkvormen|discussion questions|exercises|assignments)\b.*$|"
+    # how the lesson uses the theme: "het stikstofdossier als leerzame casus"
+    r"\s+(als|as an?)\s+(\w+\s+){0,2}(casus|voorbeeld|case study|case|example)\b.*$", re.I)
 
 
 _SPLIT_POINTER = re.compile(r"\b(daar|hier|er)\s+(\w+\s+){0,5}?(over|rond|omtrent)\s+(\w+\s+)?"

@@ -1211,10 +1211,28 @@ def test_training_material_on_a_theme_is_about_that_theme_across_findings(adviso
     # The request's language, not the theme's: "intergovernmental cooperation" alone reads as Dutch.
     assert advisor.ask("Training on intergovernmental cooperation", mode="lesmateriaal").text.startswith(
         "# Training material — Intergovernmental cooperation")
-    for lesson in (top, assembly):
+    # A theme the report treats in one finding gets what it says on the theme, then that finding's whole
+    # lesson: it got no strategies, no ask of the top, no examples (a trainer asking by theme got half
+    # the lesson of one asking by number).
+    silos = advisor.ask("Lesmateriaal over verkokering", mode="lesmateriaal")
+    assert silos.text.startswith("# Lesmateriaal — Verkokering\n_Het rapport bespreekt dit vooral in bevinding 5")
+    for heading in ("## Wat het rapport erover zegt", "## De spanning", "### Aansluiten bij het gangbare",
+                    "### Vernieuwen van het gangbare", "## Wat is nodig?", "## Wat vraagt dit van de ambtelijke top?",
+                    "## Voorbeelden uit de praktijk", "## Discussievragen voor de groep"):
+        assert heading in silos.text, heading
+    says = silos.text.split("## Wat het rapport erover zegt")[1].split("\n## ")[0]
+    assert 1 <= len(_bullets(says)) <= 4
+    for lesson in (top, assembly, silos):
         _assert_citations_resolve(lesson)  # every cited passage shows its marker in the text, and back
         quoted = [_same_words(b) for b in _bullets(lesson.text)]
         assert len(quoted) == len(set(quoted)), "a sentence quoted twice"
+        # The lesson's own labels ("- _Bevinding 1 — …_") are frames, not claims the check finds unsupported.
+        assert all(v.label in ("frame", "supported") for v in lesson.support), [
+            (v.sentence, v.label) for v in lesson.support if v.label not in ("frame", "supported")]
+    # A long theme reads as a noun in the discussion questions, not as the asker's sentence.
+    long = advisor.ask("Maak lesmateriaal over rugdekking van de ambtelijke top: wat kunnen SG's, DG's en directeuren doen "
+                       "om transformatiegericht werken te steunen?", mode="lesmateriaal")
+    assert "wat kunnen SG's" not in long.text.split("## Discussievragen voor de groep")[-1]
 
 
 def test_a_lesson_theme_leaves_out_what_the_lesson_should_hold():
@@ -1230,6 +1248,11 @@ def test_a_lesson_theme_leaves_out_what_the_lesson_should_hold():
     # Without a comma, examples and cases may be the theme itself.
     assert lesson_theme("Maak een les over het werken met casussen") == "het werken met casussen"
     assert lesson_theme("Maak een les over voorbeelden uit de praktijk") == "voorbeelden uit de praktijk"
+    # A session named by a compound ("trainingssessie", "studiemiddag"), and how the lesson uses the theme.
+    assert lesson_theme("Ik wil een trainingssessie geven over tegenspraak. Maak daar lesmateriaal voor.") == "tegenspraak"
+    assert lesson_theme("Ik geef een studiemiddag over verkokering") == "verkokering"
+    assert lesson_theme("Lesmateriaal over het stikstofdossier als leerzame casus") == "het stikstofdossier"
+    assert lesson_theme("A workshop on the nitrogen map as a case study") == "the nitrogen map"
 
 
 def test_a_lesson_quotes_no_report_question_that_points_back_and_a_theme_is_no_follow_up(advisor):

@@ -127,12 +127,19 @@ _LEANS_ON_BEFORE = re.compile(r"^((Tegelijkertijd|Tegelijk|Daarnaast|Bovendien|V
 # personal pronouns among the first three words, or "Voorbeelden zijn …" as leaning: must_mention −6
 # and 0 but the gold among the first two −3 and −4; leaving out a quote whose brought-along sentences
 # still lean on one that cannot come along: bullets opening on a missing referent 46 → 1 of ~3,500,
-# but must_mention −17).
+# but must_mention −17). Counting on from a list ("Een tweede strategie …", session 16): must_mention
+# 654 of 919 and the gold among the first two unchanged.
 _BACK_DEMONSTRATIVE = re.compile(r"\b(deze|dit|zulke|dergelijke|zo['’]n)\b(?!\s+(rapport|onderzoek|studies?|"
                                  r"hoofdstuk|slothoofdstuk|paragraaf|publicatie|bevinding|tekstkader|kader)\b)", re.I)
 _BACK_CAUSE = re.compile(r"\b(hier|daar)(door|om|mee)\b|\bdaarna\b", re.I)
 _BACK_OTHER = re.compile(r"\b(hier|daar)(in|aan|bij|voor|van|over|uit|op|toe|tegen|binnen|onder)\b", re.I)
 LEAN_WORDS = (10, 4, 3)  # how many first words are looked at: cause adverbs, demonstratives, the others
+# A sentence that counts on from a list the one before began: "Een tweede strategie is …", "Een ander
+# risico …" (opening it), "Het klimaatbeleid biedt een voorbeeld van de eerste werkwijze." (among its
+# first eight words).
+_BACK_ORDINAL_OPENING = re.compile(r"^(Een|Het|De)\s+(tweede|derde|vierde|laatste|andere?)\b", re.I)
+_BACK_ORDINAL = re.compile(r"\b(de|het)\s+(eerste|tweede|derde|vierde|laatste)\b(?!\s+(keer|plaats|helft|stap|stappen|"
+                           r"jaren|jaar|fase|ronde|kabinet|stuk)\b)", re.I)
 # Sentences about the report itself ("In dit rapport bieden we …", "Ten grondslag aan dit rapport …",
 # "We laten zien waar het wringt …"): they answer a question about the report, not about the asker's
 # situation.
@@ -326,7 +333,8 @@ def leans_on_before(text: str) -> bool:
     if _LEANS_ON_BEFORE.match(text):
         return True
     words = text.split()
-    return bool(_BACK_CAUSE.search(" ".join(words[:LEAN_WORDS[0]]))
+    return bool(_BACK_ORDINAL_OPENING.match(text) or _BACK_ORDINAL.search(" ".join(words[:8]))
+                or _BACK_CAUSE.search(" ".join(words[:LEAN_WORDS[0]]))
                 or _BACK_DEMONSTRATIVE.search(" ".join(words[:LEAN_WORDS[1]]))
                 or _BACK_OTHER.search(" ".join(words[:LEAN_WORDS[2]])))
 

@@ -1391,13 +1391,18 @@ def test_which_sentences_lean_on_the_one_before_them():
                     "Echte samenhang en overstijging van de departementale belangen blijven daardoor de uitdaging.",
                     "Tegelijk bestaat daar het risico dat deze inzet losgezongen raakt.",
                     "Wat hierin meespeelt is dat de precieze rol van het Rijk niet altijd duidelijk is.",
-                    "Anderen benadrukten juist dat leren moest worden ingebed op rijksniveau."):
+                    "Anderen benadrukten juist dat leren moest worden ingebed op rijksniveau.",
+                    # counting on from a list begun before (probe of session 16)
+                    "Een tweede strategie is gericht op het creëren van tussenruimtes.",
+                    "Het klimaatbeleid biedt een voorbeeld van de eerste werkwijze.",
+                    "Een ander risico dat we waarnemen is dat een visie beperkt blijft tot een abstract vergezicht."):
         assert leans_on_before(leaning), leaning
     for alone in ("De ambtelijke top kan hierin richting geven door structureel te investeren in kennis.",
                   "Het NKP brengt advies en signalen maar doorwerking daarvan in beleidsprocessen is niet gegarandeerd.",
                   "In dit rapport geven we aan de hand van zes bevindingen inzicht in de zoektochten van ambtenaren.",
                   "Beleidsambtenaren staan voor de uitdaging om systeemkeuzes te agenderen, terwijl het draagvlak "
-                  "hiervoor onzeker is."):
+                  "hiervoor onzeker is.",
+                  "Medio 2024 is de directie gestart met de eerste stappen van een strategisch traject."):
         assert not leans_on_before(alone), alone
 
 

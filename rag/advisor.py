@@ -341,7 +341,7 @@ class Advisor:
             if verdict.covered and result.passages:
                 text, citations = self.lessons.build_theme(result, self.composer, theme or question, lang=lang)
             else:  # nothing to teach from: say so, and offer the findings
-                text, citations = self.lessons.options(lang), []
+                text, citations = self.lessons.options(lang, subject=verdict.subject), []
         elif verdict.covered and result.passages:
             generated = self._generate(result, lang, notes, on_token) if self.generative else None
             if generated is not None:

@@ -80,6 +80,10 @@ _RISK = re.compile(r"\b(risico('s)?|nadel(en|ig)?|valkuil(en)?|keerzijde|schaduw
                    r"echter|afhankelijk|gereduceerd|los\s+(te\s+|gaan\s+)?zingen|loszingen|losgezongen|onvoldoende|"
                    r"niet\s+(voldoende|gegarandeerd|vanzelfsprekend)|ten koste van|lastig|moeilijk|beperkt|knelpunt(en)?|"
                    r"ontbreekt|ontbreken|bezwaar|bezwaren|zwakte|uitdaging)\b", re.I)
+# A cause given: "omdat", "doordat", "waardoor", "vanwege", "door gebrek aan", "als gevolg van", "komt voort uit".
+_CAUSE = re.compile(r"\b(omdat|doordat|waardoor|hierdoor|daardoor|vanwege|want|oorzaak|oorzaken|verklaring|"
+                    r"door\s+(het\s+|een\s+)?gebrek|bij\s+gebrek|als\s+gevolg|gevolg\s+van|komt\s+voort\s+uit|"
+                    r"voortgekomen\s+uit|ligt\s+in|leidt\s+(er\s+)?toe|leiden\s+(er\s+)?toe|zorgt\s+ervoor)\b", re.I)
 _FIRST_SENTENCE = re.compile(r".+?[.!?…](?=\s|$)", re.S)
 
 
@@ -287,9 +291,16 @@ class ComposeConfig:
     # transitiepijn?"): a sentence that defines it ("… 'transitiepijn': het verlies van actoren …",
     # "zogenoemde tussenruimtes …", "Tussenruimtes zijn …") scores this much higher.
     definition_bonus: float = 0.06
-    # A question for the downsides ("Welke nadelen signaleert het?", "What's the catch?"; intent "risk"):
-    # a sentence that names a risk or a drawback (``_RISK``) scores this much higher.
+    # A question for the downsides ("Welke nadelen signaleert het?", "What's the catch?"; intent "risk";
+    # 33 of 401 answerable read-set questions): a sentence that names a risk or a drawback (``_RISK``)
+    # scores this much higher. Read sets (session 16): must_mention 651 → 654 of 919 (those questions
+    # 56 → 59 of 84), the gold among the first two 183 → 182; 0.08: 655 and 179.
     risk_bonus: float = 0.04
+    # A question for the reasons ("Waarom …?", "why …?"; intent "cause"; 40 of 401 answerable read-set
+    # questions): a sentence that gives a cause (``_CAUSE``) scores this much higher. Read sets (session
+    # 16): must_mention 654 → 663 of 919 (those questions 51 → 59 of 93), the gold among the first two
+    # 182 → 184; 0.08: 662 and 181. The same for "hoe …?" and sentences of means ("door … te …"): 662.
+    cause_bonus: float = 0.04
     # A sentence's overlap with the question counts only the question's words that name a subject, not
     # those that say what kind of answer is wanted (question_noise.toml's no_subject_words, "voorbeeld",
     # "rapport" …): read sets, the gold among the first two bullets 176 → 180 of 321, must_mention
@@ -396,6 +407,7 @@ class Composer:
         facts = [f for f in fact_asks() if f.missing_in(q.text, "", q.lang)] if cfg.fact_bonus else []
         defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
         asks_risk = bool(cfg.risk_bonus) and "risk" in q.intents
+        asks_cause = bool(cfg.cause_bonus) and "cause" in q.intents
         out: list[_Candidate] = []
         for p in result.passages[: self.config.passages]:
             idx = self._index.get(p.chunk.id)
@@ -429,6 +441,8 @@ class Composer:
                     prior += cfg.definition_bonus
                 if asks_risk and _RISK.search(text):
                     prior += cfg.risk_bonus
+                if asks_cause and _CAUSE.search(text):
+                    prior += cfg.cause_bonus
                 out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
                                       self._group(p.chunk, start, end)))
         return out

@@ -169,7 +169,8 @@ def support_rows(answer: Answer, width: int | None = None) -> list[tuple[str, ..
     for v in answer.support:
         if v.label == "frame":
             continue
-        row = (_shorten(v.sentence, width), f"[{v.best_marker}]" if v.best_marker else "–", f"{v.score:.2f}",
+        score = f"{v.score:.2f}" if _lang(answer) == "en" else f"{v.score:.2f}".replace(".", ",")  # Dutch: 1,00
+        row = (_shorten(v.sentence, width), f"[{v.best_marker}]" if v.best_marker else "–", score,
                words.get(v.label, v.label))
         rows.append(row + (_shorten(v.evidence, width) or "–",) if evidence else row)
     return rows

@@ -63,7 +63,9 @@ LABELS = {
            "where": "Het rapport bespreekt dit vooral in", "options": "Lesmateriaal kan gaan over een van de {n} "
            "bevindingen, of over een thema daaruit (bijvoorbeeld ‘Lesmateriaal over verkokering’):",
            "nothing": "**Hier kan ik geen lesmateriaal bij maken.** Het rapport behandelt dit onderwerp niet, "
-           "of het verzoek noemt geen onderwerp."},
+           "of het verzoek noemt geen onderwerp.",
+           "not_treated": "**Hier kan ik geen lesmateriaal bij maken.** Het gaat over {subject}; dat behandelt het "
+           "rapport niet."},
     "en": {"title": "Training material", "finding": "Finding", "tension": "The tension",
            "strategies": "Two strategies", "aansluiten": "Aansluiten (working within what exists)",
            "vernieuwen": "Vernieuwen (renewing what exists)", "needed": "What is needed",
@@ -73,7 +75,9 @@ LABELS = {
            "where": "The report discusses this mainly in", "options": "Training material can be about one of the "
            "{n} findings, or a theme from them (for example ‘Training material on verkokering’):",
            "nothing": "**I cannot make training material for this.** The report does not treat this subject, "
-           "or the request names none."},
+           "or the request names none.",
+           "not_treated": "**I cannot make training material for this.** It is about {subject}, which the report "
+           "does not treat."},
 }
 # A question of the report's own that points back ("Hoe gaan ambtenaren hiermee om?", "Dat roept de vraag
 # op: hoe verder?", "Wat vraagt dit van de ambtelijke top?", a run-in heading) asks nothing alone.
@@ -199,11 +203,13 @@ class LessonBuilder:
         low = question.lower()
         return next((n for n, title in self.findings().items() if title.lower() in low), None)
 
-    def options(self, lang: str) -> str:
-        """What to say to a request without a subject the report treats: the findings to choose from."""
+    def options(self, lang: str, subject: str = "") -> str:
+        """What to say to a request without a subject the report treats (``subject``: the one it is
+        about, where the coverage check named it): the findings to choose from."""
         L = LABELS[lang]
         findings = self.findings(lang)
-        lines = [L["nothing"], "", L["options"].format(n=len(findings))]
+        lines = [L["not_treated"].format(subject=subject) if subject else L["nothing"], "",
+                 L["options"].format(n=len(findings))]
         lines += [f"{n}. {L['finding']} {n} — {title}" for n, title in findings.items()]
         return "\n".join(lines)
 

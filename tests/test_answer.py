@@ -154,6 +154,20 @@ def test_a_question_for_the_downsides_gets_the_sentences_that_name_them(advisor)
     assert "tempo" in with_bonus and "tempo" not in without
 
 
+def test_a_question_why_gets_the_sentences_that_give_a_cause(advisor):
+    """40 of the 401 answerable questions of the read sets ask why; the report's reason ("… niet stevig
+    genoeg was ingebed in het beleidsproces. Leren bleef daardoor vrijblijvend …") was left out."""
+    from rag.compose import Composer
+
+    question = "Waarom werd de lerende aanpak in het landelijk gebied losgelaten?"
+    assert "cause" in analyse(question).intents and "cause" in analyse("Why is policy still about recycling?").intents
+    assert "cause" not in analyse("Wat is de lerende aanpak in het landelijk gebied?").intents
+    result, _ = advisor.retrieve(question)
+    with_bonus, _, _ = advisor.composer.compose(result)
+    without, _, _ = Composer(advisor.retriever.snapshot, dataclasses.replace(advisor.composer.config, cause_bonus=0.0)).compose(result)
+    assert "niet stevig genoeg" in with_bonus and "niet stevig genoeg" not in without
+
+
 def test_only_what_is_to_be_done_stands_under_what_you_can_do(advisor):
     """A passage on what to do or on ways of working also sets out problems and risks; those sentences
     stood under "Wat je kunt doen" ("In de politieke praktijk worden uitkomsten van experimenten al snel
@@ -1167,6 +1181,9 @@ def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_p
         assert claims and not a.refused
         assert any("letterlijk" in n or "verbatim" in n for n in a.notes)  # why every score is 1.00
         tables(a, header)  # the composed answer quotes verbatim: an evidence column would repeat it
+        # The score as the note writes it: "1,00" in Dutch, "1.00" in English.
+        from rag.export import support_rows
+        assert {row[2] for row in support_rows(a)} == ({"1,00"} if a.lang == "nl" else {"1.00"})
         # Sentences in other words than the passage's (a model's) show the passage sentence beside them.
         said = [dataclasses.replace(v, sentence=" ".join(v.sentence.split()[:6]) + " …") if v.label != "frame" else v
                 for v in a.support]
@@ -1285,6 +1302,10 @@ def test_a_lesson_request_without_a_subject_the_report_treats_offers_the_finding
         a = advisor.ask(request, mode="lesmateriaal")
         assert a.refused and not a.citations and "Hier kan ik geen lesmateriaal bij maken" in a.text
         assert re.findall(r"^\d\. Bevinding \d — ", a.text, re.M) == [f"{n}. Bevinding {n} — " for n in range(1, 7)]
+    # A subject the coverage check names outside the report is said, as an answer in advice mode says it.
+    ai = advisor.ask("Maak lesmateriaal over de inzet van AI en algoritmes in beleidsanalyse", mode="lesmateriaal")
+    subject = ai.config["coverage"]["subject"]
+    assert ai.refused and subject and f"Het gaat over {subject}; dat behandelt het rapport niet." in ai.text
     # A finding's lesson quotes a sentence the summary repeats from the chapter once.
     from rag.lesson import _same_words
 

@@ -140,10 +140,12 @@ _BACK_OTHER = re.compile(r"\b(hier|daar)(in|aan|bij|voor|van|over|uit|op|toe|teg
 LEAN_WORDS = (10, 4, 3)  # how many first words are looked at: cause adverbs, demonstratives, the others
 # A sentence that counts on from a list the one before began: "Een tweede strategie is …", "Een ander
 # risico …" (opening it), "Het klimaatbeleid biedt een voorbeeld van de eerste werkwijze." (among its
-# first eight words).
-_BACK_ORDINAL_OPENING = re.compile(r"^(Een|Het|De)\s+(tweede|derde|vierde|laatste|andere?)\b", re.I)
-_BACK_ORDINAL = re.compile(r"\b(de|het)\s+(eerste|tweede|derde|vierde|laatste)\b(?!\s+(keer|plaats|helft|stap|stappen|"
-                           r"jaren|jaar|fase|ronde|kabinet|stuk)\b)", re.I)
+# first ``ORDINAL_WORDS`` words). Not "de Tweede Kamer", "de laatste jaren", "op het eerste gezicht".
+_NOT_COUNTING_ON = (r"(?!\s+(keer|plaats|helft|stap|stappen|jaren|jaar|tijd|decenni\w*|maanden|periode|fase|ronde|"
+                    r"kabinet|stuk|gezicht)\b)(?!\s+Kamer\b)")
+_BACK_ORDINAL_OPENING = re.compile(r"^(Een|Het|De)\s+([Tt]weede|[Dd]erde|[Vv]ierde|[Ll]aatste|[Aa]ndere?)\b" + _NOT_COUNTING_ON)
+_BACK_ORDINAL = re.compile(r"\b([Dd]e|[Hh]et)\s+([Ee]erste|[Tt]weede|[Dd]erde|[Vv]ierde|[Ll]aatste)\b" + _NOT_COUNTING_ON)
+ORDINAL_WORDS = 8
 # Sentences about the report itself ("In dit rapport bieden we …", "Ten grondslag aan dit rapport …",
 # "We laten zien waar het wringt …"): they answer a question about the report, not about the asker's
 # situation.
@@ -344,7 +346,7 @@ def leans_on_before(text: str) -> bool:
     if _LEANS_ON_BEFORE.match(text):
         return True
     words = text.split()
-    return bool(_BACK_ORDINAL_OPENING.match(text) or _BACK_ORDINAL.search(" ".join(words[:8]))
+    return bool(_BACK_ORDINAL_OPENING.match(text) or _BACK_ORDINAL.search(" ".join(words[:ORDINAL_WORDS]))
                 or _BACK_CAUSE.search(" ".join(words[:LEAN_WORDS[0]]))
                 or _BACK_DEMONSTRATIVE.search(" ".join(words[:LEAN_WORDS[1]]))
                 or _BACK_OTHER.search(" ".join(words[:LEAN_WORDS[2]])))

@@ -42,9 +42,8 @@ SUPPORTED, WEAK = 0.75, 0.5
 MIN_QUOTE_WORDS = 4  # shorter verbatim spans are scored like any other sentence
 _MARKER = re.compile(r"\[(\d+)\]")
 # Headings and framing lines (bold, italic or '#' at the start of a line) carry no claims; nor does a
-# list item that is all emphasis and cites nothing (a lesson's "- _Bevinding 1 — …_" row label). A
-# generated "- **Samenwerking**: de top moet … [1]" is a claim.
-_FRAME = re.compile(r"^\s*(\d+\.\s+)?(\*\*|_|#+ )|^\s*[-*•]\s+(_[^_\[\]]+_|\*\*[^*\[\]]+\*\*)\s*$")
+# lesson's row label ("- _Bevinding 1 — …_"). Any other list item is checked, emphasised or not.
+_FRAME = re.compile(r"^\s*(\d+\.\s+)?(\*\*|_|#+ )|^\s*[-*•]\s+_(Bevinding|Finding) \d+ — [^_\[\]]*_\s*$")
 
 
 def _verbatim(text: str, passage: str) -> bool:

@@ -24,7 +24,7 @@ text, citations = builder.build_theme(retriever.run("verkokering"), composer, "v
 from __future__ import annotations
 
 import re
-
+from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
 from ingest.index import IndexSnapshot
@@ -33,6 +33,7 @@ from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
 from rag.compose import POINTS_BACK, leans_on_before
 from rag.query import TEXTBOX_REF, content_words, meta_question
+
 
 class TextBoxAsked(NamedTuple):
     """A text box a question asks about: its number, its title, and the words the question names in it."""
@@ -168,13 +169,21 @@ class LessonBuilder:
         rest = _SUMMING_UP.sub(" ", re.sub(re.escape(title), " ", rest, flags=re.I))
         return n if meta_question(rest) in ("no_subject", "help") else None
 
-    def textboxes(self) -> dict[int, str]:
-        """The text boxes of the index by number, with their titles."""
-        out: dict[int, str] = {}
+    @cached_property
+    def _box_chunks(self) -> dict[int, list[Chunk]]:
+        """The text boxes' passages by number, of the report with findings (other documents, such as
+        background studies, number their own boxes), or of every document when none has findings."""
+        main = next((d for d, v in self.snapshot.documents.items() if v["structure"].get("findings")), None)
+        out: dict[int, list[Chunk]] = {}
         for c in self.snapshot.chunks:
-            if c.textbox is not None and c.textbox_title:
-                out.setdefault(c.textbox, c.textbox_title)
+            if c.textbox is not None and (main is None or c.doc_id == main):
+                out.setdefault(c.textbox, []).append(c)
         return dict(sorted(out.items()))
+
+    def textboxes(self) -> dict[int, str]:
+        """The text boxes by number, with their titles (see ``_box_chunks``)."""
+        return {n: title for n, chunks in self._box_chunks.items()
+                if (title := next((c.textbox_title for c in chunks if c.textbox_title), None))}
 
     def textbox_asked(self, question: str) -> TextBoxAsked | None:
         """The text box a question asks about and nothing else, with its title: it names the box and
@@ -191,8 +200,7 @@ class LessonBuilder:
         if meta_question(rest) in ("no_subject", "help"):
             return TextBoxAsked(n, title, ())
         words = tuple(w for w in content_words(rest) if tokenize(w))
-        text = " ".join([title, *(c.text for c in self.snapshot.chunks if c.textbox == n)])
-        in_box = set(tokenize(text))
+        in_box = set(tokenize(" ".join([title, *(c.text for c in self._box_chunks[n])])))
         return TextBoxAsked(n, title, words) if words and all(set(tokenize(w)) <= in_box for w in words) else None
 
     def finding_of(self, question: str) -> int | None:
@@ -304,17 +312,16 @@ class LessonBuilder:
 
     def build(self, chapter: int, lang: str = "nl") -> tuple[str, list[Citation]]:
         L = LABELS[lang]
-        chunks = self._finding_chunks(chapter, lang)
+        chunks = self._finding_chunks(chapter)
+        if not chunks:
+            raise ValueError(f"Finding {chapter} is not in the index; the findings are numbered 1–6."
+                             if lang == "en" else f"Bevinding {chapter} staat niet in de index; de bevindingen zijn genummerd 1–6.")
         lesson = _Lesson(lang, f"# {L['title']} — {L['finding']} {chapter}: {chunks[0].chapter_title or ''}")
         self._finding_lesson(lesson, chapter, chunks)
         return lesson.done()
 
-    def _finding_chunks(self, chapter: int, lang: str) -> list[Chunk]:
-        chunks = [c for c in self.snapshot.chunks if c.chapter == chapter and c.kind not in {"reference", "front_matter"}]
-        if not chunks:
-            raise ValueError(f"Finding {chapter} is not in the index; the findings are numbered 1–6."
-                             if lang == "en" else f"Bevinding {chapter} staat niet in de index; de bevindingen zijn genummerd 1–6.")
-        return chunks
+    def _finding_chunks(self, chapter: int) -> list[Chunk]:
+        return [c for c in self.snapshot.chunks if c.chapter == chapter and c.kind not in {"reference", "front_matter"}]
 
     def _finding_lesson(self, lesson: _Lesson, chapter: int, chunks: list[Chunk]) -> None:
         """A finding's lesson, written on: its tension, both strategies (and table 2's row), what is
@@ -381,8 +388,7 @@ class LessonBuilder:
             members = sorted((c for c in chosen if c.group == name and c.chunk.table != 2), key=lambda c: (c.passage_rank, c.start))
             return [line for c in members for line in lesson.cite(c.chunk, [(c.start, c.end)])]
 
-        if len(main) == 1 and (finding_chunks := [c for c in self.snapshot.chunks if c.chapter == main[0]
-                                                  and c.kind not in {"reference", "front_matter"}]):
+        if len(main) == 1 and (finding_chunks := self._finding_chunks(main[0])):
             # A theme the report treats in one finding: what it says on the theme (its best few
             # statements), then that finding's whole lesson (a trainer asking "over de waan van de dag"
             # got half the lesson that "over bevinding 2" gets: no strategies, no ask of the top, no

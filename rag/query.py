@@ -43,6 +43,9 @@ class Intent:
     kinds: tuple[str, ...]
     patterns: tuple[re.Pattern, ...]
     parts: tuple[str, ...] = ()  # parts of a document the question names ("in de conclusie")
+    # Matched on what the question asks only, not its story ("Ik snap niet waarom niemand luistert. Wat
+    # kan ik doen?" does not ask why).
+    asked_only: bool = False
 
 
 @dataclass
@@ -110,7 +113,7 @@ def intents() -> tuple[Intent, ...]:
     data = tomllib.loads((_DATA / "intents.toml").read_text(encoding="utf-8"))
     return tuple(
         Intent(i["name"], tuple(i.get("kinds", [])), tuple(re.compile(p, re.I) for p in i["patterns"]),
-               tuple(i.get("parts", [])))
+               tuple(i.get("parts", [])), bool(i.get("asked_only", False)))
         for i in data.get("intents", [])
     )
 
@@ -135,8 +138,9 @@ def numbered_chapters(text: str) -> list[int]:
     return found
 
 
-# "tekstkader 7", "kader 7", "text box 7": a text box by its number ("in het kader van" has none).
-TEXTBOX_REF = re.compile(r"\b(?:tekstkader|kader|text ?box|box)\s*(\d{1,2})\b", re.I)
+# "tekstkader 7", "kader 7", "text box 7": a text box by its number ("in het kader van" has none; a bare
+# "box 3" is the income-tax box).
+TEXTBOX_REF = re.compile(r"\b(?:tekstkader|kader|text ?box)\s*(\d{1,2})\b", re.I)
 
 
 def numbered_textboxes(text: str) -> list[int]:
@@ -232,8 +236,8 @@ _LESSON_PARTS = re.compile(
     r"exercises|statements|examples|assignments|case studies)\b.*$|"
     r"\s+(met|inclusief|plus|with|including)\s+(\w+\s+){0,2}(discussievragen|discussievraag|stellingen|oefeningen|"
     r"opdrachten|werkvormen|discussion questions|exercises|assignments)\b.*$|"
-    # how the lesson uses the theme: "het stikstofdossier als leerzame casus"
-    r"\s+(als|as an?)\s+(\w+\s+){0,2}(casus|voorbeeld|case study|case|example)\b.*$", re.I)
+    # how the lesson uses the theme, ending the request: "het stikstofdossier als leerzame casus"
+    r"\s+(als|as an?)\s+(\w+\s+){0,2}(casus|voorbeeld|case study|case|example)\s*[.?!]*\s*$", re.I)
 
 
 _SPLIT_POINTER = re.compile(r"\b(daar|hier|er)\s+(\w+\s+){0,5}?(over|rond|omtrent)\s+(\w+\s+)?"
@@ -349,7 +353,8 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         asked = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + spans[-1:]))
         if len(asked) < len(spans) and not any(_INTO_THE_STORY.search(s) for s in asked):
             asking = asked
-    found = [i for i in intents() if any(p.search(text) for p in i.patterns)]
+    asked_text = " ".join(asking) if asking else text
+    found = [i for i in intents() if any(p.search(asked_text if i.asked_only else text) for p in i.patterns)]
     kinds: list[str] = []
     parts: list[str] = []
     for i in found:

@@ -389,3 +389,13 @@ def test_advisor_generates_streams_and_falls_back(llama_server, small_settings):
     b = down.ask("Wat doen schakelfuncties?")
     assert b.answerer == "composed" and b.citations
     assert any("samengesteld uit de passages" in note for note in b.notes)
+
+
+def test_only_headings_and_a_lessons_row_labels_are_frames():
+    """A lesson's row label ("- _Bevinding 1 — …_") carries no claim (it was flagged unsupported); a
+    generated list item in emphasis is a claim and is checked."""
+    from rag.grounding import answer_sentences
+
+    lines = ["## Twee strategieën", "- _Bevinding 1 — Voorzie systeemkeuzes van perspectief_",
+             "- **De top moet tijd vrijmaken voor experimenten.**", "- _Ambtenaren werken in silo's._", "- Gewoon [1]"]
+    assert [frame for _, _, frame in answer_sentences("\n".join(lines))] == [True, True, False, False, False]

@@ -233,14 +233,18 @@ def test_query_understanding():
     assert "what_is_needed" in analyse("Iedereen werkt vanuit zijn eigen begroting. Hoe krijg ik meer samenhang?").intents
     assert "what_is_needed" in analyse("How can we involve citizens earlier?").intents
     assert "what_is_needed" not in analyse("Hoe kijkt het rapport naar verkokering?").intents
+    assert "what_is_needed" not in analyse("Hoe kan je verkokering verklaren?").intents
+    assert "what_is_needed" not in analyse("How do we know this works?").intents
     # A text box by its number: its passages get the structure bonus, and a follow-up inherits it.
     assert analyse("Wat zegt tekstkader 7 over goodwill?").textboxes == [7]
     assert analyse("What does text box 2 say?").textboxes == [2]
     assert analyse("In het kader van de klimaatopgave, wat kan ik doen?").textboxes == []
+    assert analyse("Wat betekent de hervorming van box 3 voor ons?").textboxes == []  # the income-tax box
     # "The opening pages" name the report's start, its foreword and summary; a project's start does not.
     assert analyse("The opening pages speak of a balancing act. Between what?").parts == ["voorwoord", "samenvatting"]
     assert analyse("Wat staat er aan het begin van het rapport over balanceren?").parts == ["voorwoord", "samenvatting"]
     assert analyse("In het begin van het project was er weinig steun.").parts == []
+    assert analyse("Wat staat er op de eerste pagina van de nota?").parts == []
     # A question for the meaning of a term names the term; others name none.
     from rag.query import defined_term
 

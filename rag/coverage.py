@@ -203,8 +203,8 @@ class CoverageJudge:
     # -- calibration ----------------------------------------------------------------------------
     @staticmethod
     def cache_path(retriever: HybridRetriever, dataset: Path | None) -> Path:
-        """Where the calibration for this corpus version, embedder, calibration set and
-        question-analysis data is kept: a change to any of them is a new calibration."""
+        """Where the calibration for this corpus version, embedder (and how it embeds questions),
+        calibration set and question-analysis data is kept: a change to any of them is a new calibration."""
         s = retriever.settings
         digest = hashlib.sha1()
         try:
@@ -214,6 +214,7 @@ class CoverageJudge:
         # The scored text depends on what question analysis leaves out of it.
         digest.update((_DATA / "question_noise.toml").read_bytes())
         digest.update((_DATA / "offtopics.toml").read_bytes())
+        digest.update(get_embedder(s.embedder).query_engine.encode())
         questions = digest.hexdigest()[:8]
         return s.index_dir / f"calibration-{retriever.snapshot.corpus_version[:12]}-{embedder_slug(s.embedder)}-{questions}.json"
 

@@ -38,6 +38,7 @@ import numpy as np
 from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import Chunk
+from ingest.profiles import load_profile
 from rag.answer import LABEL_PREFIX, Citation, Quote, quotable_start
 from rag.facts import fact_asks
 from rag.query import defined_term, no_subject_words
@@ -326,6 +327,14 @@ class ComposeConfig:
     # example). Of the 196 sentences the read sets put under the examples heading, an outside reader
     # found 16 that are not examples; this moves 10 of them and none of the others.
     concept_boxes_say: bool = True
+    # A question about a studied practice by name ("Welke beperkingen had het Burgerberaad?", or a
+    # follow-up on one): a sentence about other practices is left out. A sentence is about
+    # the practices it names, else those the sentence before it in its passage was about (or its text
+    # box's title names): "Echter, omdat leden op persoonlijke titel deelnamen …" is about the NPCE's
+    # transition teams named one sentence before, and read as a claim about the Burgerberaad (from an
+    # outside probe). Read sets: must_mention 661 → 665 of 919, the gold among the first two bullets
+    # unchanged (185). An answer that has nothing else to quote still quotes them (``strict``).
+    skip_other_practices: bool = True
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -383,11 +392,22 @@ class Composer:
             tensions = structure.get("tensions_en", {})
             for n, title in structure.get("findings_en", {}).items():
                 self._english[(doc_id, int(n))] = (title, tensions.get(n, ""))
+        # The studied practices as the documents' profiles name them ("Galileo" is the directie Klimaat's),
+        # in any case: a question says "het burgerberaad", and so does the report now and then.
+        self._practice_patterns: list[tuple[str, list[re.Pattern]]] = []
+        for doc in snapshot.documents.values():
+            name = doc.get("info", {}).get("profile")
+            if name:
+                self._practice_patterns += [(practice, [re.compile(p.pattern, re.I) for p in pats])
+                                            for practice, pats in load_profile(name).practices.items()]
         self._tension: dict[tuple[str, int], str] = {}
         for c in snapshot.chunks:  # the tension of each finding, as the summary names it
             head = c.section_path[0] if c.section_path else ""
             if c.chapter and head.lower().startswith("spanning tussen"):
                 self._tension.setdefault((c.doc_id, c.chapter), head)
+
+    def _practices_in(self, text: str) -> set[str]:
+        return {name for name, pats in self._practice_patterns if any(p.search(text) for p in pats)}
 
     # -- selection ------------------------------------------------------------------------------
     def _candidates(self, result: RetrievalResult, extra_vectors: list[np.ndarray], strict: bool = True,
@@ -410,14 +430,20 @@ class Composer:
         defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
         asks_risk = bool(cfg.risk_bonus) and "risk" in q.intents
         asks_cause = bool(cfg.cause_bonus) and "cause" in q.intents
+        asked_practices = self._practices_in(" ".join([q.text, *context])) if strict and cfg.skip_other_practices else set()
         out: list[_Candidate] = []
         for p in result.passages[: self.config.passages]:
             idx = self._index.get(p.chunk.id)
             meta_passage = not report_asked and about_the_report(p.chunk)
+            about = self._practices_in(p.chunk.textbox_title or "") if asked_practices else set()
             for row in self._sentences.get(idx, []):
                 s = self.snapshot.sentences[row]
                 start, end = quotable_start(p.chunk.text, s.start, s.end), s.end
                 text = p.chunk.text[start:end]
+                if asked_practices:
+                    about = self._practices_in(text) or about
+                    if about and not about & asked_practices:
+                        continue
                 if len(text) < self.config.min_chars or text.rstrip().endswith((":", "?")):
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():

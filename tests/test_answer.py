@@ -772,6 +772,30 @@ def test_a_question_for_a_fact_is_answered_first_by_the_sentence_that_gives_it(a
     assert "zeventig rijksambtenaren" in bullets[0], bullets[:2]
 
 
+def test_a_question_about_one_practice_quotes_no_sentence_about_another(advisor):
+    """"Echter, omdat leden op persoonlijke titel deelnamen …" is about the NPCE's transition teams,
+    named in the sentence before it; quoted in an answer on the Burgerberaad's limits it read as one."""
+    composer = advisor.composer
+    conv = Conversation()
+    advisor.ask("Hoe werkte het Nationaal Burgerberaad Klimaat?", conversation=conv)
+    answer = advisor.ask("Welke problemen of beperkingen zie je daarbij?", conversation=conv)
+    assert not answer.refused and answer.citations
+    snapshot = advisor.retriever.snapshot
+    for cit in answer.citations:
+        index = next(i for i, c in enumerate(snapshot.chunks) if c.id == cit.chunk_id)
+        chunk = snapshot.chunks[index]
+        about = composer._practices_in(chunk.textbox_title or "")
+        for s in (s for s in snapshot.sentences if s.chunk_index == index):
+            sentence = chunk.text[s.start:s.end]
+            about = composer._practices_in(sentence) or about
+            if any(q.start < chunk.start + s.end and chunk.start + s.start < q.end for q in cit.quotes):
+                assert not about or "Nationaal Burgerberaad Klimaat" in about, sentence
+    assert "op persoonlijke titel" not in answer.text
+    # The rule reads practices as the profile names them: "Galileo" is the directie Klimaat's.
+    assert composer._practices_in("Het Galileo-traject") == {"directie Klimaat"}
+    assert composer._practices_in("Hoe werkte het burgerberaad?") == {"Nationaal Burgerberaad Klimaat"}
+
+
 def test_followup_is_read_in_its_conversation(advisor):
     conv = Conversation()
     first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)

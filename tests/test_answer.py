@@ -326,7 +326,8 @@ def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
 @pytest.mark.parametrize(
     "question",
     ["Hoeveel verlofdagen heb ik per jaar als rijksambtenaar?", "How do I reset my VPN password at home?",
-     "Mag ik een relatiegeschenk van een brancheorganisatie aannemen, of zegt de gedragscode daar iets over?"],
+     "Mag ik een relatiegeschenk van een brancheorganisatie aannemen, of zegt de gedragscode daar iets over?",
+     "Hoe vraag ik als rijksambtenaar een detachering aan bij een provincie? Welke regeling geldt daarvoor?"],
 )
 def test_off_topic_is_refused_with_nearest_topics(advisor, question):
     a = advisor.ask(question)

@@ -797,6 +797,27 @@ def test_a_question_about_one_practice_quotes_no_sentence_about_another(advisor)
     assert composer._practices_in("Hoe werkte het burgerberaad?") == {"Nationaal Burgerberaad Klimaat"}
 
 
+def _examples(text: str) -> int:
+    return sum(len(bullets) for head, bullets in _sections(text) if "Voorbeelden" in head or "Examples" in head)
+
+
+def test_examples_do_not_crowd_out_what_the_report_says_unless_asked_for(advisor):
+    question = "How can policy officers keep long-term goals on the agenda when politics only cares about the news of the day?"
+    composer = advisor.composer
+    default = composer.config
+    try:
+        composer.config = dataclasses.replace(default, examples_cap=default.per_group)
+        uncapped = advisor.ask(question)
+    finally:
+        composer.config = default
+    assert _examples(uncapped.text) > default.examples_cap, "the question no longer draws many examples"
+    capped = advisor.ask(question)
+    assert 0 < _examples(capped.text) <= default.examples_cap
+    assert len(capped.text) > 0.8 * len(uncapped.text)  # the room goes to other sentences
+    # Asking for examples, or about a practice by name, lifts the cap.
+    assert _examples(advisor.ask("Wat is het Galileo-traject bij de directie Klimaat?").text) > default.examples_cap
+
+
 def test_followup_is_read_in_its_conversation(advisor):
     conv = Conversation()
     first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)

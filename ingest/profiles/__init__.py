@@ -62,6 +62,9 @@ class Profile:
     paragraph_prefixes: tuple[KindRule, ...] = ()
     method_sections: dict[str, str] = field(default_factory=dict)  # heading -> strategy
     practices: dict[str, tuple[re.Pattern, ...]] = field(default_factory=dict)
+    # Of the practices, those that are laws or funds: a sentence that names one ("… mandaat via de
+    # Klimaatwet en het Klimaatfonds") is still about the practice of its passage.
+    instruments: frozenset[str] = frozenset()
 
     def practices_in(self, text: str) -> list[str]:
         """The practices (and named examples) that ``text`` mentions, in profile order."""
@@ -117,4 +120,5 @@ def load_profile(name: str) -> Profile:
         practices={
             name: tuple(re.compile(p) for p in pats) for name, pats in data.get("practices", {}).items()
         },
+        instruments=frozenset(data.get("instruments", [])),
     )

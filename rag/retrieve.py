@@ -191,7 +191,9 @@ class RetrievalConfig:
     # Of a long question, this many of its longest sentences are also matched one by one. Each costs a
     # primary-embedder call (~0.12 ms a character): 2 of them put search p95 at 115–128 ms and gained one
     # item of 373 in the top 5 on ten read sets (MRR 0.595 → 0.603); 1 (p95 90–100 ms) or a budget in
-    # characters did no better than none in the top 5. Off, p95 is 75–85 ms.
+    # characters did no better than none in the top 5. Off, p95 is 75–85 ms. Session 17, with questions
+    # embedded by PyTorch (cheap enough now): 1 / 2 / 3 sentences, eleven read sets, hit@5 330 → 331 /
+    # 332 / 331 of 401, MRR 0.610 → 0.615, but must_mention 667 → 665 / 663 and frames right 235 → 231.
     max_question_sentences: int = 0
     usem3_weight_en: float = 1.3
     # For passages of the kind a question asks for (what to do, the top, examples; rag/data/intents.toml),

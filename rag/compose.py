@@ -400,8 +400,8 @@ class Composer:
             for n, title in structure.get("findings_en", {}).items():
                 self._english[(doc_id, int(n))] = (title, tensions.get(n, ""))
         # The studied practices as the documents' profiles name them ("Galileo" is the directie Klimaat's),
-        # in any case: a question says "het burgerberaad", and so does the report now and then.
-        # In any case, "Burgerberaad" is also "een burgerberaad" in general: close enough for both uses.
+        # in any case: a question says "het burgerberaad", and so does the report now and then (a
+        # burgerberaad in general matches too: close enough here).
         self._practice_patterns: list[tuple[str, list[re.Pattern]]] = []
         self._instruments: set[str] = set()
         for name in sorted({doc.get("info", {}).get("profile") or "generic" for doc in snapshot.documents.values()}):
@@ -420,6 +420,10 @@ class Composer:
 
     def _practices_in(self, text: str) -> set[str]:
         return {name for name, pats in self._practice_patterns if any(p.search(text) for p in pats)}
+
+    def _asked_practices(self, q, context: tuple[str, ...]) -> set[str]:
+        """The practices a question (with the questions a follow-up goes on from) asks about; not laws or funds."""
+        return self._practices_in(" ".join([q.text, *context])) - self._instruments
 
     # -- selection ------------------------------------------------------------------------------
     def _candidates(self, result: RetrievalResult, extra_vectors: list[np.ndarray], strict: bool = True,
@@ -442,8 +446,7 @@ class Composer:
         defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
         asks_risk = bool(cfg.risk_bonus) and "risk" in q.intents
         asks_cause = bool(cfg.cause_bonus) and "cause" in q.intents
-        asked_practices = (self._practices_in(" ".join([q.text, *context])) - self._instruments
-                           if strict and cfg.skip_other_practices else set())
+        asked_practices = self._asked_practices(q, context) if strict and cfg.skip_other_practices else set()
         out: list[_Candidate] = []
         for p in result.passages[: self.config.passages]:
             idx = self._index.get(p.chunk.id)
@@ -514,7 +517,7 @@ class Composer:
         per_group: dict[str, int] = {}
         q = result.query
         # A question whose best sentence is an example is about that case: no cap then either.
-        examples_cap = (cfg.per_group if "example" in q.intents or self._practices_in(" ".join([q.text, *context]))
+        examples_cap = (cfg.per_group if "example" in q.intents or self._asked_practices(q, context)
                         or (ranked and ranked[0].group == "examples") else cfg.examples_cap)
         counted: dict[str, list[tuple[int, int]]] = {}  # per passage, the spans the budget has counted
         total = 0

@@ -164,6 +164,11 @@ class LexicalIndex:
                     out.append(token)
         return out
 
+    def unknown_terms(self, query: str, ignore: frozenset[str] = frozenset()) -> list[str]:
+        """Query tokens (stemmed) that no text of the index holds, but for ``ignore``."""
+        vocab = self._model.vocab_dict
+        return [t for t in dict.fromkeys(tokenize(query)) if t not in vocab and t not in ignore]
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self._model.save(str(folder))

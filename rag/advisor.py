@@ -35,7 +35,7 @@ from rag.conversation import Conversation, Turn, is_followup, leans_back, points
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
 from rag.lesson import FINDING_NAMED, LessonBuilder
-from rag.query import TEXTBOX_REF, Query, analyse, detect_language, lesson_theme, meta_question
+from rag.query import TEXTBOX_REF, Query, analyse, asking_stems, detect_language, lesson_theme, meta_question
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -521,8 +521,10 @@ class Advisor:
         # A subject the report does not cover counts where the question asks about it, not where a
         # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
         off_scope = out_of_scope_terms(" ".join(q.asked), self._corpus_text)
+        known = not self.retriever.snapshot.lexical.unknown_terms(" ".join(q.asked), ignore=asking_stems())
         return self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
-                                   off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history))
+                                   off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history),
+                                   known_words=known)
 
     def _domain_words(self, text: str, q: Query) -> list[str]:
         return (self.retriever.snapshot.lexical.rare_terms(text) + q.expansions + q.report_terms

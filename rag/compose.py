@@ -41,7 +41,7 @@ from ingest.models import Chunk
 from ingest.profiles import load_profile
 from rag.answer import LABEL_PREFIX, Citation, Quote, quotable_start
 from rag.facts import fact_asks
-from rag.query import defined_term, no_subject_words
+from rag.query import asking_stems, defined_term
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
@@ -167,10 +167,6 @@ def _in_label(text: str, pos: int) -> bool:
     line += 2 if text.startswith("- ", line) else 0  # a list item's bullet, as quotable_start skips it
     label = LABEL_PREFIX.match(text[line:line + 80])
     return label is not None and pos < line + label.end()
-
-
-_ASKING_STEMS = frozenset(tokenize(" ".join([*no_subject_words(), "voorbeeld", "voorbeelden", "example", "examples",
-                                                "rapport", "report", "onderzoek", "study", "bedoelt", "bedoeld", "mean"])))
 
 
 def _defining(term: str) -> re.Pattern | None:
@@ -436,7 +432,7 @@ class Composer:
         qvecs = [result.query_vector, *extra_vectors]
         # The words that name a subject: "precies", "voorbeeld", "rapport" say what kind of answer is
         # wanted, and drew sentences that share only them ("Wat deze rol precies inhoudt …").
-        q_tokens = set(tokenize(" ".join([q.lexical_text, *context]))) - (_ASKING_STEMS if cfg.subject_overlap else frozenset())
+        q_tokens = set(tokenize(" ".join([q.lexical_text, *context]))) - (asking_stems() if cfg.subject_overlap else frozenset())
         report_asked = (not (strict and cfg.skip_about_report) or "method" in q.intents or bool(_ASKS_ABOUT_REPORT.search(q.match_text))
                         or bool({"voorwoord", "inleiding"} & set(q.parts))
                         or bool(result.passages and about_the_report(result.passages[0].chunk)))

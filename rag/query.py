@@ -250,6 +250,14 @@ def no_subject_words() -> frozenset[str]:
     return frozenset(w.lower() for w in _question_noise_data().get("no_subject_words", []))
 
 
+@lru_cache(maxsize=1)
+def asking_stems() -> frozenset[str]:
+    """The stems of words that say what kind of answer is wanted ("precies", "voorbeeld", "rapport")
+    rather than name a subject: what is left of a question without them is its subject."""
+    return frozenset(tokenize(" ".join([*no_subject_words(), "voorbeeld", "voorbeelden", "example", "examples",
+                                        "rapport", "report", "onderzoek", "study", "bedoelt", "bedoeld", "mean"])))
+
+
 def meta_question(text: str) -> str:
     """"help" for a question about the tool itself or a bare greeting ("Hoe werkt dit?", "Hallo, wat
     kun je?"), "thanks" for thanks alone, "no_subject" for a request that names nothing ("Wat moet ik

@@ -377,6 +377,20 @@ def test_short_questions_in_the_reports_own_terms_are_answered(advisor, question
         assert cov["rare_terms"] and cov["applied_threshold"] < cov["threshold"] and cov["score"] >= cov["applied_threshold"]
 
 
+def test_a_short_question_in_the_reports_words_only_is_answered(advisor):
+    """"Hoe krijg ik meer rugdekking?": every word stands in the report and one is rare in it, but the
+    question matches no sentence as closely as the threshold asks; a word the report never uses keeps
+    the smaller margin."""
+    from rag.coverage import KNOWN_WORDS_MARGIN, RARE_TERM_MARGIN
+
+    a = advisor.ask("Hoe krijg ik meer rugdekking?")
+    cov = a.config["coverage"]
+    assert not a.refused and a.citations and "rugdekking" in a.text
+    assert cov["applied_threshold"] == pytest.approx(cov["threshold"] - RARE_TERM_MARGIN - KNOWN_WORDS_MARGIN, abs=1e-5)
+    other = advisor.ask("Hoe krijg ik meer rugdekking bij mijn thuiswerkdagen?")
+    assert other.config["coverage"]["applied_threshold"] == pytest.approx(cov["threshold"] - RARE_TERM_MARGIN, abs=1e-5)
+
+
 def test_off_topic_is_judged_on_first_questions_only(advisor):
     """A follow-up's own few words say nothing about its subject — also after a refused first question,
     when there is no conversation score to inherit."""

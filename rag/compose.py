@@ -86,6 +86,11 @@ _CAUSE = re.compile(r"\b(omdat|doordat|waardoor|hierdoor|daardoor|vanwege|want|o
                     r"door\s+(het\s+|een\s+)?gebrek|bij\s+gebrek|als\s+gevolg|gevolg\s+van|komt\s+voort\s+uit|"
                     r"voortgekomen\s+uit|ligt\s+in|leidt\s+(er\s+)?toe|leiden\s+(er\s+)?toe|zorgt\s+ervoor)\b", re.I)
 _FIRST_SENTENCE = re.compile(r".+?[.!?…](?=\s|$)", re.S)
+# A need stated outright ("Daarnaast is het nodig om …", "Volgens het SCP is het van belang dat …"), and a
+# pronoun among the first words whose referent stands before ("Ook pleiten zij voor …"): a sentence
+# brought in from a passage that was not retrieved has to say what is needed, on its own.
+_NEED = re.compile(r"\b(nodig|noodzakelijk|van belang|is het zaak|vraagt om|vragen om|vereist)\b", re.I)
+_EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,3}(zij|ze|hun|hen|hij)\b", re.I)
 
 
 def tells_what_to_do(text: str) -> bool:
@@ -338,6 +343,15 @@ class ComposeConfig:
     # bullets. Read sets: must_mention 665 → 667 of 919, the gold among the first two bullets 185 of
     # 318 → 185 of 321 (without the last exception: 666, 183 of 318; at 3: 664).
     examples_cap: int = 4
+    # A question asking what to do ("Wat kan ik doen?", "Hoe krijg ik …?"; intent "what_is_needed")
+    # whose answer has nothing to do — its passages tell the situation — gets this many sentences that
+    # say what to do from the "Wat is nodig?" passages of the finding the answer is about, if they score
+    # no lower than its weakest quote, in place of its weakest quotes (cited as passages found through
+    # the structure) — a sentence that states a need on its own (``_NEED``, ``_EARLY_PRONOUN``). Read
+    # sets: of 30 answers asking what to do, 16 → 24 have what to do; must_mention 667 → 668 of 919; the
+    # gold among the first two bullets 185 of 321 unchanged (2 sentences: 667; without the floor and the
+    # need, 29 of 30, but with "We zien de transitieteams als een voorbeeld …", "Ook pleiten zij …").
+    supply_do: int = 1
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -423,10 +437,10 @@ class Composer:
 
     # -- selection ------------------------------------------------------------------------------
     def _candidates(self, result: RetrievalResult, extra_vectors: list[np.ndarray], strict: bool = True,
-                    context: tuple[str, ...] = ()) -> list[_Candidate]:
-        """Every quotable sentence of the top passages, scored; ``strict=False``: also those that lean on
-        a sentence that cannot come along, and those about the report. ``context``: the questions a
-        follow-up goes on from; their words count as the question's."""
+                    context: tuple[str, ...] = (), passages: list[tuple[int, Chunk]] | None = None) -> list[_Candidate]:
+        """Every quotable sentence of the top passages (or of ``passages``: rank and chunk), scored;
+        ``strict=False``: also those that lean on a sentence that cannot come along, and those about the
+        report. ``context``: the questions a follow-up goes on from; their words count as the question's."""
         q = result.query
         cfg = self.config
         qvecs = [result.query_vector, *extra_vectors]
@@ -444,16 +458,18 @@ class Composer:
         asks_cause = bool(cfg.cause_bonus) and "cause" in q.intents
         asked_practices = self._asked_practices(q, context) if strict and cfg.skip_other_practices else set()
         out: list[_Candidate] = []
-        for p in result.passages[: self.config.passages]:
-            idx = self._index.get(p.chunk.id)
-            meta_passage = not report_asked and about_the_report(p.chunk)
-            about = self._practices_in(p.chunk.textbox_title or "") - self._instruments if asked_practices else set()
+        if passages is None:
+            passages = [(p.rank, p.chunk) for p in result.passages[: self.config.passages]]
+        for rank, chunk in passages:
+            idx = self._index.get(chunk.id)
+            meta_passage = not report_asked and about_the_report(chunk)
+            about = self._practices_in(chunk.textbox_title or "") - self._instruments if asked_practices else set()
             # A text box on an asked practice is about it throughout, whatever else it names.
             box_asked = bool(about & asked_practices)
             for row in self._sentences.get(idx, []):
                 s = self.snapshot.sentences[row]
-                start, end = quotable_start(p.chunk.text, s.start, s.end), s.end
-                text = p.chunk.text[start:end]
+                start, end = quotable_start(chunk.text, s.start, s.end), s.end
+                text = chunk.text[start:end]
                 if asked_practices and not box_asked:
                     about = (self._practices_in(text) - self._instruments) or about
                     if about and not about & asked_practices:
@@ -468,14 +484,14 @@ class Composer:
                     continue
                 if meta_passage or (not report_asked and _ABOUT_REPORT.search(text)):
                     continue
-                if strict and cfg.skip_dangling and self._leans_back(text) and self._antecedent(p.chunk, start) is None:
+                if strict and cfg.skip_dangling and self._leans_back(text) and self._antecedent(chunk, start) is None:
                     continue
                 vec = self.snapshot.sentence_vectors[row]
                 dense = max(float(vec @ v) for v in qvecs if v is not None)
                 tokens = set(tokenize(text))
                 overlap = len(tokens & q_tokens) / (len(q_tokens) or 1)
-                prior = self.config.rank_prior * (1.0 / p.rank)
-                if p.chunk.kind in q.boosted_kinds:
+                prior = self.config.rank_prior * (1.0 / rank)
+                if chunk.kind in q.boosted_kinds:
                     prior += 0.01
                 if facts and any(not f.missing_in(q.text, text, q.lang) for f in facts):
                     prior += cfg.fact_bonus
@@ -485,8 +501,8 @@ class Composer:
                     prior += cfg.risk_bonus
                 if asks_cause and _CAUSE.search(text):
                     prior += cfg.cause_bonus
-                out.append(_Candidate(p.rank, p.chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
-                                      self._group(p.chunk, start, end)))
+                out.append(_Candidate(rank, chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
+                                      self._group(chunk, start, end)))
         return out
 
     def select(self, result: RetrievalResult, extra_vectors: list[np.ndarray] | None = None,
@@ -550,6 +566,50 @@ class Composer:
                 self._with_antecedent(cand, chosen)
             chosen = self._joined(chosen)
         return chosen
+
+    def _supplied_do(self, result: RetrievalResult, chosen: list[_Candidate], extra_vectors: list[np.ndarray],
+                     context: tuple[str, ...]) -> list[_Candidate]:
+        """``chosen`` with up to ``supply_do`` sentences on what to do from the passages on what is needed
+        of the finding the answer is most about (``finding_weights``), best first and no weaker than the
+        weakest quote, in place of the weakest other quotes as far as the budget asks."""
+        cfg = self.config
+        weights = self.finding_weights(chosen)
+        if not weights:
+            return chosen
+        finding = max(weights, key=weights.get)
+        # A passage not retrieved ranks after every retrieved one.
+        ranks = {p.chunk.id: p.rank for p in result.passages}
+        passages = [(ranks.get(c.id, len(result.passages) + 1), c) for c in self.snapshot.chunks
+                    if (c.doc_id, c.chapter) == finding and _KIND_GROUP.get(c.kind) == "do"]
+        quoted = [set(tokenize(c.text)) for c in chosen]
+        floor = min(c.score for c in chosen)  # no weaker than any quote it may replace
+        added: list[_Candidate] = []
+        for cand in sorted(self._candidates(result, extra_vectors, context=context, passages=passages),
+                           key=lambda c: -c.score):
+            if len(added) >= cfg.supply_do or cand.score < floor:
+                break
+            m = _FIRST_SENTENCE.match(cand.text)
+            first = m.group(0) if m else cand.text
+            if cand.group != "do" or not _NEED.search(first) or _EARLY_PRONOUN.match(first):
+                continue
+            if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen + added):
+                continue
+            stems = set(tokenize(cand.text))
+            if any(stems and len(stems & w) >= cfg.duplicate_words * min(len(stems), len(w)) for w in quoted):
+                continue
+            self._with_antecedent(cand, chosen + added)
+            if cand.group == "do":
+                added.append(cand)
+        if not added:
+            return chosen
+        kept = list(chosen)
+        lead = max(chosen, key=lambda c: c.score)
+        while kept and sum(len(c.text) for c in kept + added) > cfg.max_chars:
+            weakest = min((c for c in kept if c is not lead), key=lambda c: c.score, default=None)
+            if weakest is None:
+                break
+            kept.remove(weakest)
+        return kept + added
 
     def _top_named_at(self, chunk: Chunk) -> int:
         """Where the passage's own sentences first name the top (its end if they never do); kept per
@@ -720,6 +780,9 @@ class Composer:
         """The answer text (Markdown with markers), its citations, and the quoted sentences in order.
         ``seen``, ``extra_vectors``, ``context``: for a follow-up (see ``select``)."""
         chosen = self.select(result, extra_vectors, seen, context)
+        if (self.config.supply_do and chosen and "what_is_needed" in result.query.intents
+                and not any(c.group == "do" for c in chosen)):
+            chosen = self._supplied_do(result, chosen, extra_vectors or [], context)
         groups = list(GROUPS)
         if self.config.lead_group and chosen:
             lead = max(chosen, key=lambda c: c.score).group

@@ -847,6 +847,30 @@ def test_examples_do_not_crowd_out_what_the_report_says_unless_asked_for(advisor
     assert _examples(advisor.ask("Wat is het Galileo-traject bij de directie Klimaat?").text) > default.examples_cap
 
 
+def test_a_question_what_to_do_gets_what_the_report_says_is_needed(advisor):
+    """The story's passages tell the situation and none says what to do: a sentence that states a need
+    comes from the "Wat is nodig?" passages of the finding the answer is about, cited as found through
+    the structure."""
+    question = "Wij subsidiëren elektrische auto's, maar het autogebruik groeit gewoon door. Wat kan ik doen?"
+    heading = "**Wat je kunt doen**"
+    composer = advisor.composer
+    default = composer.config
+    try:
+        composer.config = dataclasses.replace(default, supply_do=0)
+        without = advisor.ask(question)
+    finally:
+        composer.config = default
+    assert heading not in without.text, "the retrieved passages now say what to do themselves"
+    a = advisor.ask(question)
+    assert a.text.startswith("**Bevinding 1 ") and heading in a.text
+    supplied = [p for p in a.passages if p.get("via") == "structure"]
+    assert len(supplied) == 1 and supplied[0]["kind"] == "what_is_needed" and supplied[0]["chapter"] == 1
+    cited = next(c for c in a.citations if c.chunk_id == supplied[0]["chunk_id"])
+    bullet = a.text.split(heading)[1].strip().splitlines()[0]
+    assert bullet.endswith(f"[{cited.marker}]") and "nodig" in bullet
+    assert all(q.text in cited.passage for q in cited.quotes)
+
+
 def test_followup_is_read_in_its_conversation(advisor):
     conv = Conversation()
     first = advisor.ask("Hoe kunnen we als Rijk beter samenwerken met gemeenten en provincies?", conversation=conv)

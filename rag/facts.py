@@ -3,8 +3,10 @@
 A question that asks for an amount, a number of something, a date or year, a duration, a percentage, a
 law article, a named person's view, who holds an office or led something, how to reach them, when the
 next one comes, a ranking, what happened afterwards or a comparison abroad is answered only by a text
-that holds that kind of fact — next to what is asked about, where the question names it. The coverage judge uses this to refuse near-misses ("how much is in
-the Klimaatfonds?"); the composer, to put the sentence that holds the asked fact first.
+that holds that kind of fact — next to what is asked about, where the question names it, and for a name
+or a number, of the organisation it names ("de directeur van de directie Klimaat"). The coverage judge
+uses this to refuse near-misses ("how much is in the Klimaatfonds?"); the composer, to put the sentence
+that holds the asked fact first.
 
 ### Usage example
 
@@ -35,10 +37,16 @@ class FactAsk:
     generic_subjects: frozenset[str] = frozenset()  # subjects that use evidence_en as well
     evidence_without_subject: tuple[str, ...] = ()  # when the question names no subject
     case_sensitive: bool = False  # how "{subject}" is looked for
+    # The fact must stand near the organisation the question names ("de directeur van de directie
+    # Klimaat": not the foreword's "Marko Hekkert, Directeur Planbureau voor de Leefomgeving").
+    near_named_place: bool = False
 
     def missing_in(self, question: str, text: str, lang: str = "nl") -> bool:
         """Does ``question`` ask for this kind of fact while ``text`` holds none? Every place where
         the question asks for one counts: "how much does it cost and how many sessions" needs both."""
+        place = named_place(question) if self.near_named_place else ""
+        if place and text and place.lower() not in text.lower():
+            place = ""  # the text names it otherwise (or not at all): the subject alone decides
         for ask in self.asks:
             for m in ask.finditer(question):
                 subject = (m.groupdict().get("subject") or "").strip()
@@ -47,14 +55,14 @@ class FactAsk:
                 words = m.group(0).lower().split()
                 if subject and words[0] == "hoeveel" and len(words) > 2 and words[1] in _NOT_SUBJECTS:
                     continue  # "hoeveel ruimte geeft": the word taken for an adjective is the mass noun
-                if not self._found(subject, text, lang):
+                if not self._found(subject, text, lang, place):
                     return True
         return False
 
-    def _found(self, subject: str, text: str, lang: str) -> bool:
-        return any(self._found_as(s, text, lang) for s in _subject_forms(subject, text))
+    def _found(self, subject: str, text: str, lang: str, place: str = "") -> bool:
+        return any(self._found_as(s, text, lang, place) for s in _subject_forms(subject, text))
 
-    def _found_as(self, subject: str, text: str, lang: str) -> bool:
+    def _found_as(self, subject: str, text: str, lang: str, place: str = "") -> bool:
         evidence = self.evidence_en if (lang == "en" and self.evidence_en) else self.evidence
         if subject.lower() in self.generic_subjects and self.evidence_en:
             evidence = self.evidence_en
@@ -68,9 +76,40 @@ class FactAsk:
                 flags = 0 if self.case_sensitive else re.I
             else:
                 flags = 0
-            if _compiled(pattern, flags).search(text):
-                return True
+            for m in _compiled(pattern, flags).finditer(text):
+                if not place or _near(text, m.start(), m.end(), place):
+                    return True
         return False
+
+
+# An organisation a question names: a kind of body with its name ("directie Klimaat", "ministerie van
+# Financiën"), or a capitalised name after "van/bij/binnen (de/het)" ("bij IenW", "van Agenda Stad").
+_BODY = (r"(?:directie|directoraat|ministerie|programma|provincie|gemeente|directorate|ministry|programme|province|"
+         r"municipality)(?: van)? (?-i:[A-Z][\w-]+)")
+_PLACE = re.compile(r"\b(?P<place>" + _BODY + r")|\b(?:van|bij|binnen|within|at|of) (?:de |het |the )?"
+                    r"(?P<name>(?-i:[A-Z][\w-]+(?: [A-Z][\w-]+)*))", re.I)
+PLACE_WINDOW = 200  # characters either side of the fact
+
+
+def named_place(question: str) -> str:
+    """The organisation ``question`` names (see ``_PLACE``), or ""."""
+    m = _PLACE.search(question)
+    return (m.group("place") or m.group("name")) if m else ""
+
+
+_OTHER_PLACE = re.compile(r",?\s+(?:van |voor |of )?(?:de |het |the )?(?-i:[A-Z])")
+
+
+def _near(text: str, start: int, end: int, place: str) -> bool:
+    """The fact at ``text[start:end]`` is of ``place``: it names it right after ("directeur van de
+    directie Klimaat"), or stands within ``PLACE_WINDOW`` of it without naming another organisation
+    right after ("Marko Hekkert, Directeur Planbureau voor de Leefomgeving" is not the directie's)."""
+    after = text[end:end + len(place) + 20].lower()
+    if re.match(r"\s*,?\s*(?:van |voor |of |bij )?(?:de |het |the )?" + re.escape(place.lower()), after):
+        return True
+    if _OTHER_PLACE.match(text, end):
+        return False
+    return place.lower() in text[max(0, start - PLACE_WINDOW): end + PLACE_WINDOW].lower()
 
 
 def _subject_forms(subject: str, text: str) -> list[str]:
@@ -148,6 +187,6 @@ def fact_asks() -> tuple[FactAsk, ...]:
         FactAsk(f["name"], f["label_nl"], f["label_en"],
                 tuple(re.compile(p, re.I) for p in fill(f["asks"])), fill(f["evidence"]), fill(f.get("evidence_en", [])),
                 frozenset(f.get("generic_subjects", ())), fill(f.get("evidence_without_subject", [])),
-                bool(f.get("case_sensitive", False)))
+                bool(f.get("case_sensitive", False)), bool(f.get("near_named_place", False)))
         for f in data["facts"]
     )

@@ -548,6 +548,29 @@ def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
     assert unnamed("Does it say how the German federal set-up compares with ours?") == ["comparison_abroad"]
 
 
+def test_an_office_holder_or_a_count_must_be_of_the_organisation_asked_about():
+    """"Wie is de directeur van de directie Klimaat?": the foreword's signatures name directors of other
+    bodies, a few words from "de directie Klimaat"; a name right after "directeur van de directie
+    Klimaat", or near it with no other body named, answers it."""
+    from rag.facts import fact_asks, named_place
+
+    foreword = ("Werken aan transformatie: leren met de directie Klimaat. Jacqueline Broerse, Directeur Athena "
+                "Instituut, Vrije Universiteit Amsterdam Marko Hekkert, Directeur Planbureau voor de Leefomgeving")
+    missing = lambda q, text: [f.name for f in fact_asks() if f.missing_in(q, text)]  # noqa: E731
+    assert named_place("Wie is de directeur van de directie Klimaat?") == "directie Klimaat"
+    assert named_place("Hoeveel fte heeft de directie Klimaat en wie is de directeur?") == "directie Klimaat"
+    assert named_place("Wie is de toekomstambassadeur bij IenW?") == "IenW"
+    assert missing("Wie is de directeur van de directie Klimaat?", foreword) == ["office_holder"]
+    assert missing("Wie is de directeur van het Planbureau?", foreword) == []
+    assert missing("Wie is de directeur?", foreword) == []  # no organisation named: any director's name
+    named = "Het gesprek met Jan Jansen, directeur van de directie Klimaat, ging over de Klimaatwet."
+    assert missing("Wie is de directeur van de directie Klimaat?", named) == []
+    # A count, likewise: a number near the directie counts, one far from where the text names it does not.
+    assert missing("Hoeveel thema's heeft de directie Klimaat?", "De directie Klimaat bracht zes thema's in kaart.") == []
+    far = "Leren met de directie Klimaat. " + "Daarover later meer. " * 12 + "Het NPCE had twaalf thema's."
+    assert missing("Hoeveel thema's heeft de directie Klimaat?", far) == ["count"]
+
+
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():
     """When the next one comes needs a text that dates a next one (the year of the last one is no
     answer); who led something and how to reach them need a name and contact details; a Dutch

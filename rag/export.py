@@ -36,6 +36,15 @@ VERDICTS = {"nl": {"supported": "onderbouwd", "weak": "zwak", "unsupported": "ni
 SUPPORT_HEADER = {"nl": ("Zin", "Bron", "Score", "Oordeel", "Zin uit de bron"),
                   "en": ("Sentence", "Source", "Score", "Verdict", "Evidence")}
 SUPPORT_TITLE = {"nl": "Onderbouwing per zin", "en": "Support per sentence"}
+# Why a verdict is what it is (SupportVerdict.flags, rag/grounding.py), shown after the verdict.
+FLAG_WORDS = {
+    "nl": {"uncited": "noemt geen bron", "invalid_marker": "{} is geen gegeven passage",
+           "figure_missing": "{} staat niet in de bron", "name_missing": "{} staat niet in de bron",
+           "negation_differs": "ontkenning wijkt af van de bron", "quantifier_missing": "‘{}’ staat niet in de bron"},
+    "en": {"uncited": "cites no source", "invalid_marker": "{} is no passage given",
+           "figure_missing": "{} is not in the source", "name_missing": "{} is not in the source",
+           "negation_differs": "negation differs from the source", "quantifier_missing": "‘{}’ is not in the source"},
+}
 ATTRIBUTION = (
     "Bron: PBL & VU (2026). Werken aan transformatie: een handelingsrepertoire in ontwikkeling bij het Rijk "
     "voor opgaven in de leefomgeving. Den Haag: PBL Planbureau voor de Leefomgeving (publicatienummer 5760)."
@@ -170,8 +179,10 @@ def support_rows(answer: Answer, width: int | None = None) -> list[tuple[str, ..
         if v.label == "frame":
             continue
         score = f"{v.score:.2f}" if _lang(answer) == "en" else f"{v.score:.2f}".replace(".", ",")  # Dutch: 1,00
+        why = "; ".join(FLAG_WORDS[_lang(answer)].get(code, code).format(value)
+                        for code, _, value in (f.partition(":") for f in v.flags))
         row = (_shorten(v.sentence, width), f"[{v.best_marker}]" if v.best_marker else "–", score,
-               words.get(v.label, v.label))
+               words.get(v.label, v.label) + (f" ({why})" if why else ""))
         rows.append(row + (_shorten(v.evidence, width) or "–",) if evidence else row)
     return rows
 
@@ -208,6 +219,8 @@ def answer_markdown(answer: Answer, with_question: bool = True, attribution: boo
             parts.append(f"### {_md_text(answer.question)}")
         if earlier := followed_up(answer):  # a follow-up read alone says what it follows up on
             parts.append(f"_{'Following up on' if _lang(answer) == 'en' else 'Vervolg op'}: {_md_text(earlier)}_")
+    if answer.notes:  # how the question was read, what a score of 1.00 means: the file is what is filed
+        parts.append("\n".join(f"> {_md_text(note)}" for note in answer.notes))
     parts.append(text.strip("\n"))
     if answer.mode == "toets" and (table := support_markdown(answer)):
         parts.append(table)
@@ -326,6 +339,10 @@ def answers_docx(answers: list[Answer], title: str = "Transformatiewijzer") -> b
         props.title = props.title or _core_title(heading)
         if own:
             _in_language(asked, answer.lang)
+        for note in answer.notes:  # as in the Markdown export
+            p = doc.add_paragraph(style="Intense Quote")
+            _add_runs(p, note)
+            _in_language(p, answer.lang)
         lines = text.splitlines()
         i = 0
         while i < len(lines):
@@ -401,10 +418,14 @@ def _software() -> dict:
 
 def audit_record(answer: Answer) -> dict:
     """Everything needed to audit one answer: its id and time, question, the conversation as it stood
-    when it was answered, the filters, retrieved passages with scores, answer, per-sentence support,
-    configuration (never an API key), model, corpus version, timings."""
-    return {
+    when it was answered, the filters, retrieved passages with scores and the markers that cite them,
+    answer, per-sentence support, configuration (never an API key), model, corpus version, timings."""
+    record = {
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "software": dict(_software()),
         **answer.to_dict(),
     }
+    # Which markers cite each passage: a marker is numbered in the answer's reading order, not by rank.
+    record["passages"] = [{**p, "markers": [c.marker for c in answer.citations if c.chunk_id == p.get("chunk_id")]}
+                          for p in record.get("passages", [])]
+    return record

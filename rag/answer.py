@@ -122,6 +122,9 @@ class SupportVerdict:
     score: float
     label: str  # supported | weak | unsupported | frame (headings and framing lines, not claims)
     evidence: str = ""  # the passage sentence that supports it best
+    # What the evidence does not bear out, or how it was cited (rag/grounding.py): "uncited",
+    # "invalid_marker:[7]", "figure_missing:2030", "name_missing:…", "negation_differs", "quantifier_missing:…"
+    flags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -34,7 +34,7 @@ from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup, leans_back, points_back
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
-from rag.lesson import FINDING_NAMED, LessonBuilder
+from rag.lesson import FINDING_NAMED, MORE_EXAMPLES, LessonBuilder
 from rag.query import TEXTBOX_REF, Query, analyse, asking_stems, detect_language, lesson_theme, meta_question
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
@@ -230,7 +230,6 @@ class Advisor:
                 or (meta in ("no_subject", "goes_on") and not started and not self._filter_subject(filters))):
             return self._meta_answer(question, meta, mode, t0, filters, conversation)
         findings = self.lessons.findings()
-        named = self.lessons.finding_of(question)
         if (m := FINDING_NAMED.search(question)) and findings and int(m.group(1)) not in findings:
             # "bevinding 9": say which there are ("hoofdstuk 9" may be another document's chapter)
             return self._meta_answer(question, "no_such_finding", mode, t0, filters, conversation)
@@ -241,17 +240,27 @@ class Advisor:
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
         # what is retrieved and how close to the report it is, not the words of the request.
         theme = lesson_theme(question) if mode is Mode.LESMATERIAAL else ""
-        finding = named if mode is Mode.LESMATERIAAL and named in findings else None
-        if (mode is Mode.LESMATERIAAL and finding is None and not theme and conversation is not None
+        # "Lesmateriaal over bevinding 5 en 6": a lesson on each, one after the other (it gave finding 5 only).
+        several = self.lessons.findings_named(question) if mode is Mode.LESMATERIAAL else []
+        finding = several[0] if several else None
+        # "Lesmateriaal over het hele rapport", "een introductiesessie over het rapport": the overview, as
+        # a lesson (it was refused as a topic the report does not treat).
+        whole = mode is Mode.LESMATERIAAL and finding is None and self.lessons.about_the_report(theme, question)
+        if (mode is Mode.LESMATERIAAL and finding is None and not theme and not whole and conversation is not None
                 and (leans_back(question) or _SPLIT_ER.search(question))):
             # "Kun je er nog discussievragen bij maken?": a request that names no subject is about the
             # lesson the conversation is working on (it made a lesson titled with the request, on whatever
             # its words matched).
-            for earlier in reversed([turn.question for turn in conversation.turns]):
-                if (n := self.lessons.finding_of(earlier)) in findings:
-                    finding = n
+            for turn in reversed(conversation.turns):
+                earlier = turn.question
+                if several := self.lessons.findings_named(earlier):
+                    finding = several[0]
                 elif earlier_theme := lesson_theme(earlier):
                     theme = earlier_theme
+                elif turn.citations and not self.lessons.is_lesson(turn.answer) and not leans_back(earlier):
+                    # "Kun je daar lesmateriaal van maken?" after advice: a lesson on what was asked (it was
+                    # titled with the request)
+                    theme = earlier
                 else:
                     continue
                 notes.append(f"Lesmateriaal over {f'bevinding {finding}' if finding else theme}, het onderwerp van het "
@@ -259,6 +268,7 @@ class Advisor:
                              f"Training material on {f'finding {finding}' if finding else theme}, the subject of the "
                              "conversation.")
                 break
+        more = mode is Mode.LESMATERIAAL and bool(MORE_EXAMPLES.search(question))  # "nog meer praktijkvoorbeelden"
         asked = question if not theme or finding is not None else theme
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
@@ -333,13 +343,15 @@ class Advisor:
         answerer = "composed"
         support = None
         # The report at a glance, for a question about the report as a whole (composed answers only).
-        glance = self.lessons.overview(lang) if overview and not self.generative else None
+        glance = (self.lessons.build_report(lang) if whole else
+                  self.lessons.overview(lang) if overview and not self.generative else None)
         if finding is not None or glance is not None:  # a finding by name, the report as a whole: covered
             verdict = replace(verdict, covered=True, reason="", missing="", subject="")
-            text, citations = glance or self.lessons.build(finding, lang=lang)
+            text, citations = glance or self.lessons.build(finding, lang=lang, also=several[1:], more_examples=more)
         elif mode is Mode.LESMATERIAAL:
             if verdict.covered and result.passages:
-                text, citations = self.lessons.build_theme(result, self.composer, theme or question, lang=lang)
+                text, citations = self.lessons.build_theme(result, self.composer, theme or question, lang=lang,
+                                                           more_examples=more)
             else:  # nothing to teach from: say so, and offer the findings
                 text, citations = self.lessons.options(lang, subject=verdict.subject), []
         elif verdict.covered and result.passages:

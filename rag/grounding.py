@@ -141,6 +141,13 @@ _ACRONYM = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z])[^\W\d_][\w]*\b")  # two capitals 
 _CAPITALISED = re.compile(r"(?<=[\s(/-])[A-Z][^\W\d_]+")  # after the sentence's first word
 
 
+def calibration() -> dict:
+    """The constants the labels rest on, for an audit record."""
+    return {"supported": SUPPORTED, "weak": WEAK, "sim_unrelated": SIM_UNRELATED, "sim_paraphrase": SIM_PARAPHRASE,
+            "sim_related": [SIM_RELATED_LOW, SIM_RELATED_HIGH], "min_quote_words": MIN_QUOTE_WORDS,
+            "min_content_words": MIN_CONTENT_WORDS}
+
+
 def _verbatim(text: str, passage: str) -> bool:
     """``text`` stands in ``passage`` as whole words ("kan het" is not in "kan hetzelfde")."""
     return text in passage and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", passage) is not None

@@ -1289,6 +1289,11 @@ def test_training_material_for_a_finding_is_cited_and_exports(advisor, tmp_path)
     record = audit_record(a)
     assert record["passages"] and record["support"] and record["corpus_version"] == a.corpus_version
     assert record["software"]["transformatiewijzer"] != "unknown" and record["software"]["pipeline"]
+    # How questions were embedded and what the support labels rest on, for whoever redoes the audit.
+    from ingest.embed import get_embedder
+    from rag.grounding import SUPPORTED
+    assert record["config"]["query_engine"] == get_embedder(advisor.settings.embedder).query_engine != ""
+    assert record["config"]["grounding"]["supported"] == SUPPORTED
 
 
 def test_an_audit_exports_its_support_table_in_the_language_asked(advisor, tmp_path):

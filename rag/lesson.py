@@ -7,7 +7,11 @@ practice examples (text boxes), the report's own questions, and discussion quest
 on those passages. For a theme ("Lesmateriaal over verkokering", "a workshop on citizen assemblies") it
 builds the same anatomy from the passages retrieved for the theme, whatever findings they belong to:
 what the report says about it, the tension and table 2's strategies of the findings it is discussed in,
-what is needed, the ambtelijke top, examples, questions. Several findings named at once get a lesson
+what is needed, the ambtelijke top, examples, questions. A theme that cuts across the findings
+(``cuts_across``: the role of the top, which every finding has a part on, or passages spread over
+findings with none ahead) gets a lesson across them: what the report says, then every finding with its
+tension, what it asks of the top and table 2's "Rol ambtelijke top" cell (or the theme's retrieved
+sentences of each finding), examples, questions. Several findings named at once get a lesson
 each, one after the other. What is needed and what the top can do are the sentences that say so, not the
 passage's first ones. Every quoted sentence carries its ``[n]``, and a sentence the report repeats (the
 summary restates the chapters), also in other words, is quoted once. ``overview`` gives the report at a
@@ -39,7 +43,7 @@ from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
 from rag.compose import (_ABOUT_CIVIL_SERVANTS, _EARLY_PRONOUN, _NEED, _TOP_AS_SUBJECT, _TOP_MENTION, POINTS_BACK,
                           ComposeConfig, leans_on_before, tells_what_to_do)
-from rag.query import TEXTBOX_REF, content_words, meta_question
+from rag.query import TEXTBOX_REF, analyse, content_words, glossary, intents, meta_question
 
 
 class TextBoxAsked(NamedTuple):
@@ -88,7 +92,11 @@ LABELS = {
            "table": "Naast elkaar, uit tabel 2:", "says": "Wat het rapport erover zegt",
            "where": "Het rapport bespreekt dit vooral in", "whole": "Het rapport als geheel",
            "about": "Waar het rapport over gaat", "all_findings": "De {n} bevindingen",
-           "more": "Meer voorbeelden", "no_more": "_Het rapport geeft hierbij geen andere voorbeelden dan deze._", "options": "Lesmateriaal kan gaan over een van de {n} "
+           "more": "Meer voorbeelden", "no_more": "_Het rapport geeft hierbij geen andere voorbeelden dan deze._",
+           "across_top": "_Dit thema loopt door het hele rapport: elke bevinding heeft een deel ‘Wat vraagt dit van de "
+           "ambtelijke top?’, en tabel 2 geeft per bevinding de rol van de ambtelijke top._",
+           "across": "_Dit thema komt in meerdere bevindingen terug; per bevinding wat het rapport erover zegt._",
+           "per_finding": "Per bevinding", "options": "Lesmateriaal kan gaan over een van de {n} "
            "bevindingen, of over een thema daaruit (bijvoorbeeld ‘Lesmateriaal over verkokering’):",
            "nothing": "**Hier kan ik geen lesmateriaal bij maken.** Het verzoek noemt geen onderwerp dat het rapport "
            "behandelt. Noem een bevinding of een thema, of vraag om lesmateriaal over het rapport als geheel.",
@@ -102,7 +110,11 @@ LABELS = {
            "table": "Side by side, from table 2:", "says": "What the report says about it",
            "where": "The report discusses this mainly in", "whole": "The report as a whole",
            "about": "What the report is about", "all_findings": "The {n} findings",
-           "more": "More examples", "no_more": "_The report gives no other examples on this than these._", "options": "Training material can be about one of the "
+           "more": "More examples", "no_more": "_The report gives no other examples on this than these._",
+           "across_top": "_This theme runs through the whole report: every finding has a part ‘Wat vraagt dit van de "
+           "ambtelijke top?’ (what it asks of senior management), and table 2 gives the top's role per finding._",
+           "across": "_This theme comes back in several findings; per finding what the report says on it._",
+           "per_finding": "Finding by finding", "options": "Training material can be about one of the "
            "{n} findings, or a theme from them (for example ‘Training material on verkokering’):",
            "nothing": "**I cannot make training material for this.** The request names no subject the report "
            "treats. Name a finding or a theme, or ask for training material on the report as a whole.",
@@ -129,6 +141,18 @@ _REFERS_BACK = re.compile(r"\b((hier|daar)(mee|bij|in|van|voor|aan|over|op|door|
 REFERS_BACK_WORDS = 4
 QUESTIONS_PER_PASSAGE = 3  # a passage's own questions quoted at most (chapter 3's opening asks three)
 QUESTIONS_PER_LESSON = 6  # chapter 5 asks six that read alone
+# A theme that cuts across the findings. About the top: a word of the theme besides the top's names the
+# subject of one finding when most of the finding passages that hold it are that finding's, or fewer than
+# half the findings hold it ("verkokering": 5 only; "rol", "transformatie": all six). Spread: the
+# retrieved passages weigh on this many findings, none clearly ahead of the next.
+ONE_FINDING_SHARE = 0.5
+SPREAD_FINDINGS = 3
+SPREAD_LEAD = 1.5
+# A word the report does not use (an English one the glossary has no Dutch for): it names one finding's
+# subject when the retrieved passages put one finding this far ahead of the next.
+UNKNOWN_WORD_LEAD = 3.0
+ACROSS_TOP_SENTENCES = 2  # per finding, what the top can do: the best of each of its first two passages on it
+ACROSS_SAYS = 4  # "what the report says" on a theme across findings
 
 
 def refers_back(question: str) -> bool:
@@ -523,6 +547,18 @@ class LessonBuilder:
             return 0
         return 2 * top + tells_what_to_do(text)
 
+    @classmethod
+    def _rank_top_across(cls, text: str, before: str) -> int:
+        """``_rank_top`` for what the report says on the top across its findings: the top named or the
+        subject, and not a sentence that opens a list left out ("De ambtelijke top … kan sturen op
+        verandering in:", the infographic's)."""
+        return 0 if text.rstrip().endswith(":") else cls._rank_top(text, before) if cls._rank_top(text, before) >= 2 else 0
+
+    def _names_top(self, chunk: Chunk) -> bool:
+        """Does a passage say something of the top (a sentence ``_rank_top_across`` scores)?"""
+        sents = [chunk.text[s:e] for s, e in self._spans.get(chunk.id, [])]
+        return any(self._rank_top_across(t, b) and not t.rstrip().endswith("?") for t, b in zip(sents, ["", *sents]))
+
     @staticmethod
     def _rank_needed(text: str, before: str) -> int:
         """A need stated outright ranks first, then what can or should be done."""
@@ -674,7 +710,8 @@ class LessonBuilder:
         """A lesson on ``theme`` from the passages retrieved for it (``result``): the sentences the
         composer picks for it, under the lesson's headings, with the tension and table 2's row of the
         findings those passages belong to (the first, and a second that weighs at least half as much).
-        A theme of one finding: what the report says on it, then that finding's whole lesson."""
+        A theme of one finding: what the report says on it, then that finding's whole lesson. A theme
+        that cuts across the findings (``cuts_across``): a lesson across all of them (``_across_lesson``)."""
         L = LABELS[lang]
         theme = _as_title(theme)
         lesson = self._lesson(lang, f"# {L['title']} — {theme[:1].upper()}{theme[1:]}")
@@ -683,6 +720,8 @@ class LessonBuilder:
         for (_, chapter), w in composer.finding_weights(chosen).items():
             weights[chapter] = weights.get(chapter, 0.0) + w
         ranked = sorted(weights, key=lambda k: -weights[k])
+        if across := self.cuts_across(theme, weights):
+            return self._across_lesson(lesson, result, chosen, theme, top=across == "top", more_examples=more_examples)
         main = ranked[:1] + [k for k in ranked[1:2] if weights[k] >= 0.5 * weights[ranked[0]]]
         titles = self.findings()
         if main:
@@ -743,6 +782,184 @@ class LessonBuilder:
             row=first_row,
             top=next((c.chunk for c in chosen if c.group == "top"), None),
             example=next((c for c in cited if c.kind == "practice_example" and c.textbox_title), None)))
+        return lesson.done()
+
+    @cached_property
+    def _stem_findings(self) -> dict[str, dict[int, int]]:
+        """Per word stem, how many passages of each finding (of the report with findings) hold it."""
+        main = self._main_document()
+        out: dict[str, dict[int, int]] = {}
+        for c in self.snapshot.chunks:
+            if c.chapter and (main is None or c.doc_id == main) and c.kind not in {"reference", "front_matter"}:
+                for stem in set(tokenize(c.text)):
+                    counts = out.setdefault(stem, {})
+                    counts[c.chapter] = counts.get(c.chapter, 0) + 1
+        return out
+
+    def _names_one_finding(self, word: str) -> bool | None:
+        """Does ``word`` name the subject of one finding (see ``ONE_FINDING_SHARE``)? None for a word the
+        report does not use, nor the glossary's Dutch for it ("silos" is "verkokering")."""
+        stems = tokenize(word) or []
+        if not any(s in self._stem_findings for s in stems):
+            stems = [s for terms, pats in glossary() if any(p.search(word) for p in pats) for s in tokenize(terms)]
+        verdicts = []
+        for stem in stems:
+            counts = self._stem_findings.get(stem)
+            if counts:
+                verdicts.append(max(counts.values()) >= ONE_FINDING_SHARE * sum(counts.values())
+                                or 2 * len(counts) < len(self.findings()))
+        return any(verdicts) if verdicts else None
+
+    def cuts_across(self, theme: str, weights: dict[int, float]) -> str | None:
+        """Does a lesson's theme cut across the findings? "top": it is what the part every finding has on
+        the ambtelijke top is about (it names the top, ``_TOP_MENTION`` or the role_of_top intent:
+        "leidinggevenden", "DG's", "senior civil servants"), and nothing besides that is one finding's
+        subject ("de rol van de top bij verkokering" is finding 5's). "spread": the passages retrieved for
+        it (``weights``, per finding) spread over several findings with none clearly ahead. Else None."""
+        top_intent = next((i for i in intents() if i.name == "role_of_top"), None)
+        if _TOP_MENTION.search(theme) or "role_of_top" in analyse(theme).intents:
+            rest = theme
+            for p in (_TOP_MENTION, *(top_intent.patterns if top_intent else ())):
+                rest = re.sub(rf"[\w'’-]*(?:{p.pattern})[\w'’-]*", " ", rest, flags=re.I)  # the top's names, whole words
+            named = [self._names_one_finding(w) for w in content_words(rest)]
+            ranked = sorted(weights.values(), reverse=True)
+            clear_lead = bool(ranked) and (len(ranked) == 1 or ranked[0] >= UNKNOWN_WORD_LEAD * ranked[1])
+            if not any(named) and not (None in named and clear_lead):
+                return "top"
+            return None
+        ranked = sorted(weights.values(), reverse=True)
+        if len(ranked) >= SPREAD_FINDINGS and ranked[0] < SPREAD_LEAD * ranked[1]:
+            return "spread"
+        return None
+
+    def _table_cells(self, lesson: _Lesson, chapter: int, column: re.Pattern) -> list[str]:
+        """The cells of a finding's row of table 2 whose column (the label before ":") ``column`` names,
+        cited."""
+        for c in self.snapshot.chunks:
+            if c.table != 2 or f"({chapter})" not in c.text:
+                continue
+            line = next((ln for ln in c.text.split("\n") if f"({chapter})" in ln), "")
+            cells, pos = [], c.text.index(line) if line else 0
+            for cell in line.split(" | ") if line else []:
+                at = c.text.index(cell, pos)
+                pos = at + len(cell)
+                if column.search(cell.split(":", 1)[0]) and f"({chapter})" not in cell:
+                    cells.append((at, at + len(cell)))
+            if cells:
+                return lesson.cite(c, cells)
+        return []
+
+    def _across_lesson(self, lesson: _Lesson, result: "RetrievalResult", chosen: list, theme: str, top: bool,
+                       more_examples: bool = False) -> tuple[str, list[Citation]]:
+        """A lesson on a theme across the findings (``cuts_across``): what the report says on it (the best
+        retrieved sentences), then every finding in order with its tension and — on the top — the 1–2
+        sentences of its passages on the top that say what the top can do, and its "Rol ambtelijke top"
+        cell of table 2; on a theme spread over findings, the retrieved sentences of each finding that
+        has some. Then the retrieved text boxes, the report's own questions, and discussion questions
+        across the findings (the lesson of the first finding alone was finding 5's on verkokering)."""
+        L, lang = lesson.L, lesson.lang
+        if lang == "en":
+            lesson.lines.append(_QUOTED_IN_DUTCH)
+        lesson.lines.append(L["across_top"] if top else L["across"])
+        quotable = [c for c in chosen if c.chunk.table != 2]
+        says: list[str] = []
+        if top:
+            # On the top, what the report says across the findings (the reflection's passages on the top and
+            # on making the repertoire last) before any one finding: the retrieved passages of no finding,
+            # by what the top can do; each finding's own passages on the top come under that finding.
+            across = [p.chunk for p in result.passages if not p.chunk.chapter and p.chunk.table is None
+                      and p.chunk.kind not in NOT_RETRIEVED]
+            # then the reflection's own (on making the repertoire last: "Het is aan managers, directeuren,
+            # DG's en SG's …"), where the retrieved ones say little of the top
+            doc = self._main_document()
+            across += sorted((c for c in self.snapshot.chunks if c.doc_id == doc and c.part == "reflectie" and not c.chapter
+                              and c.table is None and c.kind not in NOT_RETRIEVED and c not in across), key=lambda c: c.ordinal)
+            for c in across:
+                if len(says) < ACROSS_SAYS - 1 and self._names_top(c):
+                    says += lesson.cite(c, self._best_sentences(c, 1, self._rank_top_across))
+        # The rest from passages of no finding: a finding's own sentences are quoted under that finding.
+        best = sorted((c for c in quotable if not c.chunk.chapter), key=lambda c: -c.score)
+        best = best[:max(0, ACROSS_SAYS - len(says))] if len(says) < 2 else []
+        says += [line for c in sorted(best, key=lambda c: (c.passage_rank, c.start))
+                 for line in lesson.cite(c.chunk, [(c.start, c.end)])]
+        lesson.section(L["says"], says)
+        lesson.lines.append(f"\n## {L['top'] if top else L['per_finding']}")
+        heading_at = len(lesson.lines)
+        first_tension = first_top = first_row = None
+        for n in self.findings():
+            tension = self._tension(n)[:1]
+            if top:
+                # The best of each of its first two passages on the top (the chapter's, the reflection's):
+                # one to two quotes, a restatement dropped.
+                # Passages that name the top first: chapter 6's first one sets the scene ("Om die potentie …").
+                on_top = [c for c in self._finding_chunks(n) if c.kind == "role_of_top"]
+                on_top = [c for c in on_top if self._names_top(c)] or on_top
+                body = [line for c in on_top[:ACROSS_TOP_SENTENCES]
+                        for line in lesson.cite(c, self._best_sentences(c, 1, self._rank_top))]
+                if body and first_top is None:
+                    first_top = next(c for c in self._finding_chunks(n) if c.kind == "role_of_top" and c.id in lesson.citations)
+                cells = self._table_cells(lesson, n, _TOP_MENTION)
+                if cells and first_row is None:
+                    first_row = next(c for c in self.snapshot.chunks if c.table == 2 and c.id in lesson.citations)
+                body += cells
+            else:
+                mine = sorted((c for c in quotable if c.chunk.chapter == n), key=lambda c: -c.score)[:2]
+                body = [line for c in sorted(mine, key=lambda c: (c.passage_rank, c.start))
+                        for line in lesson.cite(c.chunk, [(c.start, c.end)])]
+            if not body:
+                continue
+            # Its first sentence only: the ones after it lean on it ("Om die potentie te benutten …").
+            lines = [line for c in tension for line in lesson.cite(c, self._sentences(c, 1, standalone=True))]
+            lesson.lines.append(f"\n### {L['finding']} {n} — {self._finding_title(n, lang)}")
+            # The tension's name (the summary's heading) also where its first sentence is left out as a
+            # restatement of another finding's ("Het verloop van maatschappelijke transformaties …").
+            if tension and (label := tension[0].section_path[0]):
+                lesson.lines.append(f"_{label}_")
+            if lines:
+                first_tension = first_tension or tension[0]
+            lesson.lines.extend(lines + body)
+        if len(lesson.lines) == heading_at:
+            lesson.lines.pop()
+
+        boxes = [p.chunk for p in result.passages if p.chunk.kind == "practice_example"]
+        lesson.section(L["examples"], [line for c in boxes[:3] for line in lesson.cite(c, self._sentences(c, 2))])
+        if more_examples:
+            more = [line for c in boxes[3:] for line in lesson.cite(c, self._sentences(c, 2))]
+            lesson.section(L["more"], more or [L["no_more"]], level=3)
+        asked: list[str] = []
+        for p in result.passages[:6]:
+            if len(asked) < 3:
+                asked += lesson.cite(p.chunk, self._sentences(p.chunk, 1, questions=True))
+        lesson.section(L["questions"], asked)
+
+        nl = lang == "nl"
+        findings = sum(line.startswith(f"\n### {L['finding']} ") for line in lesson.lines)
+        disc = []
+        if (m := lesson.marker(first_tension)) is not None:
+            disc.append(f"_Elke bevinding beschrijft een spanning. Bij welke spanning doet de rol van {'de top' if top else 'dit thema'} "
+                        f"in jouw opgave het meest ertoe?_ [{m}]" if nl else
+                        f"_Each finding describes a tension. In which one does {'the top' if top else 'this theme'} matter "
+                        f"most in your own work?_ [{m}]")
+        if top and (m := lesson.marker(first_row)) is not None:
+            disc.append(f"_Leg de rol van de ambtelijke top uit tabel 2 voor de {findings} bevindingen naast elkaar: wat komt "
+                        f"steeds terug, en wat vraagt maar één bevinding?_ [{m}]" if nl else
+                        f"_Put the top's role from table 2 side by side for the {findings} findings: what comes back "
+                        f"every time, and what does only one finding ask?_ [{m}]")
+        if top and (m := lesson.marker(first_top)) is not None:
+            disc.append(f"_Welke van deze rollen neemt de top in jouw organisatie al op, en welke niet? Wat zou jij je eigen "
+                        f"leidinggevende of DG vragen?_ [{m}]" if nl else
+                        f"_Which of these roles does the top of your organisation take up already, and which not? What "
+                        f"would you ask your own director or DG?_ [{m}]")
+        elif not top and findings >= 2:
+            disc.append("_Dit thema komt in meerdere bevindingen terug. Wat is er steeds hetzelfde, en wat verschilt per "
+                        "bevinding?_" if nl else
+                        "_This theme comes back in several findings. What is the same each time, and what differs?_")
+        example = next((c for c in boxes if c.textbox_title and c.id in lesson.citations), None)
+        if example is not None and (m := lesson.marker(example)) is not None:
+            disc.append(f"_Wat is er uit ‘{example.textbox_title}’ over te zetten naar jouw praktijk, en wat niet?_ [{m}]"
+                        if nl else
+                        f"_What from ‘{example.textbox_title}’ would carry over to your own practice, and what would not?_ [{m}]")
+        lesson.discussion(disc)
         return lesson.done()
 
     @staticmethod

@@ -178,3 +178,71 @@ def test_a_lesson_follow_up_takes_the_advice_before_it_and_gives_more_examples_w
     added = _bullets(_section(more.text, "### Meer voorbeelden"))
     assert added and not set(added) & set(_bullets(first.text)), added
     _assert_citations_resolve(more)
+
+
+def test_a_theme_that_cuts_across_the_findings_gets_a_lesson_across_all_six(advisor, monkeypatch):
+    from rag.compose import _TOP_MENTION
+    from rag.lesson import _same_words
+
+    lessons = advisor.lessons
+    # The rule: the top named (by any of its names), and nothing besides that is one finding's subject.
+    assert lessons.cuts_across("de rol van de ambtelijke top bij transformatie", {5: 3.0, 3: 1.0, 4: 0.5}) == "top"
+    assert lessons.cuts_across("de rol van leidinggevenden bij vernieuwing", {5: 1.33, 2: 0.33}) == "top"
+    assert lessons.cuts_across("what senior civil servants can do", {1: 5.33, 2: 0.57}) == "top"
+    assert lessons.cuts_across("de rol van de top bij verkokering", {5: 5.5, 3: 0.4}) is None
+    assert lessons.cuts_across("wat de ambtelijke top kan doen bij leren", {6: 5.0, 1: 0.5}) is None
+    # A word the report does not use: by the glossary ("silos" is verkokering), else by a clear lead.
+    assert lessons.cuts_across("what senior management can do about silos", {5: 4.5, 1: 0.5}) is None
+    assert lessons.cuts_across("wat de ambtelijke top kan doen bij burgerparticipatie", {3: 5.4, 5: 0.5}) is None
+    assert lessons.cuts_across("verkokering", {5: 0.83, 2: 0.33}) is None
+    assert lessons.cuts_across("leiderschap", {6: 4.0, 1: 1.5, 4: 0.67}) is None
+    assert lessons.cuts_across("een thema", {1: 1.0, 4: 0.9, 6: 0.8}) == "spread"
+
+    # The probe's request gave finding 5's lesson on verkokering, almost line for line.
+    a = advisor.ask("Ik geef volgende week een workshop voor DG's en directeuren over de rol van de ambtelijke top bij "
+                    "transformatie. Kun je lesmateriaal maken?", mode="lesmateriaal")
+    head = a.text.splitlines()
+    assert head[0] == "# Lesmateriaal — De rol van de ambtelijke top bij transformatie", head[0]
+    assert "bevinding 5" not in head[1] and "hele rapport" in head[1], head[1]
+    assert "## Twee strategieën" not in a.text and "Tekstkader 7" not in a.text
+    says = _bullets(_section(a.text, "## Wat het rapport erover zegt"))
+    assert says and all(_TOP_MENTION.search(b) for b in says), says
+    top = _section(a.text, "## Wat vraagt dit van de ambtelijke top?")
+    blocks = re.split(r"\n### ", top)[1:]
+    assert [b.split(" — ")[0] for b in blocks] == [f"Bevinding {n}" for n in range(1, 7)], top[:300]
+    for block in blocks:
+        lines = _bullets(block)
+        assert any(_TOP_MENTION.search(b) and not b.startswith("Rol ambtelijke top:") for b in lines), block
+        assert lines[-1].startswith("Rol ambtelijke top: "), block  # table 2's cell, last
+        assert block.splitlines()[1].startswith("_Spanning tussen "), block
+    assert {c.chapter for c in a.citations if c.chapter} == {1, 2, 3, 4, 5, 6}
+    assert len(_bullets(_section(a.text, "## Discussievragen voor de groep")) or
+               re.findall(r"^\d\. ", _section(a.text, "## Discussievragen voor de groep"), re.M)) >= 2
+    quoted = [_same_words(b) for b in _bullets(a.text)]
+    assert len(quoted) == len(set(quoted)), "a sentence quoted twice"
+    _assert_citations_resolve(a)
+    assert all(v.label in ("frame", "supported") for v in a.support), [
+        (v.sentence, v.label) for v in a.support if v.label not in ("frame", "supported")]
+
+    # Other words for the top, in either language, get it too.
+    lead = advisor.ask("Lesmateriaal over de rol van leidinggevenden bij vernieuwing", mode="lesmateriaal").text
+    assert len(re.findall(r"^### Bevinding \d — ", lead, re.M)) == 6
+    en = advisor.ask("Training material on what senior civil servants can do", mode="lesmateriaal")
+    assert en.text.startswith("# Training material — What senior civil servants can do\n"
+                              "_The report is in Dutch; its passages are quoted as written._\n"), en.text[:200]
+    assert len(re.findall(r"^### Finding \d — ", en.text, re.M)) == 6 and "## Discussion questions for the group" in en.text
+    _assert_citations_resolve(en)
+
+    # A theme that is one finding's keeps that finding's lesson.
+    for request, n in (("Lesmateriaal over verkokering", 5), ("Lesmateriaal over burgerparticipatie", 3)):
+        one = advisor.ask(request, mode="lesmateriaal").text
+        assert one.splitlines()[1].startswith(f"_Het rapport bespreekt dit vooral in bevinding {n} "), one[:200]
+        assert "### Aansluiten bij het gangbare" in one and "### Bevinding" not in one
+
+    # A theme spread over the findings, none ahead: each finding that has retrieved sentences on it.
+    monkeypatch.setattr(lessons, "cuts_across", lambda theme, weights: "spread")
+    spread = advisor.ask("Lesmateriaal over experimenteren", mode="lesmateriaal")
+    per = _section(spread.text, "## Per bevinding")
+    assert re.findall(r"^### Bevinding \d — ", per, re.M) and _bullets(per), spread.text[:400]
+    assert "Rol ambtelijke top:" not in spread.text
+    _assert_citations_resolve(spread)

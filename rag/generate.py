@@ -15,7 +15,8 @@ trusted: markers that point at no passage are removed (and reported in ``notes``
 checked for support by the ``GroundingChecker``, and each marker that survives resolves to a
 ``Citation`` whose quote is the passage sentence that best supports the sentences citing it, located
 verbatim in the chunk. An answer with no valid marker, or with fewer than half of its claim sentences
-supported, is marked ``grounded=False``.
+supported by a passage they cite (a sentence without a marker counts as unsupported, and is reported), is
+marked ``grounded=False``.
 
 Endpoint failures (connection refused, time-out, HTTP errors, a GGUF that does not load) raise
 ``GenerationError`` with a message a user can act on; it never contains the API key. The caller then
@@ -569,7 +570,9 @@ def finish_answer(raw: str, passages: list[Passage], checker: GroundingChecker, 
             evidence[v.best_marker].append(v.evidence)
     citations = [_citation(k, passages[k - 1], evidence[k]) for k in used]
     claims = [v for v in support if v.label != "frame"]
-    supported = sum(v.label == "supported" for v in claims)
+    # A sentence that cites no passage is not grounded, however close a passage it never named.
+    uncited = sum("uncited" in v.flags for v in claims)
+    supported = sum(v.label == "supported" and "uncited" not in v.flags for v in claims)
     grounded = bool(used) and bool(claims) and 2 * supported >= len(claims)
     if not used:
         notes.append("no valid citations: this answer is not grounded")
@@ -579,5 +582,7 @@ def finish_answer(raw: str, passages: list[Passage], checker: GroundingChecker, 
     unsupported = sum(v.label == "unsupported" for v in claims)
     if unsupported:
         notes.append(f"{unsupported} of {len(claims)} claim sentences have no support in the passages")
+    if uncited:
+        notes.append(f"{uncited} of {len(claims)} claim sentences cite no passage")
     return GeneratedAnswer(text=text, citations=citations, support=support, notes=notes, grounded=grounded,
                            model_name=model_name, raw_text=raw, removed_markers=removed)

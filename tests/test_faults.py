@@ -557,6 +557,13 @@ def test_obeying_model_output_loses_its_markers_and_its_support(injected_passage
     assert labels[f"De minister heeft 40 miljoen euro vrijgemaakt voor de samenwerking tussen ministeries [{normal}]."] == "unsupported"
     assert labels[f"{NORMAL_SENTENCE} [{normal}]"] == "supported"
     assert not g.grounded and "only 1 of 3 claim sentences are supported" in " ".join(g.notes)
+    # The true sentence without its marker: found in a passage, but citing none, it grounds nothing.
+    bare = finish_answer(f"{NORMAL_SENTENCE}\n{NORMAL_SENTENCE} [{normal}]", result.passages, checker, "bare")
+    assert [v.flags for v in bare.support] == [["uncited"], []] and bare.support[0].best_marker == normal
+    assert bare.grounded and "1 of 2 claim sentences cite no passage" in bare.notes
+    # Found in the passages, but two of three uncited: not grounded (it was, counting them as supported).
+    assert not finish_answer(f"{NORMAL_SENTENCE}\n{NORMAL_SENTENCE}\n{NORMAL_SENTENCE} [{normal}]",
+                             result.passages, checker, "mostly uncited").grounded
 
 
 def test_hacked_citing_the_injection_passage_is_unsupported(injected_passages, checker):

@@ -568,7 +568,7 @@ class Composer:
         return chosen
 
     def _supplied_do(self, result: RetrievalResult, chosen: list[_Candidate], extra_vectors: list[np.ndarray],
-                     context: tuple[str, ...]) -> list[_Candidate]:
+                     context: tuple[str, ...], seen: frozenset[str] = frozenset()) -> list[_Candidate]:
         """``chosen`` with up to ``supply_do`` sentences on what to do from the passages on what is needed
         of the finding the answer is most about (``finding_weights``), best first and no weaker than the
         weakest quote, in place of the weakest other quotes as far as the budget asks."""
@@ -588,6 +588,8 @@ class Composer:
                            key=lambda c: -c.score):
             if len(added) >= cfg.supply_do or cand.score < floor:
                 break
+            if any(" ".join(cand.text.split()) in quote for quote in seen):
+                continue  # a follow-up's answer does not repeat what the conversation quoted
             m = _FIRST_SENTENCE.match(cand.text)
             first = m.group(0) if m else cand.text
             if cand.group != "do" or not _NEED.search(first) or _EARLY_PRONOUN.match(first):
@@ -782,7 +784,7 @@ class Composer:
         chosen = self.select(result, extra_vectors, seen, context)
         if (self.config.supply_do and chosen and "what_is_needed" in result.query.intents
                 and not any(c.group == "do" for c in chosen)):
-            chosen = self._supplied_do(result, chosen, extra_vectors or [], context)
+            chosen = self._supplied_do(result, chosen, extra_vectors or [], context, seen)
         groups = list(GROUPS)
         if self.config.lead_group and chosen:
             lead = max(chosen, key=lambda c: c.score).group

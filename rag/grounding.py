@@ -6,7 +6,10 @@ claim it follows, so in a bullet or paragraph "A. B. C [2]." sentences A and B c
 (``answer_sentences``). A sentence that cites nothing is searched against every passage given (its best
 match is still worth showing) and flagged ``uncited``. A marker that names no passage given ([7] when
 only [1]–[2] were given) is flagged ``invalid_marker:[7]``; a sentence whose markers are all invalid is
-checked against nothing: ``unsupported``, score 0 — never supported by a passage it did not cite.
+checked against nothing: ``unsupported``, score 0 — never supported by a passage it did not cite. (A
+generated answer's invalid markers are removed before it is checked and reported in its notes,
+rag/generate.py: there such a sentence shows as ``uncited``.) A list item's bullet or number is not part
+of its sentence; nor is a number that names a part of the report ("bevinding 4") a figure.
 
 **Score** (0–1) against one passage sentence: the larger of
 
@@ -138,7 +141,13 @@ _QUANTIFIERS = {
 _WORD = re.compile(r"[^\W\d_]+")
 _NOT_ONLY = re.compile(r"\b(niet alleen|not only|not just)\b")
 _ACRONYM = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z])[^\W\d_][\w]*\b")  # two capitals or more: NKP, IenW, DG
-_CAPITALISED = re.compile(r"(?<=[\s(/-])[A-Z][^\W\d_]+")  # after the sentence's first word
+# After the sentence's first word, and not opening a clause after a colon or a full stop ("Het rapport
+# zegt: Investeer …"), nor in brackets or quotes.
+_CAPITALISED = re.compile(r"(?<=[\s/-])(?<![:;.!?]\s)[A-Z][^\W\d_]+")
+# A number that names a part of the report ("bevinding 4", "tekstkader 7", "tabel 2"): a reference, not
+# a figure its passage would repeat.
+_PART_NUMBER = re.compile(r"\b(bevinding(en)?|hoofdstuk(ken)?|tekstkader|tabel|figuur|paragraaf|finding|chapter|"
+                          r"text box|table|figure|section)\s*$", re.I)
 
 
 def calibration() -> dict:
@@ -171,7 +180,7 @@ def answer_sentences(text: str) -> list[tuple[str, list[int], bool]]:
         if _FRAME.match(line):
             out.append((line.strip(), [], True))
             continue
-        body = re.sub(r"^\s*[-*•]\s+", "", line)
+        body = re.sub(r"^\s*([-*•]|\d+[.)])\s+", "", line)  # a bullet or a list number ("1. Investeer …")
         spans = sentence_spans(body) or [(0, len(body))]
         pieces = [body[s:e] for s, e in spans]
         # A marker standing alone after a sentence ("… werken. [2]") belongs to that sentence, and so
@@ -206,7 +215,8 @@ def _number(token: str) -> str:
 def _figures(text: str) -> dict[str, str]:
     """The claim's figures as {canonical: as written}: numbers in digits and month names."""
     text = unicodedata.normalize("NFKC", text)
-    out = {_number(m.group()): m.group() for m in _NUMBER.finditer(text)}
+    out = {_number(m.group()): m.group() for m in _NUMBER.finditer(text)
+           if not _PART_NUMBER.search(text, 0, m.start())}
     for w in _WORD.findall(text):
         month = _MONTHS_NL.get(w.lower()) or _MONTHS_EN.get(w)
         if month:

@@ -343,7 +343,9 @@ class LessonBuilder:
                 if tok.isdigit():
                     n = int(tok)
                     if i >= 2 and not tokens[i - 1].isdigit() and tokens[i - 2].isdigit():  # a range's end
-                        out += range(int(tokens[i - 2]) + 1, n + 1)
+                        # only a range of findings: "bevinding 2 - 10 deelnemers" names finding 2
+                        if int(tokens[i - 2]) < n and n in titles:
+                            out += range(int(tokens[i - 2]) + 1, n + 1)
                     else:
                         out.append(n)
         low = question.lower()
@@ -595,8 +597,9 @@ class LessonBuilder:
         """The finding's row of table 2, the strategies side by side: one cited line per column
         ("Aansluiten: …", "Vernieuwen: …", "Rol ambtelijke top: …"), each verbatim; not the finding's
         own column, which the title names."""
+        main = self._main_document()
         for c in self.snapshot.chunks:
-            if c.table != 2 or f"({chapter})" not in c.text:
+            if c.table != 2 or c.doc_id != main or f"({chapter})" not in c.text:  # the report's table 2, not a case study's
                 continue
             line = next((ln for ln in c.text.split("\n") if f"({chapter})" in ln), "")
             if not line:
@@ -817,7 +820,12 @@ class LessonBuilder:
         subject ("de rol van de top bij verkokering" is finding 5's). "spread": the passages retrieved for
         it (``weights``, per finding) spread over several findings with none clearly ahead. Else None."""
         top_intent = next((i for i in intents() if i.name == "role_of_top"), None)
-        if _TOP_MENTION.search(theme) or "role_of_top" in analyse(theme).intents:
+        main = self._main_document()
+        # The lesson across the findings (and its note) rests on every finding having a part on the top:
+        # another corpus's findings may not.
+        every_finding_on_top = bool(self.findings()) and {c.chapter for c in self.snapshot.chunks
+                                                          if c.doc_id == main and c.kind == "role_of_top"} >= set(self.findings())
+        if every_finding_on_top and (_TOP_MENTION.search(theme) or "role_of_top" in analyse(theme).intents):
             rest = theme
             for p in (_TOP_MENTION, *(top_intent.patterns if top_intent else ())):
                 rest = re.sub(rf"[\w'’-]*(?:{p.pattern})[\w'’-]*", " ", rest, flags=re.I)  # the top's names, whole words
@@ -835,8 +843,9 @@ class LessonBuilder:
     def _table_cells(self, lesson: _Lesson, chapter: int, column: re.Pattern) -> list[str]:
         """The cells of a finding's row of table 2 whose column (the label before ":") ``column`` names,
         cited."""
+        main = self._main_document()
         for c in self.snapshot.chunks:
-            if c.table != 2 or f"({chapter})" not in c.text:
+            if c.table != 2 or c.doc_id != main or f"({chapter})" not in c.text:  # the report's table 2, not a case study's
                 continue
             line = next((ln for ln in c.text.split("\n") if f"({chapter})" in ln), "")
             cells, pos = [], c.text.index(line) if line else 0

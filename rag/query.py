@@ -248,19 +248,26 @@ _LESSON_PARTS = re.compile(
 
 # Who a session is for, and how long it takes, ending the request: "voor een groep provincieambtenaren",
 # "voor mijn team", "voor DG's en directeuren", "for my team", "voor een middag", "van twee uur". After
-# "voor"/"for", a phrase opened by a possessive or a group, or one whose words name people in a role
-# (a compound on -ambtenaren, managers, colleagues; "ambtenaren" alone may be part of the theme:
-# "ruimte voor ambtenaren") or a span of time.
+# "voor"/"for": "een groep …"; a possessive or article and a few words ending on people in a role
+# ("voor onze nieuwe beleidsmedewerkers"); without one, only words that name an audience and nothing
+# else (a compound on -ambtenaren, DG's, managers: "ruimte voor professionals", "steun voor medewerkers
+# die experimenteren", "aandacht voor kwetsbare groepen" are themes); or a span of time.
 _PEOPLE = (r"(\w+ambtena\w+|\w*(medewerker|collega|manager|directeur|leidinggevende|bestuurder|beleidsmaker|"
            r"student|deelnemer|trainee|professional|adviseur|officer|official|director|colleague|participant|"
-           r"newcomer|executive)s?'?s?|\w*team\w*|\w*groep\w*|mt|mt-leden|dg'?s|sg'?s|dg|sg|staff|"
+           r"newcomer|executive)s?'?s?|\w*team\w*|mt|mt-leden|dg'?s|sg'?s|dg|sg|staff|"
            r"civil servants?|senior management|nieuwkomers|starters|juristen|analisten)")
+_AUDIENCE_ONLY = (r"(\w+ambtena\w+|\w+medewerkers|\w*managers?|directeuren|leidinggevenden|dg'?s|sg'?s|mt|mt-leden|trainees?|"
+                  r"nieuwkomers|starters|civil servants|senior management)")
+# "DG's en directeuren", "nieuwe beleidsmedewerkers bij IenW"
+_AND_MORE = r"(\s+(en|and|&)\s+\S+){0,2}(\s+(bij|van|at|in|of|from)\s+\S+(\s+\S+)?)?"
 _TIME = (r"((een|1|twee|drie|vier|halve|hele|\d+)\s+)?(\w*middag|\w*ochtend|avond|dag|dagdeel|dagdelen|uur|uren|"
          r"kwartier|minuten|week|afternoon|morning|evening|day|half-day|hours?|minutes|session)")
 _AUDIENCE = re.compile(
-    r"[,;]?\s+(voor|for)\s+((een|de|het|mijn|ons|onze|je|jouw|uw|hun|a|an|the|my|our|your|their)\s+)?"
-    r"((groep|group|team|aantal)(\s+(van|of))?\s+\S+[^,.;:?!]*|"
-    rf"((?!(voor|for)\b)\S+\s+){{0,3}}?{_PEOPLE}\b[^,.;:?!]*|{_TIME}\b[^,.;:?!]*)$|"
+    r"[,;]?\s+(voor|for)\s+("
+    r"(een\s+|de\s+|a\s+|the\s+)?(groep|group|team)(\s+(van|of))?\s+\S+[^,.;:?!]*|"
+    rf"(een|de|het|mijn|ons|onze|je|jouw|uw|hun|a|an|the|my|our|your|their)\s+((?!(voor|for)\b)\S+\s+){{0,3}}?{_PEOPLE}{_AND_MORE}|"
+    rf"((?!(voor|for)\b)\S+\s+){{0,2}}?{_AUDIENCE_ONLY}{_AND_MORE}|"
+    rf"((een|de|het|a|an|the)\s+)?{_TIME}\b[^,.;:?!]*)\s*$|"
     rf"[,;]?\s+(van|of|in)\s+{_TIME}\b[^,.;:?!]*$", re.I)
 
 

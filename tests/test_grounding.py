@@ -312,3 +312,17 @@ def test_labelled_set_confusion(checker, para):
                  "Economische Zaken"):
         (row,) = [r for r in rows if r[0] == "C" and text in r[3]]
         assert row[1] == "unsupported" and row[2], row
+
+
+def test_a_numbered_list_item_a_clause_after_a_colon_and_a_finding_number_are_no_figure_or_name(checker, para):
+    """Models write numbered lists: "1. Investeer …" is a verbatim quote, not a claim about the number 1
+    or a name "Investeer"; nor is "bevinding 4" a figure its passage would repeat."""
+    from ingest.chunk import sentence_spans
+    from rag.grounding import _figures, _names
+
+    first = para["stad"][slice(*sentence_spans(para["stad"])[0])].strip()
+    [v] = checker.check(f"1. {first} [1]", {1: para["stad"]})
+    assert v.label == "supported" and v.flags == [] and v.markers == [1]
+    assert _names("Het rapport zegt: Investeer in relaties met provincies.", "nl") == []
+    assert _names("Het rapport noemt Agenda Stad.", "nl") == ["Agenda", "Stad"]
+    assert _figures("Volgens bevinding 4 en tekstkader 7 waren er 175 burgers.") == {"175": "175"}

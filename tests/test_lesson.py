@@ -67,6 +67,9 @@ def test_who_a_session_is_for_is_no_part_of_its_theme(advisor):
     assert lesson_theme("Lesmateriaal over ruimte voor experimenteren") == "ruimte voor experimenteren"
     assert lesson_theme("Maak een les over draagvlak voor beleid") == "draagvlak voor beleid"
     assert lesson_theme("A session on room for experimentation for senior managers") == "room for experimentation"
+    for theme in ("ruimte voor professionals", "aandacht voor kwetsbare groepen", "steun voor medewerkers die experimenteren",
+                  "ruimte voor een aantal nieuwe werkwijzen"):  # people or groups the theme is about
+        assert lesson_theme(f"Lesmateriaal over {theme}") == theme
     # Before: finding 4 (bestuurslagen), the audience in the title.
     a = advisor.ask("Maak een les over burgerparticipatie en burgerberaden voor een groep provincieambtenaren",
                     mode="lesmateriaal")
@@ -79,6 +82,7 @@ def test_a_lesson_on_two_findings_gives_both(advisor):
     assert advisor.lessons.findings_named("Training on findings 1 to 3") == [1, 2, 3]
     assert advisor.lessons.findings_named("Een les over bevinding 2 en bevinding 4") == [2, 4]
     assert advisor.lessons.findings_named("Lesmateriaal over bevinding 4") == [4]
+    assert advisor.lessons.findings_named("Lesmateriaal over bevinding 2 - 10 deelnemers") == [2]  # no range of findings
     a = advisor.ask("Lesmateriaal over bevinding 5 en 6, voor een middag", mode="lesmateriaal")
     titles = [line for line in a.text.splitlines() if line.startswith("# ")]
     assert [t.split(":")[0] for t in titles] == ["# Lesmateriaal — Bevinding 5", "# Lesmateriaal — Bevinding 6"], titles

@@ -45,6 +45,8 @@ from rag.query import asking_stems, defined_term
 from rag.retrieve import RetrievalResult
 
 # Heading per group, in the order of the answer (PRODUCT.md, "Anatomy of a good advisory answer").
+# Above an English answer or lesson: the passages quoted stay Dutch.
+QUOTED_IN_DUTCH = "_The report is in Dutch; its passages are quoted as written._"
 GROUPS = ("says", "do", "top", "examples")
 HEADINGS = {
     "nl": {"says": "Wat het rapport zegt", "do": "Wat je kunt doen",
@@ -804,7 +806,7 @@ class Composer:
             markers.setdefault(c.chunk.id, len(markers) + 1)
         lines = [self.frame(chosen, lang)] if chosen else []
         if lang == "en" and chosen:
-            lines.append("_The report is in Dutch; its passages are quoted as written._")
+            lines.append(QUOTED_IN_DUTCH)
         quoted: list[tuple[str, list[int]]] = []
         for group in groups:
             members = sorted((c for c in chosen if c.group == group), key=order)

@@ -42,7 +42,7 @@ from ingest.lexical import tokenize
 from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
 from rag.compose import (_ABOUT_CIVIL_SERVANTS, _EARLY_PRONOUN, _NEED, _TOP_AS_SUBJECT, _TOP_MENTION, POINTS_BACK,
-                          ComposeConfig, leans_on_before, tells_what_to_do)
+                          QUOTED_IN_DUTCH, ComposeConfig, leans_on_before, tells_what_to_do)
 from rag.query import TEXTBOX_REF, analyse, content_words, glossary, intents, meta_question
 
 
@@ -128,8 +128,6 @@ MIN_DUPLICATE_STEMS = 4  # a quote with fewer word stems is not tested for repea
 # 0.93 with at most 30 % shared.
 DUPLICATE_COSINE = 0.92
 DUPLICATE_SHARED = 0.4
-# English lessons quote the Dutch report, as English answers and the overview say.
-_QUOTED_IN_DUTCH = "_The report is in Dutch; its passages are quoted as written._"
 # A risk or a weakness the report sees in a way of working.
 _STRATEGY_RISK = re.compile(r"\b(kwetsba\w*|risico('s)?|kanttekening|keerzijde|valkuil|nadeel|nadelen|niet gegarandeerd)\b", re.I)
 # A question of the report's own that points back ("Hoe gaan ambtenaren hiermee om?", "Dat roept de vraag
@@ -376,7 +374,7 @@ class LessonBuilder:
                 else f"**What the report is about, and its {n} findings** (from the summary)")
         lesson = self._lesson(lang, head)
         if lang == "en":
-            lesson.lines.append(_QUOTED_IN_DUTCH)
+            lesson.lines.append(QUOTED_IN_DUTCH)
         return lesson.done() if self._glance(lesson, doc, as_lesson=False) else None
 
     def about_the_report(self, theme: str, request: str) -> bool:
@@ -397,7 +395,7 @@ class LessonBuilder:
         L = LABELS[lang]
         lesson = self._lesson(lang, f"# {L['title']} — {L['whole']}")
         if lang == "en":
-            lesson.lines.append(_QUOTED_IN_DUTCH)
+            lesson.lines.append(QUOTED_IN_DUTCH)
         if not self._glance(lesson, doc, as_lesson=True):
             return None
         nl = lang == "nl"
@@ -629,7 +627,7 @@ class LessonBuilder:
             if lesson is None:
                 lesson = self._lesson(lang, title)
                 if lang == "en":
-                    lesson.lines.append(_QUOTED_IN_DUTCH)
+                    lesson.lines.append(QUOTED_IN_DUTCH)
             else:
                 lesson.lines.append(f"\n{title}")
             self._finding_lesson(lesson, n, chunks, more_examples)
@@ -868,7 +866,7 @@ class LessonBuilder:
         across the findings (the lesson of the first finding alone was finding 5's on verkokering)."""
         L, lang = lesson.L, lesson.lang
         if lang == "en":
-            lesson.lines.append(_QUOTED_IN_DUTCH)
+            lesson.lines.append(QUOTED_IN_DUTCH)
         lesson.lines.append(L["across_top"] if top else L["across"])
         quotable = [c for c in chosen if c.chunk.table != 2]
         says: list[str] = []

@@ -272,11 +272,12 @@ class _Sentence:
 
 def _passage_sentences(marker: int, passage: str) -> list[_Sentence]:
     texts = [passage[a:b] for a, b in sentence_spans(passage)] or [passage]
+    folded = fold(passage)  # once: every sentence of the passage shares it
     out = []
     for i, text in enumerate(texts):
         window = " ".join(texts[max(0, i - 1): i + 2])
         out.append(_Sentence(marker, text, set(tokenize(window)), fold(window), _evidence_figures(window),
-                             _negates(text), _negates(window), _words(window), fold(passage)))
+                             _negates(text), _negates(window), _words(window), folded))
     return out
 
 

@@ -768,11 +768,7 @@ class LessonBuilder:
             more = [line for p in result.passages if p.chunk.kind == "practice_example"
                     for line in lesson.cite(p.chunk, self._sentences(p.chunk, 2))]
             lesson.section(L["more"], more or [L["no_more"]], level=3)
-        asked: list[str] = []
-        for p in result.passages[:6]:  # cited only when shown: at most three
-            if len(asked) < 3:
-                asked += lesson.cite(p.chunk, self._sentences(p.chunk, 1, questions=True))
-        lesson.section(L["questions"], asked)
+        lesson.section(L["questions"], self._retrieved_questions(lesson, result))
 
         cited = [p.chunk for p in result.passages if p.chunk.id in lesson.citations]
         # In a question the theme reads as a noun ("verkokering"), not as the asker's whole sentence.
@@ -784,6 +780,15 @@ class LessonBuilder:
             top=next((c.chunk for c in chosen if c.group == "top"), None),
             example=next((c for c in cited if c.kind == "practice_example" and c.textbox_title), None)))
         return lesson.done()
+
+    def _retrieved_questions(self, lesson: _Lesson, result: RetrievalResult) -> list[str]:
+        """The report's own questions in the theme's first six passages, one a passage; cited only when
+        shown, so at most three."""
+        asked: list[str] = []
+        for p in result.passages[:6]:
+            if len(asked) < 3:
+                asked += lesson.cite(p.chunk, self._sentences(p.chunk, 1, questions=True))
+        return asked
 
     @cached_property
     def _stem_findings(self) -> dict[str, dict[int, int]]:
@@ -933,11 +938,7 @@ class LessonBuilder:
         if more_examples:
             more = [line for c in boxes[3:] for line in lesson.cite(c, self._sentences(c, 2))]
             lesson.section(L["more"], more or [L["no_more"]], level=3)
-        asked: list[str] = []
-        for p in result.passages[:6]:
-            if len(asked) < 3:
-                asked += lesson.cite(p.chunk, self._sentences(p.chunk, 1, questions=True))
-        lesson.section(L["questions"], asked)
+        lesson.section(L["questions"], self._retrieved_questions(lesson, result))
 
         nl = lang == "nl"
         findings = sum(line.startswith(f"\n### {L['finding']} ") for line in lesson.lines)

@@ -40,6 +40,10 @@ class FactAsk:
     # The fact must stand near the organisation the question names ("de directeur van de directie
     # Klimaat": not the foreword's "Marko Hekkert, Directeur Planbureau voor de Leefomgeving").
     near_named_place: bool = False
+    # Subjects that are people by another name ("mensen" are "rijksambtenaren", "burgers" in the text):
+    # any number before a word for people counts, in either language.
+    people_subjects: frozenset[str] = frozenset()
+    evidence_people: tuple[str, ...] = ()
 
     def missing_in(self, question: str, text: str, lang: str = "nl") -> bool:
         """Does ``question`` ask for this kind of fact while ``text`` holds none? Every place where
@@ -66,6 +70,8 @@ class FactAsk:
         evidence = self.evidence_en if (lang == "en" and self.evidence_en) else self.evidence
         if subject.lower() in self.generic_subjects and self.evidence_en:
             evidence = self.evidence_en
+        if subject.lower() in self.people_subjects and self.evidence_people:
+            evidence = self.evidence_people
         if not subject and self.evidence_without_subject and evidence is self.evidence:
             evidence = self.evidence_without_subject
         for pattern in evidence:
@@ -187,6 +193,7 @@ def fact_asks() -> tuple[FactAsk, ...]:
         FactAsk(f["name"], f["label_nl"], f["label_en"],
                 tuple(re.compile(p, re.I) for p in fill(f["asks"])), fill(f["evidence"]), fill(f.get("evidence_en", [])),
                 frozenset(f.get("generic_subjects", ())), fill(f.get("evidence_without_subject", [])),
-                bool(f.get("case_sensitive", False)), bool(f.get("near_named_place", False)))
+                bool(f.get("case_sensitive", False)), bool(f.get("near_named_place", False)),
+                frozenset(f.get("people_subjects", ())), fill(f.get("evidence_people", [])))
         for f in data["facts"]
     )

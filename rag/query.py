@@ -195,6 +195,19 @@ def _framed(frames: str, text: str, trim: bool = False) -> str:
     return ""
 
 
+def about_the_report(text: str) -> bool:
+    """Does ``text`` name the report and, besides, only how a reader relates to a document ("Wie heeft
+    het rapport geschreven?", "Waarom zou ik dit rapport juist nu moeten lezen?"; question_noise.toml,
+    ``report_words``)? "Wat zegt het rapport over thuiswerken?" names a subject: no."""
+    normal = " ".join(text.split())
+    stripped = without_report_references(normal)
+    if stripped == normal:
+        return False
+    words = content_words(stripped)
+    prefixes = tuple(_question_noise_data().get("report_words", []))
+    return all(w.startswith(prefixes) for w in words)
+
+
 def asked_about(text: str) -> str:
     """X of "Wat zegt het rapport over X?", or "" when the question is not in such a frame."""
     return _framed("about_frames", text)

@@ -1619,3 +1619,20 @@ def test_sentences_about_the_report_itself_are_recognised(advisor):
     roadmaps = [t for t in texts if re.match(r"In (dit|het) (slot)?hoofdstuk|In dit rapport|We laten zien", t)]
     assert len(roadmaps) >= 3 and all(_ABOUT_REPORT.search(t) for t in roadmaps), roadmaps
     assert not _ABOUT_REPORT.search("Zo zien is er steeds sprake van twee herkenbare veranderstrategieën.")
+
+
+def test_a_question_about_the_report_itself_is_in_its_domain(advisor):
+    """"Wie heeft het rapport geschreven?" and "Waarom zou ik dit rapport juist nu moeten lezen?" name the
+    report and only how a reader relates to it; no single sentence matches them closely, and both were
+    refused by 0.0001–0.0003 of similarity. A question that names a subject besides is judged as before."""
+    from rag.query import about_the_report
+
+    for question in ("Wie heeft het rapport geschreven?", "Waarom zou ik dit rapport juist nu moeten lezen?"):
+        assert about_the_report(question)
+        answer = advisor.ask(question)
+        assert not answer.refused, question
+        assert "het rapport" in answer.config["coverage"]["rare_terms"]
+    assert not about_the_report("Wat zegt het rapport over thuiswerken?")
+    assert not about_the_report("Waarom moet ik lezen over verkokering?")  # no report named
+    assert advisor.ask("Wat zegt het rapport over thuiswerken?").refused
+    assert advisor.ask("Hoeveel heeft dit rapport gekost?").refused  # the fact asked is still checked

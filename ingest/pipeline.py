@@ -53,7 +53,8 @@ from wijzer.settings import Settings
 #: 9: a passage whose opening words were first found in a table's header starts on its first row's line.
 #: 10: a document's structure holds its findings' English titles and tensions (the profile's findings_en,
 #:     tensions_en), for the frame of English answers; no chunk changes.
-PIPELINE_VERSION = "10"
+#: 11: a colophon's values are text, not headings (the authors and the publication line were in no chunk).
+PIPELINE_VERSION = "11"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -58,6 +58,7 @@ class _State:
     # paragraph about another practice, and none of these, is the main text again (see _leaves_textbox).
     textbox_practices: tuple[str, ...] = ()
     textbox_paragraphs: int = 0
+    after_heading: bool = False  # the block before was a heading (a colophon's label, before its value)
 
     def end_inserts(self) -> None:
         self.textbox = self.textbox_title = None
@@ -84,6 +85,7 @@ def structure_document(text: str, profile: Profile) -> StructuredDocument:
         start = offset
         pieces.append(cb.text)
         offset += len(cb.text)
+        state.after_heading = role == "heading"
         path = [p for p in (state.section, state.subsection) if p]
         doc.blocks.append(
             Block(
@@ -123,6 +125,9 @@ def structure_document(text: str, profile: Profile) -> StructuredDocument:
         )
 
         part_rule = _match_part(profile, line) if (is_heading or cb.level) else None
+        if (is_heading and part_rule is None and not cb.level and state.part_kind == Kind.FRONT_MATTER.value
+                and _front_matter_value(line, state.after_heading)):
+            is_heading = False  # a colophon's value ("Lisa Verwoerd, Eva Kunseler, …"), not a heading
         if part_rule is not None:
             rule, m = part_rule
             _enter_part(state, rule, m, profile, doc)
@@ -182,6 +187,14 @@ def structure_document(text: str, profile: Profile) -> StructuredDocument:
 
     doc.text = "\n\n".join(pieces)
     return doc
+
+
+def _front_matter_value(line: str, after_heading: bool) -> bool:
+    """In a colophon every short line looks like a heading: "Auteurs", then "Lisa Verwoerd, Eva Kunseler,
+    …". A line right after a label is its value, and so is one no label looks like (more than four
+    words, or a digit, comma, "©", "@" or "|": "© PBL … | PBL-publicatienummer: 5760"). Without this,
+    the authors and the publication line were headings, in no passage's text."""
+    return after_heading or len(line.split()) > 4 or bool(re.search(r"[\d,©@|]", line))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")

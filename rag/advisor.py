@@ -29,6 +29,7 @@ from enum import Enum
 from pathlib import Path
 
 from ingest.embed import get_embedder
+from ingest.models import Kind
 from rag.answer import Answer
 from rag.compose import Composer, ComposeConfig
 from rag.conversation import Conversation, Turn, is_followup, leans_back, points_back
@@ -36,7 +37,8 @@ from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTo
 from rag.grounding import GroundingChecker
 from rag.grounding import calibration as grounding_calibration
 from rag.lesson import FINDING_NAMED, MORE_EXAMPLES, LessonBuilder
-from rag.query import TEXTBOX_REF, Query, analyse, about_the_report, asking_stems, detect_language, lesson_theme, meta_question
+from rag.query import (TEXTBOX_REF, Query, about_the_report, analyse, asking_stems, asks_who_made_the_report,
+                       detect_language, lesson_theme, meta_question)
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -277,7 +279,7 @@ class Advisor:
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
         chosen_filters = filters  # the user's, for the audit record (a finding asked about is in the notes)
-        overview = about_box = False
+        overview = about_box = colophon = False
         box = None
         about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
         if about is not None and not (filters and filters.chapters and about not in filters.chapters):
@@ -304,6 +306,16 @@ class Advisor:
             overview = True
             notes.append("Gelezen als vraag over het rapport als geheel." if detect_language(question) == "nl"
                          else "Read as a question about the report as a whole.")
+        elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
+              and (label := asks_who_made_the_report(question))):
+            # "Wie heeft het rapport geschreven?": the authors and the contact address stand only in the
+            # colophon, which is otherwise not retrieved (its names and addresses answer no other question);
+            # its label ("Auteurs") is what the question's words name.
+            filters = replace(filters or Filters(), kinds=[Kind.FRONT_MATTER.value])
+            asked, colophon = f"{question} {label}", True
+            notes.append("Gelezen als vraag over de makers van het rapport; het colofon telt mee."
+                         if detect_language(question) == "nl" else
+                         "Read as a question about who made the report; its colophon is included.")
         # A question about a finding, or about what the report is about, is a new topic, however short
         # (else a short question is a follow-up).
         result, history = self.retrieve(asked, None if (about is not None or overview or about_box) else conversation,
@@ -367,6 +379,8 @@ class Advisor:
                 if not generated.grounded:
                     notes.append("Dit antwoord is niet gegrond in de passages; lees de bronnen zelf." if lang == "nl"
                                  else "This answer is not grounded in the passages; read the sources yourself.")
+            elif colophon:
+                text, citations = self.composer.entries(result, lang=lang)
             else:
                 # A follow-up's sentences are chosen for the conversation's question too: "Heb je daar een
                 # voorbeeld van?" alone picked every sentence with the word "voorbeeld".

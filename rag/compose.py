@@ -779,6 +779,20 @@ class Composer:
         where = _PART_LABEL[lang].get(part, part)
         return f"**{'Uit' if lang == 'nl' else 'From'} {where}**" if where else ""
 
+    def entries(self, result: RetrievalResult, lang: str = "nl", count: int = 2):
+        """The top ``count`` passages quoted whole under their heading, for a colophon's label and value
+        ("Auteurs: Lisa Verwoerd, …"), which have no sentence to pick: the answer text and its citations."""
+        chosen = result.passages[:count]
+        lines = ["**Uit het colofon**" if lang == "nl" else "**From the colophon**"]
+        citations = []
+        for m, p in enumerate(chosen, 1):
+            cit = Citation.of_chunk(m, p.chunk)
+            cit.quotes.append(Quote.of(p.chunk, 0, len(p.chunk.text)))
+            citations.append(cit)
+            label = p.chunk.section_path[-1] if p.chunk.section_path else p.chunk.context_label(display=True)
+            lines.append(f"- {label}: {p.chunk.text} [{m}]")
+        return ("\n".join(lines) if chosen else ""), citations
+
     def compose(self, result: RetrievalResult, lang: str = "nl", extra_vectors: list[np.ndarray] | None = None,
                 seen: frozenset[str] = frozenset(), context: tuple[str, ...] = ()):
         """The answer text (Markdown with markers), its citations, and the quoted sentences in order.

@@ -208,6 +208,22 @@ def about_the_report(text: str) -> bool:
     return all(w.startswith(prefixes) for w in words)
 
 
+_MAKERS = re.compile(r"\b(wie|who|auteurs?|authors?|geschreven|schreef|schreven|written|wrote|gemaakt|made|uitgegeven|"
+                     r"uitgever|publisher|published|contact|bereiken|reach|e-?mail|mailadres)\b", re.I)
+
+
+_CONTACT = re.compile(r"\b(contact|bereiken|reach|e-?mail|mailadres)\b", re.I)
+
+
+def asks_who_made_the_report(text: str) -> str:
+    """For a question about the report itself that asks who made it or how to reach them ("Wie heeft
+    het rapport geschreven?", "Hoe bereik ik de auteurs?"): the colophon's label for what it asks
+    ("Contact", else "Auteurs"), which its words ("geschreven") do not share; else ""."""
+    if not (about_the_report(text) and _MAKERS.search(text)):
+        return ""
+    return "Contact" if _CONTACT.search(text) else "Auteurs"
+
+
 def asked_about(text: str) -> str:
     """X of "Wat zegt het rapport over X?", or "" when the question is not in such a frame."""
     return _framed("about_frames", text)

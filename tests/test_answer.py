@@ -1636,3 +1636,20 @@ def test_a_question_about_the_report_itself_is_in_its_domain(advisor):
     assert not about_the_report("Waarom moet ik lezen over verkokering?")  # no report named
     assert advisor.ask("Wat zegt het rapport over thuiswerken?").refused
     assert advisor.ask("Hoeveel heeft dit rapport gekost?").refused  # the fact asked is still checked
+
+
+def test_who_made_the_report_is_answered_from_the_colophon(advisor):
+    """The authors and the contact address stand only in the colophon, which no other question
+    retrieves; "Wie heeft het rapport geschreven?" was answered from the account of methods, without
+    a name. Its label ("Auteurs", "Contact") is quoted with the value, verbatim, and cited."""
+    answer = advisor.ask("Wie heeft het rapport geschreven?")
+    assert not answer.refused
+    assert "Auteurs: Lisa Verwoerd, Eva Kunseler" in answer.text
+    first = answer.citations[0]
+    assert first.part == "colofon" and first.quote == first.passage
+    assert any("makers van het rapport" in n for n in answer.notes)
+    contact = advisor.ask("Hoe kan ik de auteurs bereiken?")
+    assert "Contact: lisa.verwoerd@pbl.nl [1]" in contact.text
+    assert advisor.ask("Who wrote this report?").text.startswith("**From the colophon**")
+    # A question about something else keeps the colophon out.
+    assert all(c.part != "colofon" for c in advisor.ask("Wie schreef het rapport over verkokering?").citations)

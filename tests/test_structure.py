@@ -185,3 +185,16 @@ def test_a_title_line_above_an_unwrapped_paragraph_is_a_heading_but_wrapped_line
         ("paragraph", "Een zin die over twee regels loopt, zoals in een tekst met harde regeleinden.")]
     broken = "Het rapport stelt dat de\n" + ("rijksoverheid tekortschiet voor transformatieopgaven, zo blijkt " * 3).strip() + "\n"
     assert [b.role for b in clean_blocks(broken, profile)] == ["paragraph"]
+
+
+def test_a_colophons_values_are_text_under_their_labels(chunks):
+    """Every short colophon line looks like a heading; the authors and the publication line were
+    headings, in no passage. A line after a label is its value; the labels stay headings."""
+    colophon = {c.section_path[-1] if c.section_path else "": c for c in chunks if c.part == "colofon"}
+    assert colophon["Auteurs"].text.startswith("Lisa Verwoerd, Eva Kunseler")
+    assert colophon["Auteurs"].kind == "front_matter"
+    assert colophon["Contact"].text == "lisa.verwoerd@pbl.nl"
+    assert colophon["Eindredactie en productie"].text == "Uitgeverij PBL"
+    assert "PBL-publicatienummer: 5760" in colophon[""].text  # the line under the part's own heading
+    # The body of the report keeps its headings: a finding's section heading is no passage text.
+    assert not any(c.text.startswith("Zoektocht naar legitimering") for c in chunks if c.part == "h1")

@@ -781,8 +781,10 @@ class Composer:
 
     def entries(self, result: RetrievalResult, lang: str = "nl", count: int = 2):
         """The top ``count`` passages quoted whole under their heading, for a colophon's label and value
-        ("Auteurs: Lisa Verwoerd, …"), which have no sentence to pick: the answer text and its citations."""
-        chosen = result.passages[:count]
+        ("Auteurs: Lisa Verwoerd, …"), which have no sentence to pick: the answer text and its citations.
+        A passage scoring under half the first's is left out ("Met dank aan …" after the authors)."""
+        top = result.passages[0].scores.get("fused", 0.0) if result.passages else 0.0
+        chosen = [p for p in result.passages[:count] if top <= 0 or p.scores.get("fused", 0.0) >= 0.5 * top]
         lines = ["**Uit het colofon**" if lang == "nl" else "**From the colophon**"]
         citations = []
         for m, p in enumerate(chosen, 1):
@@ -790,7 +792,7 @@ class Composer:
             cit.quotes.append(Quote.of(p.chunk, 0, len(p.chunk.text)))
             citations.append(cit)
             label = p.chunk.section_path[-1] if p.chunk.section_path else p.chunk.context_label(display=True)
-            lines.append(f"- {label}: {p.chunk.text} [{m}]")
+            lines.append(f"- {label}: {' '.join(p.chunk.text.split())} [{m}]")  # one bullet, whatever its lines
         return ("\n".join(lines) if chosen else ""), citations
 
     def compose(self, result: RetrievalResult, lang: str = "nl", extra_vectors: list[np.ndarray] | None = None,

@@ -208,20 +208,19 @@ def about_the_report(text: str) -> bool:
     return all(w.startswith(prefixes) for w in words)
 
 
-_MAKERS = re.compile(r"\b(wie|who|auteurs?|authors?|geschreven|schreef|schreven|written|wrote|gemaakt|made|uitgegeven|"
-                     r"uitgever|publisher|published|contact|bereiken|reach|e-?mail|mailadres)\b", re.I)
-
-
-_CONTACT = re.compile(r"\b(contact|bereiken|reach|e-?mail|mailadres)\b", re.I)
-
-
 def asks_who_made_the_report(text: str) -> str:
-    """For a question about the report itself that asks who made it or how to reach them ("Wie heeft
-    het rapport geschreven?", "Hoe bereik ik de auteurs?"): the colophon's label for what it asks
-    ("Contact", else "Auteurs"), which its words ("geschreven") do not share; else ""."""
-    if not (about_the_report(text) and _MAKERS.search(text)):
+    """For a question about the report itself that the colophon answers — who made it, how to reach
+    them, when and by whom it was published, how to cite it ("Wie heeft het rapport geschreven?", "Hoe
+    citeer ik dit rapport?") — words of the colophon entry that answers it (question_noise.toml,
+    ``colophon``: "Auteurs"), which its own words do not share; else ""."""
+    if not about_the_report(text):
         return ""
-    return "Contact" if _CONTACT.search(text) else "Auteurs"
+    return next((hint for pattern, hint in _colophon() if pattern.search(text)), "")
+
+
+@lru_cache(maxsize=1)
+def _colophon() -> tuple[tuple[re.Pattern, str], ...]:
+    return tuple((re.compile(p, re.I), hint) for p, hint in _question_noise_data().get("colophon", []))
 
 
 def asked_about(text: str) -> str:

@@ -37,8 +37,8 @@ from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTo
 from rag.grounding import GroundingChecker
 from rag.grounding import calibration as grounding_calibration
 from rag.lesson import FINDING_NAMED, MORE_EXAMPLES, LessonBuilder
-from rag.query import (TEXTBOX_REF, Query, about_the_report, analyse, asking_stems, asks_who_made_the_report,
-                       detect_language, lesson_theme, meta_question)
+from rag.query import (TEXTBOX_REF, Query, about_the_report, analyse, asking_stems, asks_for_a_lesson,
+                       asks_who_made_the_report, detect_language, lesson_theme, meta_question)
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -243,6 +243,12 @@ class Advisor:
             return self._meta_answer(question, "no_such_textbox", mode, t0, filters, conversation)
         timings: dict[str, float] = {}
         notes: list[str] = []
+        if mode is not Mode.LESMATERIAAL and asks_for_a_lesson(question):
+            # Answered as advice (what the report says about it); where the discussion questions are, said.
+            notes.append("Discussievragen en lesmateriaal met de eigen vragen van het rapport: kies de modus Lesmateriaal."
+                         if detect_language(question) == "nl" else
+                         "Discussion questions and training material with the report's own questions: choose the "
+                         "Lesmateriaal (training material) mode.")
         # A lesson asked for on a theme ("Lesmateriaal over verkokering") is about the theme: that is
         # what is retrieved and how close to the report it is, not the words of the request.
         theme = lesson_theme(question) if mode is Mode.LESMATERIAAL else ""
@@ -316,6 +322,14 @@ class Advisor:
             notes.append("Gelezen als vraag over de makers van het rapport; het colofon telt mee."
                          if detect_language(question) == "nl" else
                          "Read as a question about who made the report; its colophon is included.")
+        elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict()) and about_the_report(question)
+              and "example" in analyse(question).intents):
+            # "Kun je een casus uit het rapport geven?" names no subject but an example: the practice
+            # examples answer it (its words matched the passages about the report's own case studies).
+            filters = replace(filters or Filters(), kinds=[Kind.PRACTICE_EXAMPLE.value])
+            notes.append("Gelezen als vraag om een voorbeeld uit het rapport, op geen onderwerp in het bijzonder."
+                         if detect_language(question) == "nl" else
+                         "Read as a request for an example from the report, on no subject in particular.")
         # A question about a finding, or about what the report is about, is a new topic, however short
         # (else a short question is a follow-up).
         result, history = self.retrieve(asked, None if (about is not None or overview or about_box) else conversation,

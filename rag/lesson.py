@@ -43,7 +43,7 @@ from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
 from rag.compose import (_ABOUT_CIVIL_SERVANTS, _EARLY_PRONOUN, _NEED, _TOP_AS_SUBJECT, _TOP_MENTION, POINTS_BACK,
                           QUOTED_IN_DUTCH, ComposeConfig, leans_on_before, tells_what_to_do)
-from rag.query import TEXTBOX_REF, analyse, content_words, glossary, intents, meta_question
+from rag.query import TEXTBOX_REF, analyse, content_words, glossary, intents, meta_question, without_lesson_requests
 
 
 class TextBoxAsked(NamedTuple):
@@ -82,6 +82,9 @@ MORE_EXAMPLE_SENTENCES = 4
 # Asking for a summary or the advice of a finding names nothing besides the finding.
 _SUMMING_UP = re.compile(r"\b(vat|samen|samenvatten|samenvatting|summari[sz]e|summary|advies|advice|"
                          r"aanbevelingen|recommendations)\b", re.I)
+# Asking for something, and how many ("geef drie discussievragen", "write a few exercises"): no subject either.
+_ASKED_FOR = re.compile(r"\b(geef|geven|maak|maken|bedenk|bedenken|schrijf|schrijven|give|make|write|suggest|"
+                        r"een|twee|drie|vier|vijf|zes|paar|enkele|a|two|three|four|five|six|few|some|\d+)\b", re.I)
 
 LABELS = {
     "nl": {"title": "Lesmateriaal", "finding": "Bevinding", "tension": "De spanning",
@@ -281,6 +284,8 @@ class LessonBuilder:
             return None
         rest = _FINDING_REF.sub(" ", question)
         rest = _SUMMING_UP.sub(" ", re.sub(re.escape(title), " ", rest, flags=re.I))
+        # "Geef drie discussievragen over bevinding 4": what is asked for about it is no subject of its own.
+        rest = _ASKED_FOR.sub(" ", without_lesson_requests(rest))
         return n if meta_question(rest) in ("no_subject", "help") else None
 
     @cached_property

@@ -176,7 +176,7 @@ def _question_noise_data() -> dict:
 @lru_cache(maxsize=1)
 def _question_noise() -> dict[str, tuple[re.Pattern, ...]]:
     data = _question_noise_data()
-    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "definition_frames", "lesson_frames", "meta_help", "meta_thanks")}
+    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "definition_frames", "lesson_frames", "lesson_requests", "meta_help", "meta_thanks")}
 
 
 _POINTERS = frozenset("it this that dat dit die deze daar hier hem haar ze zij them they".split())
@@ -221,6 +221,19 @@ def asks_who_made_the_report(text: str) -> str:
 @lru_cache(maxsize=1)
 def _colophon() -> tuple[tuple[re.Pattern, str], ...]:
     return tuple((re.compile(p, re.I), hint) for p, hint in _question_noise_data().get("colophon", []))
+
+
+def asks_for_a_lesson(text: str) -> bool:
+    """Does ``text`` ask for discussion questions, an exercise or lesson material (question_noise.toml,
+    ``lesson_requests``)?"""
+    return any(p.search(text) for p in _question_noise()["lesson_requests"])
+
+
+def without_lesson_requests(text: str) -> str:
+    """``text`` without what it asks the Lesmateriaal mode for ("discussievragen", "een oefening")."""
+    for p in _question_noise()["lesson_requests"]:
+        text = p.sub(" ", text)
+    return " ".join(text.split())
 
 
 def asked_about(text: str) -> str:

@@ -1658,5 +1658,23 @@ def test_who_made_the_report_is_answered_from_the_colophon(advisor):
     assert "op voorwaarde van bronvermelding: PBL & VU (2026)" in cite.text and cite.citations[0].part == "colofon"
     when = advisor.ask("Wanneer is dit rapport verschenen?")
     assert "Den Haag, 2026 | PBL-publicatienummer: 5760 [1]" in when.text.splitlines()[1]
+    # Its aim is not a contact address ("bereiken" of a goal), nor is anything else asked about it.
+    aim = advisor.ask("Wat wil dit rapport bereiken?")
+    assert not aim.refused and all(c.part != "colofon" for c in aim.citations)
     # A question about something else keeps the colophon out.
     assert all(c.part != "colofon" for c in advisor.ask("Wie schreef het rapport over verkokering?").citations)
+
+
+def test_requests_a_trainer_makes_in_the_advice_mode(advisor):
+    """"Geef drie discussievragen over bevinding 4" retrieved the introduction ("drie", "bevindingen"):
+    what is asked for about a finding is no subject of its own, so it is answered from the finding, with
+    a note on where discussion questions are made. "Kun je een casus uit het rapport geven?" names no
+    subject but an example, and was refused; the practice examples answer it."""
+    four = advisor.ask("Geef drie discussievragen over bevinding 4.")
+    assert four.text.startswith("**Bevinding 4 — ") and all(c.chapter == 4 for c in four.citations)
+    assert any("modus Lesmateriaal" in n for n in four.notes)
+    case = advisor.ask("Kun je een casus uit het rapport geven die ik in een workshop kan gebruiken?")
+    assert not case.refused and "**Voorbeelden uit de praktijk**" in case.text
+    assert {c.kind for c in case.citations} == {"practice_example"}
+    assert not advisor.ask("Wat zegt bevinding 4 over schakelfuncties?").notes[1:]  # no note on lessons
+    assert advisor.ask("Heeft het rapport een voorbeeld van thuiswerken?").refused  # a subject the report lacks

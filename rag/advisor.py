@@ -322,17 +322,19 @@ class Advisor:
             notes.append("Gelezen als vraag over de makers van het rapport; het colofon telt mee."
                          if detect_language(question) == "nl" else
                          "Read as a question about who made the report; its colophon is included.")
-        elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict()) and about_the_report(question)
-              and "example" in analyse(question).intents):
+        elif (mode is not Mode.LESMATERIAAL and not started and not (filters and filters.to_dict())
+              and about_the_report(question) and "example" in analyse(question).intents):
             # "Kun je een casus uit het rapport geven?" names no subject but an example: the practice
             # examples answer it (its words matched the passages about the report's own case studies).
+            # Mid-conversation it asks for an example of what was discussed: a follow-up.
             filters = replace(filters or Filters(), kinds=[Kind.PRACTICE_EXAMPLE.value])
             notes.append("Gelezen als vraag om een voorbeeld uit het rapport, op geen onderwerp in het bijzonder."
                          if detect_language(question) == "nl" else
                          "Read as a request for an example from the report, on no subject in particular.")
-        # A question about a finding, or about what the report is about, is a new topic, however short
-        # (else a short question is a follow-up).
-        result, history = self.retrieve(asked, None if (about is not None or overview or about_box) else conversation,
+        # A question about a finding, about what the report is about or who made it, is a new topic,
+        # however short (else a short question is a follow-up).
+        result, history = self.retrieve(asked, None if (about is not None or overview or about_box or colophon)
+                                        else conversation,
                                         filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
         t = time.perf_counter()

@@ -580,6 +580,19 @@ def test_an_office_holder_or_a_count_must_be_of_the_organisation_asked_about():
     assert in_english == []
 
 
+def test_asked_facts_in_other_words():
+    """Who sits on a body, how to approach a person, a comparison with countries named first: the same
+    kinds of fact, asked in words the patterns did not know (answered from passages that hold none)."""
+    from rag.facts import fact_asks
+
+    text = "De taskforce moet de samenwerking tussen ministeries versterken; het NPCE werkt met een regeringsvertegenwoordiger."
+    missing = lambda q: [f.name for f in fact_asks() if f.missing_in(q, text)]  # noqa: E731
+    assert missing("Wie zitten daar precies in?") == ["person_name"]
+    assert missing("Wie is dat, en hoe kan ik die persoon benaderen voor ons dossier?") == ["contact"]
+    assert missing("Hoe doen landen als Denemarken of Duitsland dit vergeleken met Nederland?") == ["comparison_abroad"]
+    assert missing("Wat doet de taskforce precies?") == []
+
+
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():
     """When the next one comes needs a text that dates a next one (the year of the last one is no
     answer); who led something and how to reach them need a name and contact details; a Dutch
@@ -760,6 +773,8 @@ def test_subjects_the_report_discusses_are_not_out_of_scope():
     assert out_of_scope_terms("How can transformation work count in performance reviews and appraisals?", corpus) == []
     assert out_of_scope_terms("How can trainers use the findings in civil-service education?", corpus) == []
     assert out_of_scope_terms("Kun je een mail opstellen waarin ik zomerverlof aanvraag?", corpus) == ["verlof"]
+    assert out_of_scope_terms("How do I link my Rijksportaal account to the Teams environment?", corpus) == [
+        "rijksportaal", "teams environment"]
 
 
 def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):

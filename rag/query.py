@@ -201,11 +201,10 @@ def about_the_report(text: str) -> bool:
     ``report_words``)? "Wat zegt het rapport over thuiswerken?" names a subject: no."""
     normal = " ".join(text.split())
     stripped = without_report_references(normal)
-    if stripped == normal:
+    if stripped == normal or asked_about(normal):
         return False
-    words = content_words(stripped)
-    prefixes = tuple(_question_noise_data().get("report_words", []))
-    return all(w.startswith(prefixes) for w in words)
+    prefixes = _question_noise_data().get("report_words", [])
+    return all(any(w.startswith(p) and len(w) - len(p) <= 3 for p in prefixes) for w in content_words(stripped))
 
 
 def asks_who_made_the_report(text: str) -> str:
@@ -391,11 +390,11 @@ def without_report(text: str, min_words: int = 1) -> str:
     return stripped if stripped != text and len(tokenize(stripped)) >= min_words else ""
 
 
-# Words by which a question points back into the story told before it.
 _INDIRECT_ASK = re.compile(r"\b(vraa?g(t|en)? (me|mij|ik me|ik mij|zich|we ons|wij ons) af|(wil|willen|wilde) (graag )?weten|"
                            r"(me|mij|ons) (uit te zoeken|na te gaan)|ben(nen)? (erg )?benieuwd|"
                            r"(I|we) (wonder|would like to know|want to know|need to (find out|know))|wondering|"
                            r"asked (me|us) to (find out|check|look into))\b", re.I)
+# Words by which a question points back into the story told before it.
 _INTO_THE_STORY = re.compile(r"\b(dat|dit|die|deze|daar\w*|hier\w*|er(van|over|aan|mee|bij|voor|op|in|uit)|zo'?n|zulke|"
                              r"it|that|this|these|those|they|them|there)\b", re.I)
 

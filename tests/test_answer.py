@@ -578,6 +578,10 @@ def test_an_office_holder_or_a_count_must_be_of_the_organisation_asked_about():
     in_english = [f.name for f in fact_asks() if f.missing_in(
         "How many people took part in the citizens' assembly?", "Daarin werkten 175 burgers samen.", "en")]
     assert in_english == []
+    staff = [f.name for f in fact_asks() if f.missing_in("How many people work at the directie Klimaat?", themes, "en")]
+    assert staff == ["count"]
+    # Nor is a year or "jaar geleden" a number of people.
+    assert missing("Hoeveel mensen deden mee?", "In 2023 spraken we met bestuurders, vier jaar geleden.") == ["count"]
 
 
 def test_asked_facts_in_other_words():
@@ -1650,7 +1654,10 @@ def test_a_question_about_the_report_itself_is_in_its_domain(advisor):
         assert not answer.refused, question
         assert "het rapport" in answer.config["coverage"]["rare_terms"]
     assert not about_the_report("Wat zegt het rapport over thuiswerken?")
-    assert not about_the_report("Waarom moet ik lezen over verkokering?")  # no report named
+    assert not about_the_report("Waarom zou ik dit lezen?")  # no report named
+    # A subject besides, however it begins ("doel…"), is a subject: "doelmatigheid" is no aim of the report.
+    assert not about_the_report("Wat zegt het rapport over doelmatigheid?")
+    assert not about_the_report("Welke doelmatigheidseisen stelt het rapport?")
     assert advisor.ask("Wat zegt het rapport over thuiswerken?").refused
     assert advisor.ask("Hoeveel heeft dit rapport gekost?").refused  # the fact asked is still checked
 
@@ -1673,9 +1680,11 @@ def test_who_made_the_report_is_answered_from_the_colophon(advisor):
     assert "op voorwaarde van bronvermelding: PBL & VU (2026)" in cite.text and cite.citations[0].part == "colofon"
     when = advisor.ask("Wanneer is dit rapport verschenen?")
     assert "Den Haag, 2026 | PBL-publicatienummer: 5760 [1]" in when.text.splitlines()[1]
-    # Its aim is not a contact address ("bereiken" of a goal), nor is anything else asked about it.
-    aim = advisor.ask("Wat wil dit rapport bereiken?")
-    assert not aim.refused and all(c.part != "colofon" for c in aim.citations)
+    # Its aim is not a contact address ("bereiken" of a goal), nor is its audience an author.
+    for other in ("Wat wil dit rapport bereiken?", "Wat willen de auteurs bereiken?", "Voor wie is dit rapport bedoeld?",
+                  "Who is this report for?", "Waarom is dit rapport geschreven?"):
+        answer = advisor.ask(other)
+        assert not answer.refused and all(c.part != "colofon" for c in answer.citations), other
     # A question about something else keeps the colophon out.
     assert all(c.part != "colofon" for c in advisor.ask("Wie schreef het rapport over verkokering?").citations)
 
@@ -1691,5 +1700,6 @@ def test_requests_a_trainer_makes_in_the_advice_mode(advisor):
     case = advisor.ask("Kun je een casus uit het rapport geven die ik in een workshop kan gebruiken?")
     assert not case.refused and "**Voorbeelden uit de praktijk**" in case.text
     assert {c.kind for c in case.citations} == {"practice_example"}
-    assert not advisor.ask("Wat zegt bevinding 4 over schakelfuncties?").notes[1:]  # no note on lessons
+    assert not any("Lesmateriaal" in n for n in advisor.ask("Wat zegt bevinding 4 over schakelfuncties?").notes)
+    assert not any("Lesmateriaal" in n for n in advisor.ask("Welke stellingen neemt het rapport in?").notes)
     assert advisor.ask("Heeft het rapport een voorbeeld van thuiswerken?").refused  # a subject the report lacks

@@ -390,6 +390,7 @@ def without_report(text: str, min_words: int = 1) -> str:
     return stripped if stripped != text and len(tokenize(stripped)) >= min_words else ""
 
 
+# A sentence that passes a question on ("Mijn leidinggevende vraagt me uit te zoeken …", "Ik vraag me af of …").
 _INDIRECT_ASK = re.compile(r"\b(vraa?g(t|en)? (me|mij|ik me|ik mij|zich|we ons|wij ons) af|vroeg (ik )?(me|mij) af|"
                            r"zit(ten)? (me|mij|ons) af te vragen|(wil|willen|wilde) (graag )?weten|I'?d like to know|"
                            r"(me|mij|ons) (uit te zoeken|na te gaan)|ben(nen)? (erg )?benieuwd|"

@@ -25,6 +25,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from functools import cached_property
 from enum import Enum
 from pathlib import Path
 
@@ -313,7 +314,7 @@ class Advisor:
             notes.append("Gelezen als vraag over het rapport als geheel." if detect_language(question) == "nl"
                          else "Read as a question about the report as a whole.")
         elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
-              and (label := asks_who_made_the_report(question))):
+              and (label := asks_who_made_the_report(question)) and Kind.FRONT_MATTER.value in self._kinds):
             # "Wie heeft het rapport geschreven?": the authors and the contact address stand only in the
             # colophon, which is otherwise not retrieved (its names and addresses answer no other question);
             # its label ("Auteurs") is what the question's words name.
@@ -323,7 +324,8 @@ class Advisor:
                          if detect_language(question) == "nl" else
                          "Read as a question about who made the report; its colophon is included.")
         elif (mode is not Mode.LESMATERIAAL and not started and not (filters and filters.to_dict())
-              and about_the_report(question) and "example" in analyse(question).intents):
+              and about_the_report(question) and "example" in analyse(question).intents
+              and Kind.PRACTICE_EXAMPLE.value in self._kinds):
             # "Kun je een casus uit het rapport geven?" names no subject but an example: the practice
             # examples answer it (its words matched the passages about the report's own case studies).
             # Mid-conversation it asks for an example of what was discussed: a follow-up.
@@ -571,6 +573,11 @@ class Advisor:
         return self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
                                    off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history),
                                    known_words=known)
+
+    @cached_property
+    def _kinds(self) -> frozenset[str]:
+        """The kinds of passage the index has (a corpus without a colophon routes no question to one)."""
+        return frozenset(c.kind for c in self.retriever.chunks)
 
     def _domain_words(self, text: str, q: Query) -> list[str]:
         # The report itself is the report's domain ("Wie heeft het rapport geschreven?" matched no single

@@ -38,7 +38,7 @@ from rag.coverage import RARE_TERM_MARGIN, CoverageJudge, CoverageVerdict, OffTo
 from rag.grounding import GroundingChecker
 from rag.grounding import calibration as grounding_calibration
 from rag.lesson import FINDING_NAMED, MORE_EXAMPLES, LessonBuilder
-from rag.query import (TEXTBOX_REF, Query, about_the_report, analyse, asking_stems, asks_for_a_lesson,
+from rag.query import (TEXTBOX_REF, Query, analyse, asking_stems, asks_about_the_report, asks_for_a_lesson,
                        asks_who_made_the_report, detect_language, lesson_theme, meta_question)
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
@@ -324,7 +324,7 @@ class Advisor:
                          if detect_language(question) == "nl" else
                          "Read as a question about who made the report; its colophon is included.")
         elif (mode is not Mode.LESMATERIAAL and not started and not (filters and filters.to_dict())
-              and about_the_report(question) and "example" in analyse(question).intents
+              and asks_about_the_report(question) and "example" in analyse(question).intents
               and Kind.PRACTICE_EXAMPLE.value in self._kinds):
             # "Kun je een casus uit het rapport geven?" names no subject but an example: the practice
             # examples answer it (its words matched the passages about the report's own case studies).
@@ -583,7 +583,7 @@ class Advisor:
         # The report itself is the report's domain ("Wie heeft het rapport geschreven?" matched no single
         # sentence closely enough and was refused).
         return (self.retriever.snapshot.lexical.rare_terms(text) + q.expansions + q.report_terms
-                + [f"bevinding {n}" for n in q.chapters] + (["het rapport"] if about_the_report(text) else []))
+                + [f"bevinding {n}" for n in q.chapters] + (["het rapport"] if asks_about_the_report(text) else []))
 
     def _filter_subject(self, filters: Filters | None) -> str:
         """What a filter on practices, findings or text boxes is about, in the report's words."""

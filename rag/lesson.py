@@ -557,7 +557,8 @@ class LessonBuilder:
         """``_rank_top`` for what the report says on the top across its findings: the top named or the
         subject, and not a sentence that opens a list left out ("De ambtelijke top … kan sturen op
         verandering in:", the infographic's)."""
-        return 0 if text.rstrip().endswith(":") else cls._rank_top(text, before) if cls._rank_top(text, before) >= 2 else 0
+        rank = 0 if text.rstrip().endswith(":") else cls._rank_top(text, before)
+        return rank if rank >= 2 else 0
 
     def _names_top(self, chunk: Chunk) -> bool:
         """Does a passage say something of the top (a sentence ``_rank_top_across`` scores)?"""

@@ -195,7 +195,7 @@ def _framed(frames: str, text: str, trim: bool = False) -> str:
     return ""
 
 
-def about_the_report(text: str) -> bool:
+def asks_about_the_report(text: str) -> bool:
     """Does ``text`` name the report and, besides, only how a reader relates to a document ("Wie heeft
     het rapport geschreven?", "Waarom zou ik dit rapport juist nu moeten lezen?"; question_noise.toml,
     ``report_words``)? "Wat zegt het rapport over thuiswerken?" names a subject: no."""
@@ -212,7 +212,7 @@ def asks_who_made_the_report(text: str) -> str:
     them, when and by whom it was published, how to cite it ("Wie heeft het rapport geschreven?", "Hoe
     citeer ik dit rapport?") — words of the colophon entry that answers it (question_noise.toml,
     ``colophon``: "Auteurs"), which its own words do not share; else ""."""
-    if not about_the_report(text):
+    if not asks_about_the_report(text):
         return ""
     return next((hint for pattern, hint in _colophon() if pattern.search(text)), "")
 

@@ -1646,18 +1646,18 @@ def test_a_question_about_the_report_itself_is_in_its_domain(advisor):
     """"Wie heeft het rapport geschreven?" and "Waarom zou ik dit rapport juist nu moeten lezen?" name the
     report and only how a reader relates to it; no single sentence matches them closely, and both were
     refused by 0.0001–0.0003 of similarity. A question that names a subject besides is judged as before."""
-    from rag.query import about_the_report
+    from rag.query import asks_about_the_report
 
     for question in ("Wie heeft het rapport geschreven?", "Waarom zou ik dit rapport juist nu moeten lezen?"):
-        assert about_the_report(question)
+        assert asks_about_the_report(question)
         answer = advisor.ask(question)
         assert not answer.refused, question
         assert "het rapport" in answer.config["coverage"]["rare_terms"]
-    assert not about_the_report("Wat zegt het rapport over thuiswerken?")
-    assert not about_the_report("Waarom zou ik dit lezen?")  # no report named
+    assert not asks_about_the_report("Wat zegt het rapport over thuiswerken?")
+    assert not asks_about_the_report("Waarom zou ik dit lezen?")  # no report named
     # A subject besides, however it begins ("doel…"), is a subject: "doelmatigheid" is no aim of the report.
-    assert not about_the_report("Wat zegt het rapport over doelmatigheid?")
-    assert not about_the_report("Welke doelmatigheidseisen stelt het rapport?")
+    assert not asks_about_the_report("Wat zegt het rapport over doelmatigheid?")
+    assert not asks_about_the_report("Welke doelmatigheidseisen stelt het rapport?")
     assert advisor.ask("Wat zegt het rapport over thuiswerken?").refused
     assert advisor.ask("Hoeveel heeft dit rapport gekost?").refused  # the fact asked is still checked
 

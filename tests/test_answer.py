@@ -516,6 +516,10 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     assert out_of_scope_terms("Welke software werkt het best voor een toekomstverkenning?", "") == ["software"]
     # A ministry named by its acronym is no subject outside the report: its people ask about working together.
     assert out_of_scope_terms("Hoe werk ik vanuit VWS beter samen met andere ministeries?", "") == []
+    # AI assistants, which the report never names; "ai" alone is no term ("aims", "aided").
+    assert out_of_scope_terms("Am I allowed to use an AI chatbot to draft parliamentary letters?", "") == ["chatbot"]
+    assert out_of_scope_terms("What does the report say about artificial intelligence?", "") == ["artificial intelligence"]
+    assert out_of_scope_terms("What are the aims of the report?", "") == []
 
 
 def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
@@ -595,6 +599,30 @@ def test_asked_facts_in_other_words():
     assert missing("Wie is dat, en hoe kan ik die persoon benaderen voor ons dossier?") == ["contact"]
     assert missing("Hoe doen landen als Denemarken of Duitsland dit vergeleken met Nederland?") == ["comparison_abroad"]
     assert missing("Wat doet de taskforce precies?") == []
+
+
+def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
+    """A year of a named thing stands in its sentence; how material was coded, what a law requires and
+    the literal text of a document are answered only by a text that gives them (blind holdout14)."""
+    from rag.facts import fact_asks
+
+    text = ("De participatieregels in de Omgevingswet krijgen weerklank. In 2025 vond het Burgerberaad plaats. "
+            "Zoals ook onderstreept in de per januari 2025 herziene ambtseed. We spraken met zeventig ambtenaren.")
+    missing = lambda q, t=text, lang="nl": [f.name for f in fact_asks() if f.missing_in(q, t, lang)]  # noqa: E731
+    assert missing("In welk jaar is de Omgevingswet ingegaan?") == ["year_of"]
+    assert missing("In welk jaar was het Burgerberaad?") == []
+    assert missing("Wanneer is het Klimaatakkoord ondertekend?") == ["year_of"]
+    # "werd het gehouden": a pronoun and a participle, no subject; any year in the text answers.
+    assert missing("Hoe groot was het burgerberaad en in welk jaar werd het gehouden?") == []
+    assert missing("Welke eisen stelt de Omgevingswet precies aan participatie?") == ["legal_requirement"]
+    assert missing("Welke eisen stelt de Omgevingswet aan participatie?",
+                   "De Omgevingswet verplicht gemeenten om participatie te beschrijven.") == []
+    assert missing("Wat staat er letterlijk in de herziene ambtseed?") == ["literal_text"]
+    assert missing("Wat staat er letterlijk in de ambtseed?", 'In de ambtseed staat: "Ik zweer dat ik mijn '
+                   'taak als ambtenaar goed zal vervullen."') == []
+    assert missing("Welk codeboek is gebruikt, en wat was de interbeoordelaarsbetrouwbaarheid?") == ["method_detail"]
+    assert missing("How were the interviews coded, and what was the inter-coder agreement?", lang="en") == ["method_detail"]
+    assert missing("Hoe zijn de interviews gecodeerd?", "De interviews zijn gecodeerd in Atlas.ti.") == []
 
 
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():
@@ -731,6 +759,11 @@ def test_asked_durations_moments_rankings_and_later_events():
     "Which approaches does the report describe by name?",
     "De deadline van ons programma schuift steeds op; hoe houd ik de lange termijn in beeld?",
     "Wat zijn de kosten en baten van een experiment, en hoe weeg je die af?",
+    # The report's own text, a demand that is no law's, and how the research was done are answered by it:
+    "Wat staat er letterlijk in het rapport over de ambtseed?",
+    "Welke eisen stelt transformatiegericht werken aan ambtenaren?",
+    "Hoe is het onderzoek uitgevoerd, en met wie is gesproken?",
+    "Wat vraagt de Klimaatwet van beleidsmakers volgens het rapport?",
 ])
 def test_ordinary_questions_do_not_ask_for_missing_facts(question):
     """Time and effort are not money, naming examples is not naming a person, a moment in a process is

@@ -401,6 +401,32 @@ _INTO_THE_STORY = re.compile(r"\b(dat|dit|die|deze|daar\w*|hier\w*|er(van|over|a
                              r"it|that|this|these|those|they|them|there)\b", re.I)
 
 
+ANTECEDENT_DEPTH = 2
+# A question for the figures or details the story named ("those reliability statistics", "die cijfers"):
+# it asks for what the story named, so that counts as asked. Only these: "Hoe veranker ik dit soort werk?"
+# points at the story too, whose "telt vooral hoeveel nota's ze afleveren" asks the report for nothing.
+_NAMED_DATA = re.compile(r"\b(those|these|such|the same) ([\w-]+ ){0,2}(figures|numbers|statistics|details|data|facts|"
+                         r"names|dates|amounts)\b|\b(die|deze|dezelfde|zulke|zo'?n) ([\w-]+ ){0,2}(cijfers|getallen|"
+                         r"gegevens|statistieken|details|aantallen|bedragen|namen|data|percentages)\b", re.I)
+
+
+def _with_antecedents(spans: list[str], asking: list[str]) -> list[str]:
+    """``asking`` with, before each sentence that asks for the figures or details the story named
+    (``_NAMED_DATA``), the sentences it leans on (up to ``ANTECEDENT_DEPTH``, while each points back
+    in turn): "Can you give me those reliability statistics?" asks for what the story named two
+    sentences before."""
+    keep = set()
+    for i, span in enumerate(spans):
+        if span not in asking or not _NAMED_DATA.search(span):
+            continue
+        j, depth = i, 0
+        while depth < ANTECEDENT_DEPTH and j > 0 and _INTO_THE_STORY.search(spans[j]):
+            j -= 1
+            depth += 1
+            keep.add(j)
+    return [s for i, s in enumerate(spans) if s in asking or i in keep] if keep else asking
+
+
 def _spans(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text, typed=True)]
 
@@ -416,8 +442,9 @@ def _asks_the_report_about_the_rest(text: str) -> list[str]:
 def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 150) -> Query:
     """Language, sentences (only for long questions; the retriever can match the longest on their own,
     ``RetrievalConfig.max_question_sentences``, off by default),
-    what a question with a story asks (its sentences ending in "?" and its last one; of a short one only
-    where these do not point back into the story), intents, the parts and
+    what a question with a story asks (its sentences ending in "?" and its last one, with the sentences
+    a question for "those figures" points back at; of a short one only where these do not point back
+    into the story), intents, the parts and
     numbered findings the question names, and — for a question of ``noise_min_chars`` or more — the
     text to match without its references to the report."""
     text = " ".join(text.split())
@@ -433,6 +460,7 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
             # binnen hoeveel weken …", "Ik vraag me af of …").
             asking = list(dict.fromkeys([s for s in spans if s.rstrip().endswith("?") or _INDIRECT_ASK.search(s)]
                                         + long_spans[-1:]))
+            asking = _with_antecedents(spans, asking)
     elif "?" in text:
         # A short story asks in its questions (and its last sentence) too: "Ik werk in het onderwijs.
         # Hoe werk ik beter samen?" asks about working together, not about education — unless what it

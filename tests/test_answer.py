@@ -840,6 +840,17 @@ def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):
     assert analyse(passed_on).asked[0].startswith("Mijn leidinggevende vraagt me uit te zoeken")
     verdict = advisor.ask(passed_on)
     assert verdict.refused and verdict.config["coverage"]["reason"] == "missing_fact:count"
+    # A question for "those figures" asks for what the story named, two sentences up; "dit soort werk"
+    # points back too, but at the work, not at the story's "hoeveel nota's".
+    figures = ("We want to reuse this study in our own evaluation. Our board insists on knowing how the interview "
+               "material was coded and what the inter-coder agreement was. Without those figures they will not "
+               "accept it. Can you give me those reliability statistics from the report?")
+    assert analyse(figures).asked[0].startswith("Our board insists")
+    assert advisor.ask(figures).config["coverage"]["reason"] == "missing_fact:method_detail"
+    work = ("Twee mensen in mijn team doen al het verbindende werk, maar bij de beoordeling telt vooral hoeveel "
+            "nota's ze hebben afgeleverd. Ik ben bang dat ze vertrekken. Geeft het rapport aanknopingspunten om "
+            "dit soort werk steviger te verankeren?")
+    assert analyse(work).asked == ["Geeft het rapport aanknopingspunten om dit soort werk steviger te verankeren?"]
 
 
 def test_a_followup_that_names_nothing_passes_where_its_conversation_passed(advisor):

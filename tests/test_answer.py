@@ -602,8 +602,9 @@ def test_asked_facts_in_other_words():
 
 
 def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
-    """A year of a named thing stands in its sentence; how material was coded, what a law requires and
-    the literal text of a document are answered only by a text that gives them (blind holdout14)."""
+    """A year of a named thing stands in its sentence; how material was coded, what a law requires, the
+    literal text of a document and another edition of the report are answered only by a text that gives
+    them (blind holdout14)."""
     from rag.facts import fact_asks
 
     text = ("De participatieregels in de Omgevingswet krijgen weerklank. In 2025 vond het Burgerberaad plaats. "
@@ -623,6 +624,11 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     assert missing("Welk codeboek is gebruikt, en wat was de interbeoordelaarsbetrouwbaarheid?") == ["method_detail"]
     assert missing("How were the interviews coded, and what was the inter-coder agreement?", lang="en") == ["method_detail"]
     assert missing("Hoe zijn de interviews gecodeerd?", "De interviews zijn gecodeerd in Atlas.ti.") == []
+    # The report as a publication: a language version, a download; not "de vertaling naar de praktijk".
+    assert missing("Is er een Engelse samenvatting?") == ["edition"]
+    assert missing("Is there an English summary of the report?", lang="en") == ["edition"]
+    assert missing("Is er een Engelse samenvatting?", "Een Engelse samenvatting verschijnt apart.") == []
+    assert missing("Hoe zorg ik voor de vertaling van de bevindingen naar mijn beleidsveld?") == []
 
 
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():

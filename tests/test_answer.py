@@ -603,8 +603,8 @@ def test_asked_facts_in_other_words():
 
 def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     """A year of a named thing stands in its sentence; how material was coded, what a law requires, the
-    literal text of a document and another edition of the report are answered only by a text that gives
-    them (blind holdout14)."""
+    literal text of a document, another edition of the report and exactly what another party recommended
+    are answered only by a text that gives them (blind holdout14)."""
     from rag.facts import fact_asks
 
     text = ("De participatieregels in de Omgevingswet krijgen weerklank. In 2025 vond het Burgerberaad plaats. "
@@ -629,6 +629,12 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     assert missing("Is there an English summary of the report?", lang="en") == ["edition"]
     assert missing("Is er een Engelse samenvatting?", "Een Engelse samenvatting verschijnt apart.") == []
     assert missing("Hoe zorg ik voor de vertaling van de bevindingen naar mijn beleidsveld?") == []
+    # Exactly what another party recommended needs a list of it; the report's own are its text.
+    assembly = "Het adviesrapport van het burgerberaad brengt de ideeën samen in concrete aanbevelingen voor beleid."
+    assert missing("Welke aanbevelingen hebben die burgers precies gedaan?", assembly) == ["their_list"]
+    assert missing("Welke aanbevelingen heeft het burgerberaad precies gedaan?",
+                   "Het burgerberaad deed aanbevelingen, zoals een vliegtaks en meer isolatie.") == []
+    assert missing("Welke aanbevelingen heeft het rapport precies gedaan?", assembly) == []
 
 
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():

@@ -3,7 +3,7 @@
 A question that asks for an amount, a number of something, a date or year, a duration, a percentage, a
 law article, a named person's view, who holds an office or led something, how to reach them, when the
 next one comes, a ranking, what happened afterwards, a comparison abroad, how research material was
-coded, what a law requires, a document's literal text or another edition of the report (a translation,
+coded, what a law requires, a document's literal text, another edition of the report (a translation,
 a download) or exactly what another party recommended is answered only by a text
 that holds that kind of fact — next to what is asked about, where the question names it, and for a name
 or a number, of the organisation it names ("de directeur van de directie Klimaat"). The coverage judge

@@ -91,8 +91,8 @@ _FIRST_SENTENCE = re.compile(r".+?[.!?…](?=\s|$)", re.S)
 # A need stated outright ("Daarnaast is het nodig om …", "Volgens het SCP is het van belang dat …"), and a
 # pronoun among the first words whose referent stands before ("Ook pleiten zij voor …"): a sentence
 # brought in from a passage that was not retrieved has to say what is needed, on its own.
-_NEED = re.compile(r"\b(nodig|noodzakelijk|van belang|is het zaak|vraagt om|vragen om|vereist)\b", re.I)
-_EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,3}(zij|ze|hun|hen|hij)\b", re.I)
+NEED = re.compile(r"\b(nodig|noodzakelijk|van belang|is het zaak|vraagt om|vragen om|vereist)\b", re.I)
+EARLY_PRONOUN = re.compile(r"^(\S+\s+){0,3}(zij|ze|hun|hen|hij)\b", re.I)
 
 
 def tells_what_to_do(text: str) -> bool:
@@ -104,13 +104,13 @@ def tells_what_to_do(text: str) -> bool:
 
 
 # The ambtelijke top, also by its short name once named ("Tegelijk kan de top tegenwicht bieden …").
-_TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena|\bde top\b(?![\s-]*\d)", re.I)
+TOP_MENTION = re.compile(r"\bambtelijke top\b|\btopambtena|\bde top\b(?![\s-]*\d)", re.I)
 # The top as the subject of a sentence that does not name it: "Ook kunnen zij …", "Zij kunnen …".
-_TOP_AS_SUBJECT = re.compile(r"\b(kan|kunnen|moet|moeten|zou|zouden|heeft|hebben|speelt|spelen)\s+(zij|ze)\b|^(Zij|Ze)\b|"
+TOP_AS_SUBJECT = re.compile(r"\b(kan|kunnen|moet|moeten|zou|zouden|heeft|hebben|speelt|spelen)\s+(zij|ze)\b|^(Zij|Ze)\b|"
                              r"\bhet is aan (hen|haar)\b", re.I)
 # A sentence about civil servants themselves ("Ambtenaren willen wel uit ‘de beleidsbubbel’ treden maar
 # weten vaak niet hoe.", "We zien dat ambtenaren …"): in a passage on the top, it sets the scene.
-_ABOUT_CIVIL_SERVANTS = re.compile(r"(Beleidsambtenaren|Ambtenaren|(We|Wij) (zien|zagen|merken|constateren))\b")
+ABOUT_CIVIL_SERVANTS = re.compile(r"(Beleidsambtenaren|Ambtenaren|(We|Wij) (zien|zagen|merken|constateren))\b")
 # A sentence that opens by pointing back ("Dit biedt …", "Ze behoeven …", "Daarmee …", "Juist daar …",
 # "Een vergelijkbare dynamiek …") does not read on its own: it is quoted with the sentence before it.
 POINTS_BACK = re.compile(r"^((Juist|Ook|Zelfs|Vooral|Toch|Maar|En) (daar|hier|dit|deze|dat|zij|ze)\b|"
@@ -349,7 +349,7 @@ class ComposeConfig:
     # whose answer has nothing to do — its passages tell the situation — gets this many sentences that
     # say what to do from the "Wat is nodig?" passages of the finding the answer is about, if they score
     # no lower than its weakest quote, in place of its weakest quotes (cited as passages found through
-    # the structure) — a sentence that states a need on its own (``_NEED``, ``_EARLY_PRONOUN``). Read
+    # the structure) — a sentence that states a need on its own (``NEED``, ``EARLY_PRONOUN``). Read
     # sets: of 30 answers asking what to do, 16 → 24 have what to do; must_mention 667 → 668 of 919; the
     # gold among the first two bullets 185 of 321 unchanged (2 sentences: 667; without the floor and the
     # need, 29 of 30, but with "We zien de transitieteams als een voorbeeld …", "Ook pleiten zij …").
@@ -594,7 +594,7 @@ class Composer:
                 continue  # a follow-up's answer does not repeat what the conversation quoted
             m = _FIRST_SENTENCE.match(cand.text)
             first = m.group(0) if m else cand.text
-            if cand.group != "do" or not _NEED.search(first) or _EARLY_PRONOUN.match(first):
+            if cand.group != "do" or not NEED.search(first) or EARLY_PRONOUN.match(first):
                 continue
             if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen + added):
                 continue
@@ -620,7 +620,7 @@ class Composer:
         passage, as every candidate sentence asks."""
         at = self._top_named.get(chunk.text)  # by text: a passage is what its words are
         if at is None:
-            at = next((m.start() for m in _TOP_MENTION.finditer(chunk.text) if not _in_label(chunk.text, m.start())),
+            at = next((m.start() for m in TOP_MENTION.finditer(chunk.text) if not _in_label(chunk.text, m.start())),
                       len(chunk.text))
             self._top_named[chunk.text] = at
         return at
@@ -637,16 +637,16 @@ class Composer:
         (``do_needs_action``, ``concept_boxes_say``)."""
         text = chunk.text[start:end]
         group = _KIND_GROUP.get(chunk.kind, "says")
-        if group != "top" and _TOP_MENTION.search(text):
+        if group != "top" and TOP_MENTION.search(text):
             return "top"
-        if group == "top" and self.config.top_context_says and not _TOP_MENTION.search(text):
+        if group == "top" and self.config.top_context_says and not TOP_MENTION.search(text):
             # Where the passage's own sentences first name the top: a paragraph label ("Rol van de
             # ambtelijke top: …", which the quote leaves out) does not count. A passage that never names
             # it opens the section, and the next passage names it: all of it sets the scene.
             first = self._top_named_at(chunk)
-            if end <= first or _ABOUT_CIVIL_SERVANTS.match(text):
+            if end <= first or ABOUT_CIVIL_SERVANTS.match(text):
                 return "says"
-            if self.config.top_named and not _TOP_AS_SUBJECT.search(text):
+            if self.config.top_named and not TOP_AS_SUBJECT.search(text):
                 group = "do"  # what is to be done, or else (below) a case or what the report says
         if self.config.cases_as_examples and group in ("says", "do") and any(name in text for name in chunk.practices):
             return "examples"  # a case description, whatever the passage around it

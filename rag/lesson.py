@@ -41,7 +41,7 @@ from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import NOT_RETRIEVED, Chunk
 from rag.answer import Citation, Quote, quotable_start
-from rag.compose import (_ABOUT_CIVIL_SERVANTS, _EARLY_PRONOUN, _NEED, _TOP_AS_SUBJECT, _TOP_MENTION, POINTS_BACK,
+from rag.compose import (ABOUT_CIVIL_SERVANTS, EARLY_PRONOUN, NEED, TOP_AS_SUBJECT, TOP_MENTION, POINTS_BACK,
                           QUOTED_IN_DUTCH, ComposeConfig, leans_on_before, tells_what_to_do)
 from rag.query import TEXTBOX_REF, analyse, content_words, glossary, intents, meta_question, without_lesson_requests
 
@@ -514,7 +514,7 @@ class LessonBuilder:
             if text.rstrip().endswith("?") or len(text) < 30 or text[:1].islower():
                 sents.append(None)
                 continue
-            leans = bool(POINTS_BACK.match(text) or leans_on_before(text) or _EARLY_PRONOUN.match(text))
+            leans = bool(POINTS_BACK.match(text) or leans_on_before(text) or EARLY_PRONOUN.match(text))
             before = chunk.text[sents[-1][0]:sents[-1][1]] if sents and sents[-1] else ""
             sents.append((s, e, leans))
             if (score := rank(text, before)) > 0:
@@ -546,9 +546,9 @@ class LessonBuilder:
     @staticmethod
     def _rank_top(text: str, before: str) -> int:
         """What the ambtelijke top can do ranks first, then the top named, then what to do; the scene set
-        by what civil servants run into (``_ABOUT_CIVIL_SERVANTS``) not at all."""
-        top = bool(_TOP_MENTION.search(text) or (_TOP_AS_SUBJECT.search(text) and _TOP_MENTION.search(before)))
-        if _ABOUT_CIVIL_SERVANTS.match(text) and not top:
+        by what civil servants run into (``ABOUT_CIVIL_SERVANTS``) not at all."""
+        top = bool(TOP_MENTION.search(text) or (TOP_AS_SUBJECT.search(text) and TOP_MENTION.search(before)))
+        if ABOUT_CIVIL_SERVANTS.match(text) and not top:
             return 0
         return 2 * top + tells_what_to_do(text)
 
@@ -568,7 +568,7 @@ class LessonBuilder:
     @staticmethod
     def _rank_needed(text: str, before: str) -> int:
         """A need stated outright ranks first, then what can or should be done."""
-        return tells_what_to_do(text) * (1 + bool(_NEED.search(text)))
+        return tells_what_to_do(text) * (1 + bool(NEED.search(text)))
 
     def _example_sentences(self, chunk: Chunk) -> list[tuple[int, int]]:
         """The sentences of ``chunk`` that give an example and read alone."""
@@ -824,7 +824,7 @@ class LessonBuilder:
 
     def cuts_across(self, theme: str, weights: dict[int, float]) -> str | None:
         """Does a lesson's theme cut across the findings? "top": it is what the part every finding has on
-        the ambtelijke top is about (it names the top, ``_TOP_MENTION`` or the role_of_top intent:
+        the ambtelijke top is about (it names the top, ``TOP_MENTION`` or the role_of_top intent:
         "leidinggevenden", "DG's", "senior civil servants"), and nothing besides that is one finding's
         subject ("de rol van de top bij verkokering" is finding 5's). "spread": the passages retrieved for
         it (``weights``, per finding) spread over several findings with none clearly ahead. Else None."""
@@ -834,9 +834,9 @@ class LessonBuilder:
         # another corpus's findings may not.
         every_finding_on_top = bool(self.findings()) and {c.chapter for c in self.snapshot.chunks
                                                           if c.doc_id == main and c.kind == "role_of_top"} >= set(self.findings())
-        if every_finding_on_top and (_TOP_MENTION.search(theme) or "role_of_top" in analyse(theme).intents):
+        if every_finding_on_top and (TOP_MENTION.search(theme) or "role_of_top" in analyse(theme).intents):
             rest = theme
-            for p in (_TOP_MENTION, *(top_intent.patterns if top_intent else ())):
+            for p in (TOP_MENTION, *(top_intent.patterns if top_intent else ())):
                 rest = re.sub(rf"[\w'’-]*(?:{p.pattern})[\w'’-]*", " ", rest, flags=re.I)  # the top's names, whole words
             named = [self._names_one_finding(w) for w in content_words(rest)]
             ranked = sorted(weights.values(), reverse=True)
@@ -916,7 +916,7 @@ class LessonBuilder:
                         for line in lesson.cite(c, self._best_sentences(c, 1, self._rank_top))]
                 if body and first_top is None:
                     first_top = next(c for c in self._finding_chunks(n) if c.kind == "role_of_top" and c.id in lesson.citations)
-                cells = self._table_cells(lesson, n, _TOP_MENTION)
+                cells = self._table_cells(lesson, n, TOP_MENTION)
                 if cells and first_row is None:
                     first_row = next(c for c in self.snapshot.chunks if c.table == 2 and c.id in lesson.citations)
                 body += cells

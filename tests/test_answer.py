@@ -217,7 +217,7 @@ def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_t
     a passage that never names it (the opening of its section) sets the scene throughout. After the
     passage names the top, a sentence that does not have it as subject is about something else."""
     from rag.answer import quotable_start
-    from rag.compose import _TOP_AS_SUBJECT, _TOP_MENTION
+    from rag.compose import TOP_AS_SUBJECT, TOP_MENTION
 
     composer = advisor.composer
     snapshot = advisor.retriever.snapshot
@@ -228,7 +228,7 @@ def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_t
         # Paragraph labels blanked out (same length, so offsets hold).
         own = re.sub(r"(?m)^[A-Z][a-z]+(?: [a-z]+){0,4}: (?=[A-Z])", lambda m: " " * len(m.group()), chunk.text)
         labelled += own != chunk.text
-        first = _TOP_MENTION.search(own)
+        first = TOP_MENTION.search(own)
         unnamed += first is None
         first_at = first.start() if first else len(chunk.text)
         for s in (s for s in snapshot.sentences if s.chunk_index == index):
@@ -237,13 +237,13 @@ def test_what_a_passage_on_the_top_says_before_naming_the_top_is_not_an_ask_of_t
             if s.end <= first_at:
                 assert composer._group(chunk, start, s.end) == "says", text
                 scene += 1
-            elif _TOP_MENTION.search(text):
+            elif TOP_MENTION.search(text):
                 assert composer._group(chunk, start, s.end) == "top", text
                 top += 1
             elif text.startswith("Ambtenaren willen wel"):
                 assert composer._group(chunk, start, s.end) == "says", text
                 scene += 1
-            elif not _TOP_AS_SUBJECT.search(text):
+            elif not TOP_AS_SUBJECT.search(text):
                 # After the top is named, a sentence without it as subject is about something else
                 # ("Tegelijk is een cultuurverandering nodig, …", "Financiën vervult een coördinerende …").
                 assert composer._group(chunk, start, s.end) in ("do", "says", "examples"), text

@@ -135,11 +135,11 @@ def test_a_statement_restated_in_other_words_is_quoted_once(advisor):
 
 
 def test_the_top_section_quotes_what_the_top_can_do_and_strategies_keep_their_description(advisor):
-    from rag.compose import _TOP_MENTION, tells_what_to_do
+    from rag.compose import TOP_MENTION, tells_what_to_do
 
     five = advisor.ask("Lesmateriaal over verkokering tussen ministeries", mode="lesmateriaal").text
     top = _bullets(_section(five, "## Wat vraagt dit van de ambtelijke top?"))
-    assert top and all(_TOP_MENTION.search(b) for b in top), top  # before: four scene-setting sentences
+    assert top and all(TOP_MENTION.search(b) for b in top), top  # before: four scene-setting sentences
     assert any("Zij kunnen de gezamenlijke opgave interdepartementaal positioneren" in b for b in top), top
     assert not any(b.startswith("Sturing op samenhang ontstijgt") for b in top)
     needed = _bullets(_section(five, "## Wat is nodig?"))
@@ -185,7 +185,7 @@ def test_a_lesson_follow_up_takes_the_advice_before_it_and_gives_more_examples_w
 
 
 def test_a_theme_that_cuts_across_the_findings_gets_a_lesson_across_all_six(advisor, monkeypatch):
-    from rag.compose import _TOP_MENTION
+    from rag.compose import TOP_MENTION
     from rag.lesson import _same_words
 
     lessons = advisor.lessons
@@ -210,13 +210,13 @@ def test_a_theme_that_cuts_across_the_findings_gets_a_lesson_across_all_six(advi
     assert "bevinding 5" not in head[1] and "hele rapport" in head[1], head[1]
     assert "## Twee strategieën" not in a.text and "Tekstkader 7" not in a.text
     says = _bullets(_section(a.text, "## Wat het rapport erover zegt"))
-    assert says and all(_TOP_MENTION.search(b) for b in says), says
+    assert says and all(TOP_MENTION.search(b) for b in says), says
     top = _section(a.text, "## Wat vraagt dit van de ambtelijke top?")
     blocks = re.split(r"\n### ", top)[1:]
     assert [b.split(" — ")[0] for b in blocks] == [f"Bevinding {n}" for n in range(1, 7)], top[:300]
     for block in blocks:
         lines = _bullets(block)
-        assert any(_TOP_MENTION.search(b) and not b.startswith("Rol ambtelijke top:") for b in lines), block
+        assert any(TOP_MENTION.search(b) and not b.startswith("Rol ambtelijke top:") for b in lines), block
         assert lines[-1].startswith("Rol ambtelijke top: "), block  # table 2's cell, last
         assert block.splitlines()[1].startswith("_Spanning tussen "), block
     assert {c.chapter for c in a.citations if c.chapter} == {1, 2, 3, 4, 5, 6}

@@ -12,8 +12,8 @@ Four checks, all must pass:
    a date or year (also of the next one), a duration, a percentage, a law article, a named person's
    view, who holds an office or led something, how to reach them, a ranking, what happened
    afterwards, a comparison abroad, how research material was coded, what a law requires, a
-   document's literal text, another edition of the report, exactly what another party recommended —
-   is covered only if the top passages that score near the first
+   document's literal text, another edition of the report, exactly what another party recommended,
+   what another report by its title says — is covered only if the top passages that score near the first
    contain that kind of fact (next to what is asked about, where the question names it;
    rag/data/facts.toml); nothing about the time after the report appeared is. This catches
    near-misses ("how much is in the Klimaatfonds?", "who is the government representative?") whose

@@ -520,6 +520,9 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     assert out_of_scope_terms("Am I allowed to use an AI chatbot to draft parliamentary letters?", "") == ["chatbot"]
     assert out_of_scope_terms("What does the report say about artificial intelligence?", "") == ["artificial intelligence"]
     assert out_of_scope_terms("What are the aims of the report?", "") == []
+    assert out_of_scope_terms("Am I allowed to set up a WhatsApp group with residents?", "") == ["whatsapp"]
+    assert out_of_scope_terms("Wat zijn de juridische gevolgen als we die niet naleven?", "") == ["juridische gevolgen"]
+    assert out_of_scope_terms("Can you give me the reliability statistics?", "") == []
 
 
 def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
@@ -635,6 +638,17 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     assert missing("Welke aanbevelingen heeft het burgerberaad precies gedaan?",
                    "Het burgerberaad deed aanbevelingen, zoals een vliegtaks en meer isolatie.") == []
     assert missing("Welke aanbevelingen heeft het rapport precies gedaan?", assembly) == []
+    # Blind holdout15: what another report recommends, the content of an advice, a law's obligations asked
+    # in other words, and foreign models compared.
+    listed = "1. *Falen en opstaan: naar een doeltreffende aanpak van problemen in de leefomgeving.* Rli, 2025"
+    assert missing("What does the Rli report 'Falen en opstaan' recommend about drinking water?", listed, "en") == ["other_report"]
+    assert missing("Wat adviseert het rapport 'Falen en opstaan'?",
+                   "Het Rli-rapport Falen en opstaan adviseert om problemen eerder te benoemen.") == []
+    assert missing("En wat stond er precies in dat advies?", assembly) == ["literal_text"]
+    assert missing("Wat staat er precies in tabel 2?", assembly) == []
+    assert missing("Welke participatieverplichtingen gelden er precies volgens de Omgevingswet?") == ["legal_requirement"]
+    assert missing("What does the report conclude about how well these foreign models work compared with ours?",
+                   text, "en") == ["comparison_abroad"]
 
 
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():

@@ -342,10 +342,11 @@ def test_off_topic_is_refused_with_nearest_topics(advisor, question):
 
 @pytest.mark.parametrize("question, subject", [
     ("Kun je een gedichtje maken voor het afscheid van mijn teamleider?", "schrijfopdrachten"),
-    ("Welke regels gelden er voor het gebruik van kunstmatige intelligentie bij het beoordelen van aanvragen?",
+    ("Welke regels gelden er voor het gebruik van algoritmes bij het beoordelen van aanvragen?",
      "algoritmes"),
     ("Hoe vraag ik een account aan voor het samenwerkingsplatform van het ministerie?", "ICT"),
     ("Write a short poem for my colleague's farewell party.", "writing tasks"),
+    ("Welk artikel van de Omgevingswet regelt participatie?", "wat een wet precies voorschrijft"),
 ])
 def test_a_subject_the_report_does_not_treat_is_recognised_without_its_words(advisor, question, subject):
     """None of these questions uses a word of the out-of-scope list; each is closer to the description
@@ -523,6 +524,9 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     assert out_of_scope_terms("Am I allowed to set up a WhatsApp group with residents?", "") == ["whatsapp"]
     assert out_of_scope_terms("Wat zijn de juridische gevolgen als we die niet naleven?", "") == ["juridische gevolgen"]
     assert out_of_scope_terms("Can you give me the reliability statistics?", "") == []
+    # Other countries, which the report compares with none.
+    assert out_of_scope_terms("Hoe doen ze dit in Finland?", "") == ["finland"]
+    assert out_of_scope_terms("Wat kunnen we leren van Europese regels?", "") == []
 
 
 def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():

@@ -650,6 +650,7 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
                    "Het Rli-rapport Falen en opstaan adviseert om problemen eerder te benoemen.") == []
     assert missing("En wat stond er precies in dat advies?", assembly) == ["literal_text"]
     assert missing("Wat staat er precies in tabel 2?", assembly) == []
+    assert missing("Wat staat er precies in de casus over Agenda Stad?", assembly) == []  # the report's own text
     assert missing("Welke participatieverplichtingen gelden er precies volgens de Omgevingswet?") == ["legal_requirement"]
     assert missing("What does the report conclude about how well these foreign models work compared with ours?",
                    text, "en") == ["comparison_abroad"]

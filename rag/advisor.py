@@ -25,8 +25,8 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from functools import cached_property
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 
 from ingest.embed import get_embedder

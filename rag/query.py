@@ -204,7 +204,9 @@ def asks_about_the_report(text: str) -> bool:
     if stripped == normal or asked_about(normal):
         return False
     prefixes = _question_noise_data().get("report_words", [])
-    return all(any(w.startswith(p) and len(w) - len(p) <= 3 for p in prefixes) for w in content_words(stripped))
+    # A one-letter entry ("e", of "e-mail") is a whole word, not a beginning ("eis", "euro").
+    return all(any(w == p or (len(p) > 1 and w.startswith(p) and len(w) - len(p) <= 3) for p in prefixes)
+               for w in content_words(stripped))
 
 
 def asks_who_made_the_report(text: str) -> str:

@@ -1733,6 +1733,9 @@ def test_a_question_about_the_report_itself_is_in_its_domain(advisor):
     # A subject besides, however it begins ("doel…"), is a subject: "doelmatigheid" is no aim of the report.
     assert not asks_about_the_report("Wat zegt het rapport over doelmatigheid?")
     assert not asks_about_the_report("Welke doelmatigheidseisen stelt het rapport?")
+    # "e" (of "e-mail") is a word of its own, not the beginning of "eis" or "euro".
+    assert asks_about_the_report("Wat is het e-mailadres van de auteurs van het rapport?")
+    assert not asks_about_the_report("Welke eis stelt het rapport?")
     assert advisor.ask("Wat zegt het rapport over thuiswerken?").refused
     assert advisor.ask("Hoeveel heeft dit rapport gekost?").refused  # the fact asked is still checked
 

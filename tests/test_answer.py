@@ -642,6 +642,11 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     assert missing("Welke aanbevelingen heeft het burgerberaad precies gedaan?",
                    "Het burgerberaad deed aanbevelingen, zoals een vliegtaks en meer isolatie.") == []
     assert missing("Welke aanbevelingen heeft het rapport precies gedaan?", assembly) == []
+    # Blind holdout16: an adjective before what is listed, a name of several words after the verb.
+    assert missing("Welke concrete aanbevelingen heeft het Nationaal Burgerberaad Klimaat precies gedaan?",
+                   assembly) == ["their_list"]
+    assert missing("What specific recommendations did the national citizens' assembly make?", assembly, "en") == ["their_list"]
+    assert missing("Welke concrete aanbevelingen heeft het rapport allemaal gedaan?", assembly) == []
     # Blind holdout15: what another report recommends, the content of an advice, a law's obligations asked
     # in other words, and foreign models compared.
     listed = "1. *Falen en opstaan: naar een doeltreffende aanpak van problemen in de leefomgeving.* Rli, 2025"

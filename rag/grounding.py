@@ -99,6 +99,7 @@ MIN_CONTENT_WORDS = 3  # below this, word overlap proves nothing ("HACKED" plant
 MIN_COMPOUND_STEM = 5  # a stem this long may stand inside a compound of the passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
+_LEADING_MARKERS = re.compile(r"^\s*(\[\d+\]\s*)+")
 _MARKER_TEXT = re.compile(r"\s*\[\d+\]")  # with the space before it: "werken [2]." → "werken."
 # Headings and framing lines (bold, italic or '#' at the start of a line) carry no claims; nor does a
 # lesson's row label ("- _Bevinding 1 — …_"). Any other list item is checked, emphasised or not.
@@ -182,6 +183,14 @@ def answer_sentences(text: str) -> list[tuple[str, list[int], bool]]:
         body = re.sub(r"^\s*([-*•]|\d+[.)])\s+", "", line)  # a bullet or a list number ("1. Investeer …")
         spans = sentence_spans(body) or [(0, len(body))]
         pieces = [body[s:e] for s, e in spans]
+        # A marker the splitter left at the start of the next sentence ("… tot gevolg. [3] Systeemkeuzes
+        # …") closes the sentence before it.
+        for k in range(1, len(pieces)):
+            lead = _LEADING_MARKERS.match(pieces[k])
+            if lead:
+                pieces[k - 1] = pieces[k - 1].rstrip() + " " + lead.group(0).strip()
+                pieces[k] = pieces[k][lead.end():]
+        pieces = [p for p in pieces if p.strip()]
         # A marker standing alone after a sentence ("… werken. [2]") belongs to that sentence, and so
         # do one or two words after an abbreviation the splitter took for an end ("Sectoraal sturen vs.
         # Samenhangend coördineren [2]", a table cell): they are no claim of their own.

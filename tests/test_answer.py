@@ -1804,3 +1804,19 @@ def test_requests_a_trainer_makes_in_the_advice_mode(advisor):
     assert not any("Lesmateriaal" in n for n in advisor.ask("Wat zegt bevinding 4 over schakelfuncties?").notes)
     assert not any("Lesmateriaal" in n for n in advisor.ask("Welke stellingen neemt het rapport in?").notes)
     assert advisor.ask("Heeft het rapport een voorbeeld van thuiswerken?").refused  # a subject the report lacks
+
+
+def test_a_sentence_opening_a_passage_that_continues_a_paragraph_comes_with_the_one_it_leans_on(advisor):
+    """A long paragraph split between two passages: "Daarbij telt niet alleen … (distributionele
+    rechtvaardigheid) …" opens the second and leans on the last sentence of the first. It is quoted with that
+    sentence, each cited from its own passage, instead of being left out (it was, and with it the three kinds
+    of justice four read sets ask about)."""
+    answer = advisor.ask("Welke soorten rechtvaardigheid onderscheidt het rapport bij systeemkeuzes?")
+    bullet = next(b for b in _bullets(answer.text) if "Daarbij telt niet alleen" in b)
+    lead, rest = bullet.split("Daarbij telt niet alleen")
+    assert re.search(r"\.\s*\[\d+\]\s*$", lead) and "Legitimiteit en rechtvaardigheid" in lead, bullet
+    assert re.findall(r"\[(\d+)\]", lead) != re.findall(r"\[(\d+)\]", rest), bullet  # two passages
+    _assert_citations_resolve(answer)
+    claims = [v for v in answer.support if v.label != "frame"]
+    assert all(v.label == "supported" for v in claims), [v for v in claims if v.label != "supported"]
+    assert "erkenningsrechtvaardigheid" in answer.text

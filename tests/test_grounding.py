@@ -326,3 +326,15 @@ def test_a_numbered_list_item_a_clause_after_a_colon_and_a_finding_number_are_no
     assert _names("Het rapport zegt: Investeer in relaties met provincies.", "nl") == []
     assert _names("Het rapport noemt Agenda Stad.", "nl") == ["Agenda", "Stad"]
     assert _figures("Volgens bevinding 4 en tekstkader 7 waren er 175 burgers.") == {"175": "175"}
+
+
+def test_a_marker_left_at_the_start_of_the_next_sentence_closes_the_one_before():
+    """A bullet quoting two passages ("… tot gevolg. [3] Systeemkeuzes … nodig. [4]"): the splitter puts [3]
+    before the second sentence; it cites the first."""
+    rows = answer_sentences("- Het autogebruik neemt toe, met druk tot gevolg. [3] Systeemkeuzes die dit ter "
+                            "discussie stellen zijn nodig. Zolang die uitblijven, blijft het zo. [4]")
+    assert [(claim_text(s), m) for s, m, _ in rows] == [
+        ("Het autogebruik neemt toe, met druk tot gevolg.", [3]),
+        ("Systeemkeuzes die dit ter discussie stellen zijn nodig.", [4]),
+        ("Zolang die uitblijven, blijft het zo.", [4]),
+    ]

@@ -721,8 +721,19 @@ class Composer:
             return None
         last = max((self.snapshot.sentences[r] for r in rows), key=lambda s: s.end)
         begin = quotable_start(before.text, last.start, last.end)
+        if before.text[last.end :].strip() or not _ENDS_SENTENCE.search(before.text[begin : last.end]):
+            return None
+        # That sentence may lean on the one before it in turn ("Dan is het aan ambtenaren …"): as far back as
+        # ``antecedent_depth`` in all.
+        for _ in range(self.config.antecedent_depth - 1):
+            if not self._leans_back(before.text[begin : last.end]):
+                break
+            earlier = self._antecedent(before, begin)
+            if earlier is None:
+                return None
+            begin = earlier
         text = before.text[begin : last.end]
-        if before.text[last.end :].strip() or "\n" in text or self._leans_back(text) or not _ENDS_SENTENCE.search(text):
+        if "\n" in text or self._leans_back(text):
             return None
         return before, begin, last.end
 

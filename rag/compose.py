@@ -712,7 +712,8 @@ class Composer:
 
     def _lead_in(self, chunk: Chunk, start: int) -> tuple[Chunk, int, int] | None:
         """The last sentence of the passage ``chunk`` continues (``lead_in``), when the quote at ``start``
-        opens ``chunk`` and that sentence does not itself point back."""
+        opens ``chunk``: with the sentences before it that it leans on in turn (``antecedent_depth`` in
+        all); none when the first of them still points back."""
         before = self._continues.get(chunk.id) if self.config.lead_in else None
         if before is None or chunk.text[:start].strip():
             return None

@@ -527,8 +527,9 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     # Other countries, which the report compares with none.
     assert out_of_scope_terms("Hoe doen ze dit in Finland?", "") == ["finland"]
     assert out_of_scope_terms("Wat kunnen we leren van Europese regels?", "") == []
-    # Blind holdout17: a pay grade, which the report never names.
+    # Blind holdout17: a pay grade, which the report never names; holdout18: accreditation of a training.
     assert out_of_scope_terms("What pay grade does a Dealmaker-type job usually get?", "") == ["pay grade"]
+    assert out_of_scope_terms("hoe vraag ik accreditatiepunten aan voor een training?", "") == ["accreditatie"]
 
 
 def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
@@ -665,6 +666,18 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     article = "de invoering van artikel 3.1 in de Comptabiliteitswet voor onderbouwing van beleidsvoorstellen in 2016"
     assert missing("Welke vragen moet een beleidsvoorstel volgens artikel 3.1 van de Comptabiliteitswet precies "
                    "beantwoorden?", article) == ["legal_requirement"]
+    # Blind holdout17 and 18: what a cited tool looks like or contains; names asked with what was said; the
+    # list of another body's recommendations, asked for with "concrete".
+    cited = ("Er zijn hulpmiddelen beschikbaar, zoals de beleidsmatrix die de AWTI ontwikkelde om zicht te krijgen "
+             "op beleidsinstrumenten, of de Generatietoets (onderdeel van het Beleidskompas) (zie AWTI 2025).")
+    assert missing("Hoe ziet de beleidsmatrix van de AWTI er precies uit?", cited) == ["its_contents"]
+    assert missing("Which specific questions are in the Generatietoets of the Beleidskompas?", cited, "en") == ["its_contents"]
+    assert missing("Hoe ziet de beleidsmatrix er precies uit?", "De beleidsmatrix bestaat uit vier fases en twee rijen.") == []
+    assert missing("Welke stappen heeft het Rijk gezet om de verantwoording te versterken?", cited) == []
+    assert missing("Welke vier DG's zijn aanvullend gesproken, met naam en ministerie?",
+                   "Aanvullende gesprekken met vier DG's hebben geholpen om deze reflecties te verdiepen.") == ["person_name"]
+    assert missing("Welke concrete aanbevelingen heeft de Taskforce Slagvaardige Overheid in haar eindrapport gedaan?",
+                   assembly) == ["their_list"]
     # A ready-made template or plan, asked for; not one mentioned in a story, nor one asked to be made.
     assert missing("What I actually need is a ready-made model agreement text and a step-by-step plan.",
                    article, "en") == ["template"]

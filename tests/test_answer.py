@@ -676,6 +676,7 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     assert missing("Welke stappen heeft het Rijk gezet om de verantwoording te versterken?", cited) == []
     assert missing("Welke vier DG's zijn aanvullend gesproken, met naam en ministerie?",
                    "Aanvullende gesprekken met vier DG's hebben geholpen om deze reflecties te verdiepen.") == ["person_name"]
+    assert missing("Welke voorbeelden noemt het rapport met naam?", cited) == []  # names of things, not of people
     assert missing("Welke concrete aanbevelingen heeft de Taskforce Slagvaardige Overheid in haar eindrapport gedaan?",
                    assembly) == ["their_list"]
     # A ready-made template or plan, asked for; not one mentioned in a story, nor one asked to be made.

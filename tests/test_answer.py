@@ -674,6 +674,7 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
     assert missing("Which specific questions are in the Generatietoets of the Beleidskompas?", cited, "en") == ["its_contents"]
     assert missing("Hoe ziet de beleidsmatrix er precies uit?", "De beleidsmatrix bestaat uit vier fases en twee rijen.") == []
     assert missing("Welke stappen heeft het Rijk gezet om de verantwoording te versterken?", cited) == []
+    assert missing("Hoe ziet de rol van de top er precies uit?", cited) == []  # what the report itself describes
     assert missing("Welke vier DG's zijn aanvullend gesproken, met naam en ministerie?",
                    "Aanvullende gesprekken met vier DG's hebben geholpen om deze reflecties te verdiepen.") == ["person_name"]
     assert missing("Welke voorbeelden noemt het rapport met naam?", cited) == []  # names of things, not of people

@@ -635,7 +635,7 @@ class Composer:
             return chosen
         kept = list(chosen)
         lead = max(chosen, key=lambda c: c.score)
-        while kept and sum(len(c.text) for c in kept + added) > cfg.max_chars:
+        while kept and sum(len(c.text) + len(c.lead_text) for c in kept + added) > cfg.max_chars:
             weakest = min((c for c in kept if c is not lead), key=lambda c: c.score, default=None)
             if weakest is None:
                 break

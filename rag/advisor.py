@@ -572,7 +572,7 @@ class Advisor:
         known = not self.retriever.snapshot.lexical.unknown_terms(" ".join(q.asked), ignore=asking_stems())
         return self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
                                    off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history),
-                                   known_words=known)
+                                   known_words=known, report_text=self._corpus_text)
 
     @cached_property
     def _kinds(self) -> frozenset[str]:

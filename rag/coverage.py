@@ -167,8 +167,9 @@ class CoverageJudge:
     def judge(self, result: RetrievalResult, history_best: float | None = None,
               rare_terms: list[str] | None = None, off_scope: list[str] | None = None,
               off_topic: OffTopic | None = None, followup: bool = False,
-              known_words: bool = False) -> CoverageVerdict:
-        """``followup``: the question continues a conversation; its own few words then say nothing
+              known_words: bool = False, report_text: str = "") -> CoverageVerdict:
+        """``report_text``: the whole corpus, where a fact tied to a name may stand (``FactAsk.stated_in``).
+        ``followup``: the question continues a conversation; its own few words then say nothing
         about its subject, so the off-topic check is skipped (even where the conversation's first
         question was refused and there is no ``history_best``). ``known_words``: every word naming
         what the question asks stands in the corpus (it counts only with ``rare_terms``)."""
@@ -202,7 +203,8 @@ class CoverageJudge:
             top_text = evidence_text(result.passages)
             # In a long story only its questions ask for something; the rest tells the situation.
             for fact in fact_asks():
-                if any(fact.missing_in(a, top_text, q.lang) for a in q.asked):
+                if any(fact.missing_in(a, top_text, q.lang) and not fact.stated_in(a, report_text, q.lang)
+                       for a in q.asked):
                     label = fact.label_nl if q.lang == "nl" else fact.label_en
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label,
                                            **audit)

@@ -47,10 +47,15 @@ class FactAsk:
     # any number before a word for people counts, in either language.
     people_subjects: frozenset[str] = frozenset()
     evidence_people: tuple[str, ...] = ()
+    # The fact is tied to what the question names ("het Beleidskompas … in 2023"), so where the report
+    # states it next to that name counts, in whichever passage: retrieval may have found only the other
+    # half of a question that asks two things.
+    whole_report: bool = False
 
-    def missing_in(self, question: str, text: str, lang: str = "nl") -> bool:
+    def missing_in(self, question: str, text: str, lang: str = "nl", heads: bool = True) -> bool:
         """Does ``question`` ask for this kind of fact while ``text`` holds none? Every place where
-        the question asks for one counts: "how much does it cost and how many sessions" needs both."""
+        the question asks for one counts: "how much does it cost and how many sessions" needs both.
+        ``heads``: a compound's head may stand for it (see ``_subject_forms``)."""
         place = named_place(question) if self.near_named_place else ""
         if place and text and place.lower() not in text.lower():
             place = ""  # the text names it otherwise (or not at all): the subject alone decides
@@ -62,12 +67,20 @@ class FactAsk:
                 words = m.group(0).lower().split()
                 if subject and words[0] == "hoeveel" and len(words) > 2 and words[1] in _NOT_SUBJECTS:
                     continue  # "hoeveel ruimte geeft": the word taken for an adjective is the mass noun
-                if not self._found(subject, text, lang, place):
+                if not self._found(subject, text, lang, place, heads):
                     return True
         return False
 
-    def _found(self, subject: str, text: str, lang: str, place: str = "") -> bool:
-        return any(self._found_as(s, text, lang, place) for s in _subject_forms(subject, text))
+    def stated_in(self, question: str, report_text: str, lang: str = "nl") -> bool:
+        """Does the report state what ``question`` asks of this kind next to what it names? Only for
+        kinds tied to a named subject (``whole_report``), and only in Dutch: an English question's
+        names are not in the Dutch text, and any year would count for it."""
+        # Across the whole report a compound's head is too loose ("Klimaatfonds" → "Transitiefonds … 2024").
+        return (self.whole_report and lang != "en" and bool(report_text)
+                and not self.missing_in(question, report_text, lang, heads=False))
+
+    def _found(self, subject: str, text: str, lang: str, place: str = "", heads: bool = True) -> bool:
+        return any(self._found_as(s, text, lang, place) for s in _subject_forms(subject, text, heads))
 
     def _found_as(self, subject: str, text: str, lang: str, place: str = "") -> bool:
         evidence = self.evidence_en if (lang == "en" and self.evidence_en) else self.evidence
@@ -121,22 +134,25 @@ def _near(text: str, start: int, end: int, place: str) -> bool:
     return place.lower() in text[max(0, start - PLACE_WINDOW): end + PLACE_WINDOW].lower()
 
 
-def _subject_forms(subject: str, text: str) -> list[str]:
+def _subject_forms(subject: str, text: str, heads: bool = True) -> list[str]:
     """What is asked about, and the names the text may give it: the head of a Dutch compound whose
     first part the text also uses ("klimaatthema's" → "thema's" next to "klimaat", "beleidspraktijken"
-    → "praktijken" next to "beleid"), the report's own
+    → "praktijken" next to "beleid"), the abbreviation the text gives a name, the report's own
     word for it (rag/data/facts.toml, [synonyms]: "gesprekken" → "interviews"), and their singulars."""
     if not subject:
         return [subject]
     forms = [subject]
     low = subject.lower()
-    words = _words(text)
+    words = _words(text) if heads else frozenset()
     for i in range(4, len(low) - 4):
         if low[:i] in words:
             forms.append(subject[i:])
             if low[i] == "s" and len(low) - i > 5:  # a linking s: "beleidspraktijken" → "praktijken"
                 forms.append(subject[i + 1:])
     forms.extend(_synonyms().get(low, ()))
+    # The abbreviation the text gives a name ("Nationaal Programma Circulaire Economie (NPCE)"), by
+    # which its later sentences go on ("Het NPCE is in 2025 herijkt").
+    forms.extend(m.group(1) for m in _abbreviation(subject).finditer(text))
     # The singular also finds the plural ("gesprekken" → "gesprek", which "in gesprek" has too).
     for form in list(forms):
         stem = re.sub(r"('s|s|en)$", "", form)
@@ -144,6 +160,11 @@ def _subject_forms(subject: str, text: str) -> list[str]:
         if len(stem) >= 4 and stem != form:
             forms.append(stem)
     return forms
+
+
+@lru_cache(maxsize=256)
+def _abbreviation(subject: str) -> re.Pattern:
+    return re.compile(re.escape(subject) + r"\s*\((?-i:([A-Z][A-Za-z]*[A-Z]))\)", re.I)
 
 
 @lru_cache(maxsize=64)
@@ -197,6 +218,7 @@ def fact_asks() -> tuple[FactAsk, ...]:
                 tuple(re.compile(p, re.I) for p in fill(f["asks"])), fill(f["evidence"]), fill(f.get("evidence_en", [])),
                 frozenset(f.get("generic_subjects", ())), fill(f.get("evidence_without_subject", [])),
                 bool(f.get("case_sensitive", False)), bool(f.get("near_named_place", False)),
-                frozenset(f.get("people_subjects", ())), fill(f.get("evidence_people", [])))
+                frozenset(f.get("people_subjects", ())), fill(f.get("evidence_people", [])),
+                bool(f.get("whole_report", False)))
         for f in data["facts"]
     )

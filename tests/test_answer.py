@@ -694,6 +694,70 @@ def test_asked_facts_of_years_of_named_things_methods_laws_and_literal_texts():
                    text, "en") == ["comparison_abroad"]
 
 
+def test_details_the_report_gives_are_found_however_it_writes_them():
+    """Blind holdout20 asked for details the report does give and was told it gives none: a count with
+    a parenthesis inside ("drie interne (PBL en VU) wetenschappers"), a day given as a weekday, a year
+    of a programme that its later sentences call by its abbreviation, and a year that stands in a
+    passage retrieval did not find while it found the other half of the question."""
+    from rag.facts import fact_asks
+
+    missing = lambda q, t, lang="nl": [f.name for f in fact_asks() if f.missing_in(q, t, lang)]  # noqa: E731
+    review = "Voor het eindrapport is een externe wetenschapper en zijn drie interne (PBL en VU) wetenschappers gevraagd."
+    assert missing("Hoeveel wetenschappers lazen het concept mee?", review) == []
+    assert missing("Hoeveel wetenschappers lazen het concept mee?", "Wetenschappers lazen het concept.") == ["count"]
+    assert missing("Op welke dag wordt het jaarverslag besproken?", "Dat gebeurt op de tweede dinsdag in juni.") == []
+    assert missing("Op welke dag wordt het jaarverslag besproken?", "Dat gebeurt elk jaar.") == ["date"]
+    programme = ("Het Nationaal Programma Circulaire Economie (NPCE) laat zien hoe het werkt. Het NPCE is in 2025 "
+                 "herijkt. In 2023 verscheen een Nationaal Burgerberaad.")
+    assert missing("In welk jaar is het Nationaal Programma Circulaire Economie herijkt?", programme) == []
+    assert missing("In welk jaar is het Nationaal Programma Circulaire Economie herijkt?",
+                   "Het Nationaal Programma Circulaire Economie (NPCE) laat zien hoe het werkt. In 2023 verscheen "
+                   "een Nationaal Burgerberaad.") == ["year_of"]  # another name's year dates nothing
+    corpus = Path(__file__).resolve().parents[1].joinpath("corpus", "werken-aan-transformatie.txt").read_text(encoding="utf-8")
+    year_of = next(f for f in fact_asks() if f.name == "year_of")
+    assert year_of.stated_in("In welk jaar werd het Beleidskompas herzien?", corpus)
+    assert not year_of.stated_in("In welk jaar werd het Klimaatfonds ingesteld?", corpus)
+    assert not year_of.stated_in("In which year was the Beleidskompas revised?", corpus, "en")  # any year would do
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Who currently serves as the Toekomstambassadeur at the ministry?", "office_holder"),
+    ("Wie is momenteel als toekomstambassadeur actief bij IenW?", "office_holder"),
+    ("Wie fungeert momenteel als toekomstambassadeur bij IenW?", "office_holder"),
+    ("Welke concrete aanbevelingen staan er in het adviesrapport van het Burgerberaad Klimaat?", "their_list"),
+    ("Kun je me de vragenlijst van de Generatietoets geven zodat ik die kan invullen?", "template"),
+    ("Can you send me the checklist of the Generatietoets?", "template"),
+    ("Welke fases onderscheidt die beleidsmatrix precies?", "its_contents"),
+    ("Wordt het mandaat van het platform na november 2026 verlengd?", "afterwards"),
+    ("Will the platform's mandate be extended beyond 2026?", "afterwards"),
+])
+def test_near_misses_of_blind_holdout19_and_20_ask_for_what_the_text_lacks(question, kind):
+    from rag.facts import fact_asks
+    from rag.query import detect_language
+
+    text = ("Het mandaat van het platform loopt tot november 2026. De Generatietoets en de beleidsmatrix van de AWTI "
+            "helpen. Het Burgerberaad Klimaat liet burgers concrete aanbevelingen ontwikkelen. De Toekomstambassadeur "
+            "van IenW verbindt.")
+    found = [f.name for f in fact_asks() if f.missing_in(question, text, detect_language(question))]
+    assert found == ([kind] if kind else []), found
+
+
+@pytest.mark.parametrize("question", [
+    "Wie fungeert als coördinator als een opgave over meerdere departementen gaat?",
+    "Kun je me een checklist geven voor mijn workshop over bevinding 3?",
+    "Can you give me a checklist for my workshop?",
+    "Welke aanbevelingen staan er in het rapport over de rol van de top?",
+    "Ons programma wordt in 2027 verlengd; hoe houden we de tussenruimte levend?",
+    "Our programme will be extended beyond 2027; how do we keep the momentum?",
+])
+def test_questions_like_the_new_near_misses_that_ask_for_nothing_missing(question):
+    from rag.facts import fact_asks
+    from rag.query import detect_language
+
+    text = "De ambtelijke top coördineert. Het rapport beveelt aan de tussenruimte te beschermen."
+    assert [f.name for f in fact_asks() if f.missing_in(question, text, detect_language(question))] == []
+
+
 def test_asked_facts_of_what_comes_next_who_led_and_how_to_reach_them():
     """When the next one comes needs a text that dates a next one (the year of the last one is no
     answer); who led something and how to reach them need a name and contact details; a Dutch

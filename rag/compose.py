@@ -360,6 +360,29 @@ class ComposeConfig:
     # gold among the first two bullets 185 of 321 unchanged (2 sentences: 667; without the floor and the
     # need, 29 of 30, but with "We zien de transitieteams als een voorbeeld …", "Ook pleiten zij …").
     supply_do: int = 1
+    # A list item is quoted whole, up to this many characters (0: off). The sentence splitter cuts an
+    # item at every full stop — a title in italics ("1. *Falen en opstaan: … leefomgeving.* Raad voor de
+    # Leefomgeving en Infrastructuur (Rli), 2025") — and the piece after it, which names whose report it
+    # is, has no full stop of its own and was never quoted.
+    list_item_chars: int = 450
+
+
+# A line that is an item of a numbered or bulleted list.
+_LIST_ITEM = re.compile(r"(?:\d{1,2}[.)]|[-*•])\s")
+
+
+def _list_item(text: str, start: int, end: int, limit: int) -> tuple[int, int] | None:
+    """The whole list item (quotable: without its bullet) that the sentence ``text[start:end]`` is a
+    piece of, where the item is longer than the sentence and at most ``limit`` characters; else None."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", max(start, end - 1))
+    line_end = len(text) if line_end < 0 else line_end
+    while line_end > line_start and text[line_end - 1].isspace():
+        line_end -= 1
+    if not _LIST_ITEM.match(text, line_start) or line_end - line_start > limit:
+        return None
+    item_start = quotable_start(text, line_start, line_end)
+    return (item_start, line_end) if (item_start, line_end) != (start, end) and item_start <= start else None
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -493,6 +516,9 @@ class Composer:
             for row in self._sentences.get(idx, []):
                 s = self.snapshot.sentences[row]
                 start, end = quotable_start(chunk.text, s.start, s.end), s.end
+                item = _list_item(chunk.text, start, end, cfg.list_item_chars) if cfg.list_item_chars else None
+                if item is not None:
+                    start, end = item
                 text = chunk.text[start:end]
                 if asked_practices and not box_asked:
                     about = (self._practices_in(text) - self._instruments) or about
@@ -502,7 +528,7 @@ class Composer:
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():
                     continue  # a fragment the sentence splitter cut off; it reads badly alone
-                if not _ENDS_SENTENCE.search(text):
+                if item is None and not _ENDS_SENTENCE.search(text):
                     # A subtitle or heading-like line, not a statement; so is a table cell like "Aansluiten:
                     # Blik op lange termijn …", which alone does not say whose row it is.
                     continue
@@ -530,7 +556,13 @@ class Composer:
                     prior += cfg.cause_bonus
                 out.append(_Candidate(rank, chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
                                       self._group(chunk, start, end), lead_in))
-        return out
+        # The pieces of one list item are one quote, scored by its best piece.
+        best: dict[tuple[str, int, int], _Candidate] = {}
+        for c in out:
+            key = (c.chunk.id, c.start, c.end)
+            if key not in best or c.score > best[key].score:
+                best[key] = c
+        return [c for c in out if best[(c.chunk.id, c.start, c.end)] is c]
 
     def select(self, result: RetrievalResult, extra_vectors: list[np.ndarray] | None = None,
                seen: frozenset[str] = frozenset(), context: tuple[str, ...] = ()) -> list[_Candidate]:

@@ -1010,6 +1010,24 @@ def test_a_followup_quotes_what_answers_it_even_where_the_first_answer_quoted_it
     assert "half jaar" in " ".join(bullets[:2]), second.text[:600]  # … and again, first, in the follow-up's
 
 
+def test_a_list_item_is_quoted_whole(advisor):
+    """The sentence splitter cuts "2. *In dienst van de toekomst: … transformatie.* Adviesraad voor …
+    (AWTI), 2023 (…)" after the title; the piece that says whose report it is was never quoted (blind
+    holdout20). An item is one quote, cited verbatim."""
+    from rag.compose import _list_item
+
+    text = "Inleiding.\n1. *Titel een.* Raad A (RA), 2025\n2. *Titel twee.* Raad B (RB), 2023 (met vervolg)\nSlot."
+    first = text.index("1. ")
+    assert _list_item(text, first, text.index("een.*") + 6, 450) == (first, text.index("\n2. "))
+    assert _list_item(text, 0, len("Inleiding."), 450) is None  # not an item
+    assert _list_item(text, first, text.index("een.*") + 6, 10) is None  # too long to quote whole
+    a = advisor.ask("Welke recente rapporten van adviesraden zijn gebruikt ter onderbouwing van het rapport als geheel?")
+    items = [q.text for c in a.citations for q in c.quotes if "(AWTI), 2023" in q.text]
+    assert items and all(q.startswith("2. *In dienst van de toekomst") for q in items), a.text[:800]
+    chunks = {c.id: c.text for c in advisor.retriever.chunks}
+    assert all(c.quotes and all(q.text in chunks[c.chunk_id] for q in c.quotes) for c in a.citations)
+
+
 @pytest.mark.parametrize("question", ["Met hoeveel ambtenaren hebben de onderzoekers gepraat?",
                                       "How many civil servants did the researchers talk to?",
                                       "Hoeveel ambtenaren zijn er geïnterviewd?"])

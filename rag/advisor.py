@@ -582,8 +582,10 @@ class Advisor:
     def _domain_words(self, text: str, q: Query) -> list[str]:
         # The report itself is the report's domain ("Wie heeft het rapport geschreven?" matched no single
         # sentence closely enough and was refused).
+        # So is how it was made, and what it rests on ("Welke rapporten van adviesraden zijn gebruikt?").
         return (self.retriever.snapshot.lexical.rare_terms(text) + q.expansions + q.report_terms
-                + [f"bevinding {n}" for n in q.chapters] + (["het rapport"] if asks_about_the_report(text) else []))
+                + [f"bevinding {n}" for n in q.chapters] + (["het rapport"] if asks_about_the_report(text) else [])
+                + (["de verantwoording"] if "method" in q.intents else []))
 
     def _filter_subject(self, filters: Filters | None) -> str:
         """What a filter on practices, findings or text boxes is about, in the report's words."""

@@ -943,6 +943,10 @@ def test_subjects_the_report_discusses_are_not_out_of_scope():
     assert out_of_scope_terms("How can transformation work count in performance reviews and appraisals?", corpus) == []
     assert out_of_scope_terms("How can trainers use the findings in civil-service education?", corpus) == []
     assert out_of_scope_terms("Kun je een mail opstellen waarin ik zomerverlof aanvraag?", corpus) == ["verlof"]
+    # Blind holdout19 and 21: procedures and tactics the report never treats; "aanbesteding" alone stands in it.
+    assert out_of_scope_terms("Welke aanbestedingsprocedure past bij een City Deal?", corpus) == ["aanbestedingsprocedure"]
+    assert out_of_scope_terms("Welke onderhandelingstactiek raadt het rapport aan in Brussel?", corpus) == [
+        "onderhandelingstactiek"]
     assert out_of_scope_terms("How do I link my Rijksportaal account to the Teams environment?", corpus) == [
         "rijksportaal", "teams environment"]
 

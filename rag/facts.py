@@ -72,12 +72,17 @@ class FactAsk:
         return False
 
     def stated_in(self, question: str, report_text: str, lang: str = "nl") -> bool:
-        """Does the report state what ``question`` asks of this kind next to what it names? Only for
-        kinds tied to a named subject (``whole_report``), and only in Dutch: an English question's
-        names are not in the Dutch text, and any year would count for it."""
+        """Does the report state what ``question`` asks of this kind next to the name it asks about? Only
+        for kinds tied to a subject (``whole_report``), only where that subject is a name, and only in
+        Dutch: an English question's names are not in the Dutch text, and any year would count for it."""
+        if not (self.whole_report and lang != "en" and report_text):
+            return False
+        # Only a name: "het programma" is any programme, and somewhere the report dates one.
+        subjects = [(m.groupdict().get("subject") or "").strip() for ask in self.asks for m in ask.finditer(question)]
+        if not subjects or not all(s[:1].isupper() for s in subjects):
+            return False
         # Across the whole report a compound's head is too loose ("Klimaatfonds" → "Transitiefonds … 2024").
-        return (self.whole_report and lang != "en" and bool(report_text)
-                and not self.missing_in(question, report_text, lang, heads=False))
+        return not self.missing_in(question, report_text, lang, heads=False)
 
     def _found(self, subject: str, text: str, lang: str, place: str = "", heads: bool = True) -> bool:
         return any(self._found_as(s, text, lang, place) for s in _subject_forms(subject, text, heads))

@@ -718,6 +718,7 @@ def test_details_the_report_gives_are_found_however_it_writes_them():
     assert year_of.stated_in("In welk jaar werd het Beleidskompas herzien?", corpus)
     assert not year_of.stated_in("In welk jaar werd het Klimaatfonds ingesteld?", corpus)
     assert not year_of.stated_in("In which year was the Beleidskompas revised?", corpus, "en")  # any year would do
+    assert not year_of.stated_in("In welk jaar is het programma gestart?", corpus)  # any programme: not a name
 
 
 @pytest.mark.parametrize("question, kind", [

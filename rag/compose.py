@@ -365,10 +365,34 @@ class ComposeConfig:
     # Leefomgeving en Infrastructuur (Rli), 2025") — and the piece after it, which names whose report it
     # is, has no full stop of its own and was never quoted.
     list_item_chars: int = 450
+    # A question for a list ("welke drie rapporten …", "which four …") whose best quotes include a list
+    # item gets the item's siblings in the same list right after it (searched among this many best).
+    list_siblings: int = 5
 
 
 # A line that is an item of a numbered or bulleted list.
 _LIST_ITEM = re.compile(r"(?:\d{1,2}[.)]|[-*•])\s")
+# A question for a number of things, or all of them.
+_ASKS_LIST = re.compile(r"\b(welke|wat zijn|noem|which|what are)\b[^?.!]{0,30}\b(twee|drie|vier|vijf|zes|zeven|acht|negen|"
+                        r"tien|two|three|four|five|six|seven|eight|nine|ten|[2-9])\b|\b(allemaal|all of them)\b", re.I)
+
+
+def _item_block(text: str, start: int) -> tuple[int, int] | None:
+    """The list that the item at ``start`` belongs to (its consecutive item lines), or None if the line
+    at ``start`` is no list item."""
+    line = text.rfind("\n", 0, start) + 1
+    if not _LIST_ITEM.match(text, line):
+        return None
+    first = line
+    while first > 0:
+        before = text.rfind("\n", 0, first - 1) + 1
+        if not _LIST_ITEM.match(text, before):
+            break
+        first = before
+    last = text.find("\n", start)
+    while last >= 0 and _LIST_ITEM.match(text, last + 1):
+        last = text.find("\n", last + 1)
+    return first, (len(text) if last < 0 else last)
 
 
 def _list_item(text: str, start: int, end: int, limit: int) -> tuple[int, int] | None:
@@ -420,6 +444,10 @@ class _Candidate:
     group: str
     # The sentence it leans on when that closes the passage before (same paragraph line): chunk, start, end.
     lead_in: tuple[Chunk, int, int] | None = None
+    # An item of the list a question for a list is answered with (``ComposeConfig.list_siblings``): items
+    # of one list are alike ("1. *Falen en opstaan* … Rli", "2. *In dienst van de toekomst* … AWTI":
+    # cosine 0.92) and are no near-duplicates of each other.
+    list_sibling: bool = False
 
     @property
     def text(self) -> str:
@@ -583,10 +611,12 @@ class Composer:
                 if id(c) not in answers_it and any(" ".join(c.text.split()) in quote for quote in seen):
                     c.score -= cfg.seen_penalty
             ranked.sort(key=lambda c: -c.score)
+        q = result.query
+        if cfg.list_siblings and _ASKS_LIST.search(q.text):
+            ranked = self._siblings_after(ranked, cfg.list_siblings)
         chosen: list[_Candidate] = []
         words: list[set[str]] = []
         per_group: dict[str, int] = {}
-        q = result.query
         # A question whose best sentence is an example is about that case: no cap then either.
         examples_cap = (cfg.per_group if "example" in q.intents or self._asked_practices(q, context)
                         or (ranked and ranked[0].group == "examples") else cfg.examples_cap)
@@ -608,7 +638,8 @@ class Composer:
             group = cand.group if start == cand.start else self._group(cand.chunk, start, cand.end)
             if per_group.get(group, 0) >= (examples_cap if group == "examples" else cfg.per_group):
                 continue
-            if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen):
+            if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen
+                   if not (cand.list_sibling and c.list_sibling)):
                 continue
             # The words it brings along count too: "Ten tweede kan de ambtelijke top zelf het voortouw
             # nemen …", brought along by "Zij kunnen …", repeated a sentence of the reflection quoted above
@@ -627,6 +658,23 @@ class Composer:
                 self._with_antecedent(cand, chosen)
             chosen = self._joined(chosen)
         return chosen
+
+    @staticmethod
+    def _siblings_after(ranked: list[_Candidate], among: int) -> list[_Candidate]:
+        """``ranked`` with the items of each list that an item among the first ``among`` belongs to, all
+        at the place of its best item, in the list's order."""
+        done: set[tuple[str, int]] = set()
+        for lead in ranked[:among]:
+            block = _item_block(lead.chunk.text, lead.start)
+            if block is None or (lead.chunk.id, block[0]) in done:
+                continue
+            done.add((lead.chunk.id, block[0]))
+            items = sorted((c for c in ranked if c.chunk.id == lead.chunk.id and block[0] <= c.start < block[1]
+                            and _item_block(c.chunk.text, c.start)), key=lambda c: c.start)
+            score = lead.score
+            for n, c in enumerate(items):
+                c.score, c.list_sibling = score - 1e-4 * n, True
+        return sorted(ranked, key=lambda c: -c.score) if done else ranked
 
     def _supplied_do(self, result: RetrievalResult, chosen: list[_Candidate], extra_vectors: list[np.ndarray],
                      context: tuple[str, ...], seen: frozenset[str] = frozenset()) -> list[_Candidate]:

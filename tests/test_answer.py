@@ -1043,6 +1043,12 @@ def test_a_list_item_is_quoted_whole(advisor):
     assert items and all(q.startswith("2. *In dienst van de toekomst") for q in items), a.text[:800]
     chunks = {c.id: c.text for c in advisor.retriever.chunks}
     assert all(c.quotes and all(q.text in chunks[c.chunk_id] for q in c.quotes) for c in a.citations)
+    # Asked for a number of them, the answer gives the whole list, in its order: the items are alike
+    # (cosine ≥ 0.9) and were dropped as near-duplicates of the first one quoted.
+    three = advisor.ask("Welke drie rapporten van adviesraden zijn geselecteerd ter onderbouwing van het rapport als geheel?")
+    bullets = three.text.split("\n- ")
+    at = [next((n for n, b in enumerate(bullets) if b.startswith(f"{i}. *")), None) for i in (1, 2, 3)]
+    assert None not in at and at == sorted(at) and at[2] - at[0] == 2, three.text[:1200]
 
 
 @pytest.mark.parametrize("question", ["Met hoeveel ambtenaren hebben de onderzoekers gepraat?",

@@ -366,7 +366,7 @@ class ComposeConfig:
     # is, has no full stop of its own and was never quoted.
     list_item_chars: int = 450
     # A question for a list ("welke drie rapporten …", "which four …") whose best quotes include a list
-    # item gets the item's siblings in the same list right after it (searched among this many best).
+    # item gets the whole list, in its order, at the place of that item (searched among this many best).
     list_siblings: int = 5
 
 
@@ -639,7 +639,7 @@ class Composer:
             if per_group.get(group, 0) >= (examples_cap if group == "examples" else cfg.per_group):
                 continue
             if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen
-                   if not (cand.list_sibling and c.list_sibling)):
+                   if not (cand.list_sibling and c.list_sibling and c.chunk.id == cand.chunk.id)):
                 continue
             # The words it brings along count too: "Ten tweede kan de ambtelijke top zelf het voortouw
             # nemen …", brought along by "Zij kunnen …", repeated a sentence of the reflection quoted above

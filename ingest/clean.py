@@ -36,6 +36,9 @@ _TOC_LINE = re.compile(r"^.{3,200}\t\s*\d{1,4}\s*$")
 # A paragraph that ends like this is complete; anything else may continue in the next block.
 _TERMINAL = re.compile(r"[.!?…:;][\)\]\"”’'*_]*\s*$")
 _LIST_LINE = re.compile(r"^\s*(?:[-•*–]\s|\d{1,2}[.)]\s)")
+# A letter's place and date ("Amsterdam / Den Haag, 2026", "Den Haag, 12 maart 2026"): the end of a
+# foreword, above its signatures, not a heading.
+DATELINE = re.compile(r"^[A-Z][\w'’-]*(?:[ /-]+[A-Z][\w'’-]*){0,5}, (?:\d{1,2} )?(?:[a-z]+ )?(?:19|20)\d\d$")
 # What rag.generate.validate_markers and rag.grounding read as answer markers: [7], [ 07 ], [1, 2], [1;2].
 _MARKER_LIKE = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 # Words a sentence does not end on: a paragraph ending in one of them continues in the next block.
@@ -89,6 +92,11 @@ def clean_blocks(text: str, profile: Profile) -> list[CleanBlock]:
             blocks.extend(_table_rows(lines))
         elif len(lines) > 1 and all(_LIST_LINE.match(ln) for ln in lines[1:]):
             blocks.append(CleanBlock("\n".join(ln.rstrip() for ln in lines), "list"))
+        elif (len(lines) > 1 and blocks and DATELINE.match(blocks[-1].text)
+              and all(len(ln.strip()) <= 120 and not _TERMINAL.search(ln) for ln in lines)):
+            # Signatures under a place and date, one a line ("Jacqueline Broerse, Directeur …" /
+            # "Marko Hekkert, …"): joined they read as one person.
+            blocks.append(CleanBlock("\n".join(ln.strip() for ln in lines), "paragraph"))
         elif len(lines) == 1 and _looks_like_heading(stripped):
             blocks.append(CleanBlock(stripped, "heading"))
         elif (len(lines) > 1 and _looks_like_heading(lines[0].strip())
@@ -102,10 +110,33 @@ def clean_blocks(text: str, profile: Profile) -> list[CleanBlock]:
         else:
             blocks.append(CleanBlock(" ".join(ln.strip() for ln in lines), "paragraph"))
         i += 1
-    out = _join_broken(blocks)
+    out = _items_after_colon(_join_broken(blocks))
     for block in out:
         block.text = neutralise_markers(block.text)
     return out
+
+
+# A line that opens with a one-word label ("Cultuur: reflectie, …").
+LABELLED_LINE = re.compile(r"[A-Z][\w-]*: \S")
+
+
+def _items_after_colon(blocks: list[CleanBlock]) -> list[CleanBlock]:
+    """Short lines after a paragraph that ends in ":" are what it announces, not headings ("… kan
+    sturen op verandering in:" / "Cultuur: reflectie, …" / "Structuur: …"): the first, and those after
+    it labelled the same way. As headings their words were in no passage's text."""
+    labelled = False
+    for i, block in enumerate(blocks):
+        if block.role != "heading" or block.level or not i:
+            labelled = False
+            continue
+        prev = blocks[i - 1]
+        if prev.role == "paragraph" and prev.text.rstrip().endswith(":"):
+            block.role, labelled = "paragraph", bool(LABELLED_LINE.match(block.text))
+        elif labelled and LABELLED_LINE.match(block.text):
+            block.role = "paragraph"
+        else:
+            labelled = False
+    return blocks
 
 
 def neutralise_markers(text: str) -> str:
@@ -139,7 +170,7 @@ def _looks_like_heading(line: str) -> bool:
         return False
     if _TERMINAL.search(line) or line.endswith(","):
         return False
-    if line[0].islower() or _LIST_LINE.match(line) or "](" in line:
+    if line[0].islower() or _LIST_LINE.match(line) or "](" in line or DATELINE.match(line):
         return False
     return True
 

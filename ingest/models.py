@@ -89,7 +89,7 @@ class Block:
 
 #: How a reader names a part of a report (the ids are lower-case; findings' chapters are "h1" …).
 PART_NAMES = {"titelpagina": "Titelpagina", "colofon": "Colofon", "voorwoord": "Voorwoord",
-              "samenvatting": "Samenvatting", "conclusie": "Conclusie", "inleiding": "Inleiding",
+              "infographic": "Infographic", "samenvatting": "Samenvatting", "conclusie": "Conclusie", "inleiding": "Inleiding",
               "reflectie": "Reflectie", "verantwoording": "Verantwoording", "referenties": "Literatuur"}
 
 

@@ -54,7 +54,10 @@ from wijzer.settings import Settings
 #: 10: a document's structure holds its findings' English titles and tensions (the profile's findings_en,
 #:     tensions_en), for the frame of English answers; no chunk changes.
 #: 11: a colophon's values are text, not headings (the authors and the publication line were in no chunk).
-PIPELINE_VERSION = "11"
+#: 12: a letter's place-and-date line is text, not a heading (the foreword's signatures were a section of
+#:     their own); lines announced by a paragraph ending in ":" are text; the figure before the summary
+#:     is a part of its own (``infographic``), no longer the foreword's.
+PIPELINE_VERSION = "12"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -88,7 +88,7 @@ def clean_question(question: str) -> str:
     return text
 
 
-_NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord"}
+_NOT_A_TOPIC = {"titelpagina", "colofon", "voorwoord", "infographic"}
 
 
 # "Hoe werkt het?" after an answer asks how what it said works, as "Hoe werkt dit?" does.
@@ -604,8 +604,9 @@ class Advisor:
                      filters: Filters | None = None) -> str:
         """Say plainly that the report does not answer this (similarity is judged on the whole report,
         whatever the filters), or that the filters leave no passage; name the nearest topics; no advice."""
-        # A topic is a place with a name: a finding, a section, a text box. The foreword, or a part as a
-        # whole ("samenvatting"), is near every question and tells the asker nothing.
+        # A topic is a place with a name: a finding, a section, a text box. The foreword, the figure under
+        # the report's title, or a part as a whole ("samenvatting"), is near every question and tells the
+        # asker nothing.
         named = [p.chunk for p in result.passages
                  if p.chunk.part not in _NOT_A_TOPIC and (p.chunk.chapter or p.chunk.section_path or p.chunk.textbox)]
         seen: dict[object, str] = {}

@@ -35,6 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ingest.clean import DATELINE, LABELLED_LINE
 from ingest.index import IndexSnapshot
 from ingest.lexical import tokenize
 from ingest.models import Chunk
@@ -197,9 +198,9 @@ def about_the_report(chunk: Chunk) -> bool:
                 and bool(chunk.section_path) and chunk.section_path[0].lower() in _REPORT_SECTIONS))
 
 
-_PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "samenvatting": "de samenvatting", "conclusie": "de conclusie",
+_PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "infographic": "de infographic", "samenvatting": "de samenvatting", "conclusie": "de conclusie",
                       "inleiding": "de inleiding", "reflectie": "de reflectie", "verantwoording": "de verantwoording"},
-               "en": {"voorwoord": "the foreword", "samenvatting": "the summary", "conclusie": "the conclusion",
+               "en": {"voorwoord": "the foreword", "infographic": "the infographic", "samenvatting": "the summary", "conclusie": "the conclusion",
                       "inleiding": "the introduction", "reflectie": "the reflection", "verantwoording": "the account of methods"}}
 
 
@@ -409,6 +410,26 @@ def _list_item(text: str, start: int, end: int, limit: int) -> tuple[int, int] |
     return (item_start, line_end) if (item_start, line_end) != (start, end) and item_start <= start else None
 
 
+def _announced_line(text: str, start: int, end: int, depth: int = 6) -> bool:
+    """Whether ``text[start:end]``, a whole line without a full stop, is still a statement: what a line
+    ending in ":" announces ("… kan sturen op verandering in:" / "Cultuur: reflectie, …" / "Structuur:
+    …"), or a signature under a letter's place and date ("Amsterdam / Den Haag, 2026" / "Jacqueline
+    Broerse, Directeur …") — and the next lines of the same series, up to ``depth``."""
+    if (start and text[start - 1] != "\n") or text[end:end + 1] not in ("", "\n"):
+        return False
+    prev_end = len(text[:start].rstrip())
+    if not prev_end:
+        return False
+    prev_start = text.rfind("\n", 0, prev_end) + 1
+    prev = text[prev_start:prev_end]
+    if prev.endswith(":") or DATELINE.match(prev):
+        return True
+    # The next of the same series: a line of the same block (signatures), or labelled alike ("Structuur: …").
+    same = text[prev_end:start].count("\n") == 1 or bool(LABELLED_LINE.match(prev) and LABELLED_LINE.match(text, start))
+    return (depth > 1 and same and not _ENDS_SENTENCE.search(prev)
+            and _announced_line(text, prev_start, prev_end, depth - 1))
+
+
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Overlapping or touching spans as one."""
     out: list[tuple[int, int]] = []
@@ -556,7 +577,7 @@ class Composer:
                     continue  # announcements and the report's own (rhetorical) questions say nothing
                 if text[:1].islower():
                     continue  # a fragment the sentence splitter cut off; it reads badly alone
-                if item is None and not _ENDS_SENTENCE.search(text):
+                if item is None and not _ENDS_SENTENCE.search(text) and not _announced_line(chunk.text, start, end):
                     # A subtitle or heading-like line, not a statement; so is a table cell like "Aansluiten:
                     # Blik op lange termijn …", which alone does not say whose row it is.
                     continue

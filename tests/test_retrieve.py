@@ -240,9 +240,12 @@ def test_query_understanding():
     assert analyse("What does text box 2 say?").textboxes == [2]
     assert analyse("In het kader van de klimaatopgave, wat kan ik doen?").textboxes == []
     assert analyse("Wat betekent de hervorming van box 3 voor ons?").textboxes == []  # the income-tax box
-    # "The opening pages" name the report's start, its foreword and summary; a project's start does not.
-    assert analyse("The opening pages speak of a balancing act. Between what?").parts == ["voorwoord", "samenvatting"]
-    assert analyse("Wat staat er aan het begin van het rapport over balanceren?").parts == ["voorwoord", "samenvatting"]
+    # "The opening pages" name the report's start, its foreword, the figure of the whole and the summary; a
+    # project's start does not.
+    assert analyse("The opening pages speak of a balancing act. Between what?").parts == ["voorwoord", "infographic",
+                                                                                         "samenvatting"]
+    assert analyse("Wat staat er aan het begin van het rapport over balanceren?").parts == [
+        "voorwoord", "infographic", "samenvatting"]
     assert analyse("In het begin van het project was er weinig steun.").parts == []
     assert analyse("Wat staat er op de eerste pagina van de nota?").parts == []
     # A question for the meaning of a term names the term; others name none.

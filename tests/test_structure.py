@@ -25,7 +25,7 @@ def chunks(structured):
 
 def test_parts_in_order(structured):
     assert structured.parts == [
-        "titelpagina", "colofon", "voorwoord", "samenvatting", "conclusie", "inleiding",
+        "titelpagina", "colofon", "voorwoord", "infographic", "samenvatting", "conclusie", "inleiding",
         "h1", "h2", "h3", "h4", "h5", "h6", "reflectie", "verantwoording", "referenties",
     ]
 
@@ -198,3 +198,36 @@ def test_a_colophons_values_are_text_under_their_labels(chunks):
     assert "PBL-publicatienummer: 5760" in colophon[""].text  # the line under the part's own heading
     # The body of the report keeps its headings: a finding's section heading is no passage text.
     assert not any(c.text.startswith("Zoektocht naar legitimering") for c in chunks if c.part == "h1")
+
+
+def test_a_forewords_place_date_and_signatures_are_its_text(chunks):
+    """"Amsterdam / Den Haag, 2026" looked like a heading: the signatures were a section of their own,
+    and their two lines were joined into one name ("… Vrije Universiteit Amsterdam Marko Hekkert, …")."""
+    foreword = [c for c in chunks if c.part == "voorwoord"]
+    last = foreword[-1]
+    assert not last.section_path
+    assert last.text.endswith("Amsterdam / Den Haag, 2026\n\n"
+                              "Jacqueline Broerse, Directeur Athena Instituut, Vrije Universiteit Amsterdam\n"
+                              "Marko Hekkert, Directeur Planbureau voor de Leefomgeving")
+    # The figure after it, under the report's title, is a part of its own, not the foreword's.
+    figure = [c for c in chunks if c.part == "infographic"]
+    assert figure and figure[0].text.startswith("De huidige werkwijzen van de Rijksoverheid schieten tekort")
+    assert not any("ambtelijke top" in c.text for c in foreword)
+
+
+def test_lines_announced_by_a_colon_are_text_not_headings(chunks):
+    """"… kan sturen op verandering in:" / "Cultuur: …" / "Structuur: …": as headings, the two areas
+    were in no passage's text."""
+    from ingest.clean import clean_blocks
+
+    figure = next(c for c in chunks if c.part == "infographic" and "Cultuur:" in c.text)
+    assert figure.text.endswith("kan sturen op verandering in:\n\n"
+                                "Cultuur: reflectie, experimenteren en samenwerken over grenzen normaliseren\n\n"
+                                "Structuur: functies, vaardigheden en beloningssystemen transformatiegericht inrichten")
+    profile = load_profile("generic")
+    text = "De top kan sturen op twee dingen:\n\nCultuur: open werken\n\nStructuur: andere functies\n\nEen kop\n\nTekst.\n"
+    assert [b.role for b in clean_blocks(text, profile)] == ["paragraph", "paragraph", "paragraph", "heading", "paragraph"]
+    # A place and date is no heading, and the signatures under it keep a line each.
+    blocks = clean_blocks("Den Haag, 12 maart 2026\n\nA. Auteur, Directeur\nB. Auteur, Voorzitter\n", profile)
+    assert [(b.role, b.text) for b in blocks] == [("paragraph", "Den Haag, 12 maart 2026"),
+                                                 ("paragraph", "A. Auteur, Directeur\nB. Auteur, Voorzitter")]

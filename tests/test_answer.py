@@ -1051,6 +1051,27 @@ def test_a_list_item_is_quoted_whole(advisor):
     assert None not in at and at == sorted(at) and at[2] - at[0] == 2, three.text[:1200]
 
 
+def test_lines_without_a_full_stop_are_quoted_where_a_line_announces_them(advisor):
+    """The foreword's signatures stand under its place and date, the areas the top can steer on under
+    "… kan sturen op verandering in:"; neither has a full stop, and neither was ever quoted, so "Wie
+    hebben het voorwoord ondertekend?" was answered without a name. A heading-like line stays unquoted."""
+    from rag.compose import _announced_line
+
+    text = "Wij danken u.\n\nDen Haag, 2026\n\nA. Auteur, Directeur\nB. Auteur, Voorzitter\n\nEen kop\n\nTekst."
+    a, b = text.index("A. Auteur"), text.index("B. Auteur")
+    assert _announced_line(text, a, text.index("\nB. "))
+    assert _announced_line(text, b, text.index("\n\nEen kop"))
+    assert not _announced_line(text, text.index("Een kop"), text.index("\n\nTekst"))
+    assert not _announced_line(text, text.index("Den Haag"), text.index("\n\nA. "))  # the date itself
+    steer = "Zij kan sturen op:\n\nCultuur: open werken\n\nStructuur: andere functies"
+    assert _announced_line(steer, steer.index("Cultuur"), steer.index("\n\nStructuur"))
+    assert _announced_line(steer, steer.index("Structuur"), len(steer))
+    answer = advisor.ask("Wie hebben het voorwoord ondertekend?")
+    quoted = " ".join(q.text for c in answer.citations for q in c.quotes)
+    assert not answer.refused
+    assert "Jacqueline Broerse" in quoted and "Marko Hekkert" in quoted, answer.text[:800]
+
+
 @pytest.mark.parametrize("question", ["Met hoeveel ambtenaren hebben de onderzoekers gepraat?",
                                       "How many civil servants did the researchers talk to?",
                                       "Hoeveel ambtenaren zijn er geïnterviewd?"])

@@ -67,7 +67,10 @@ class FactAsk:
                 words = m.group(0).lower().split()
                 if subject and words[0] == "hoeveel" and len(words) > 2 and words[1] in _NOT_SUBJECTS:
                     continue  # "hoeveel ruimte geeft": the word taken for an adjective is the mass noun
-                if not self._found(subject, text, lang, place, heads):
+                # "hoeveel gesprekken en deelnemers": a number for either answers it.
+                also = _COORDINATED.match(question, m.end()) if subject else None
+                if not (self._found(subject, text, lang, place, heads)
+                        or (also and self._found(also.group(1), text, lang, place, heads))):
                     return True
         return False
 
@@ -107,6 +110,10 @@ class FactAsk:
                 if not place or _near(text, m.start(), m.end(), place):
                     return True
         return False
+
+
+# The second of two nouns asked about together ("gesprekken en deelnemers", "meetings or participants").
+_COORDINATED = re.compile(r"\s+(?:en|of|and|or)\s+(?!(?:de|het|een|die|dat|ze|zij|we|wij|the|a|an|they|we|it|is|zijn|was|waren|are|were|hoe|wat|how|what|wie|who|waar|where|wanneer|when|welke|which|waarom|why)\b)(\w{4,})\b", re.I)
 
 
 # An organisation a question names: a kind of body with its name ("directie Klimaat", "ministerie van

@@ -743,6 +743,32 @@ def test_near_misses_of_blind_holdout19_and_20_ask_for_what_the_text_lacks(quest
     assert found == ([kind] if kind else []), found
 
 
+@pytest.mark.parametrize("question, kind", [
+    ("Which four directors-general took part in those additional conversations?", "person_name"),
+    ("Welke drie directeuren-generaal zijn er gesproken?", "person_name"),
+    ("Wie is op dit moment die Toekomstambassadeur bij IenW?", "office_holder"),
+    ("What reasons did the then minister give in parliament, and in which debate or letter?", "parliament"),
+    ("Welke redenen gaf de toenmalige minister voor het schrappen van het fonds?", "parliament"),
+    ("In welk debat is dat gezegd?", "parliament"),
+    # a count for either of two nouns asked together answers it; the text has the participants
+    ("Op hoeveel gesprekken en deelnemers rust dit rapport?", None),
+    ("Op hoeveel gesprekken rust dit rapport?", "count"),
+    ("Which directors-general should I involve?", None),
+    ("Welke drie directeuren-generaal moeten samenwerken?", None),
+    ("Wie is de Toekomstambassadeur en wat doet die?", "office_holder"),
+    ("Hoe voedt je het debat in de Tweede Kamer over de lange termijn?", None),
+])
+def test_near_misses_of_blind_holdout22_and_23_ask_for_what_the_text_lacks(question, kind):
+    from rag.facts import fact_asks
+    from rag.query import detect_language
+
+    text = ("De Toekomstambassadeur van IenW brengt de belangen van de toekomst in. We spraken met directeuren-generaal "
+            "van vier ministeries. De bevindingen zijn getoetst op een symposium met meer dan 100 deelnemers. "
+            "Het kabinet besloot het fonds te schrappen.")
+    found = [f.name for f in fact_asks() if f.missing_in(question, text, detect_language(question))]
+    assert found == ([kind] if kind else []), found
+
+
 @pytest.mark.parametrize("question", [
     "Wie fungeert als coördinator als een opgave over meerdere departementen gaat?",
     "Kun je me een checklist geven voor mijn workshop over bevinding 3?",
@@ -950,6 +976,10 @@ def test_subjects_the_report_discusses_are_not_out_of_scope():
         "onderhandelingstactiek"]
     assert out_of_scope_terms("How do I link my Rijksportaal account to the Teams environment?", corpus) == [
         "rijksportaal", "teams environment"]
+    # Blind holdout23: another country's law asked by its adjective, and reporting wrongdoing.
+    assert out_of_scope_terms("Hoe werkt die Welshe wet precies?", corpus) == ["welsh"]
+    assert out_of_scope_terms("Welke rechtsbescherming heb ik volgens de Wet bescherming klokkenluiders?", corpus) == [
+        "klokkenluid", "rechtsbescherming"]
 
 
 def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):

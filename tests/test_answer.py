@@ -769,6 +769,27 @@ def test_near_misses_of_blind_holdout22_and_23_ask_for_what_the_text_lacks(quest
     assert found == ([kind] if kind else []), found
 
 
+@pytest.mark.parametrize("question, kind", [
+    ("Welke gemeenten doen er al aan mee en bij wie moet ik me melden om in te stappen?", "contact"),
+    ("Who do I contact to join the City Deal?", "contact"),
+    ("Wat is de maximale eigen bijdrage voor die voorziening?", "amount"),
+    ("I'd like to hand out the Generatietoets. Which specific questions does it ask policymakers to answer?",
+     "its_contents"),
+    ("Ik wil de Generatietoets gebruiken. Welke vragen stelt die precies?", "its_contents"),
+    ("Bij wie moet ik beginnen als ik samenwerking zoek?", None),
+    ("Ik lees over de Generatietoets. Welke vragen stelt het rapport daarover?", None),
+    ("Which questions does it ask about the role of the top?", None),
+    ("Wat is de bijdrage van de ambtelijke top?", None),
+])
+def test_near_misses_of_blind_holdout24_ask_for_what_the_text_lacks(question, kind):
+    from rag.facts import fact_asks
+    from rag.query import detect_language
+
+    text = "De Generatietoets helpt beleidsmakers de lange termijn mee te wegen. Gemeenten doen mee aan City Deals."
+    found = [f.name for f in fact_asks() if f.missing_in(question, text, detect_language(question))]
+    assert found == ([kind] if kind else []), found
+
+
 @pytest.mark.parametrize("question", [
     "Wie fungeert als coördinator als een opgave over meerdere departementen gaat?",
     "Kun je me een checklist geven voor mijn workshop over bevinding 3?",
@@ -978,6 +999,7 @@ def test_subjects_the_report_discusses_are_not_out_of_scope():
         "rijksportaal", "teams environment"]
     # Blind holdout23: another country's law asked by its adjective, and reporting wrongdoing.
     assert out_of_scope_terms("Hoe werkt die Welshe wet precies?", corpus) == ["welsh"]
+    assert out_of_scope_terms("Wat is de maximale eigen bijdrage voor Wmo-voorzieningen?", corpus) == ["wmo"]
     assert out_of_scope_terms("Welke rechtsbescherming heb ik volgens de Wet bescherming klokkenluiders?", corpus) == [
         "klokkenluid", "rechtsbescherming"]
 

@@ -98,6 +98,11 @@ def test_a_question_about_the_report_as_a_whole_is_matched_in_its_summary_and_co
     # A subject, or a conversation going on, decides what is matched: no part is chosen for them.
     assert "verantwoording" in {p.chunk.part for p in retriever.run("Hoe is het onderzoek voor dit rapport gedaan?").passages}
     assert not retriever.overview_parts(analyse("Wat is de kern van het rapport over verkokering?"))
+    # Asked for briefly, or for its one main conclusion (blind holdout24: refused as far from every sentence).
+    for question in ("Wat is in een paar zinnen de hoofdconclusie van het rapport?",
+                     "What is the main conclusion of the report in a few sentences?"):
+        assert retriever.overview_parts(analyse(question)) == ["samenvatting", "conclusie"], question
+    assert not retriever.overview_parts(analyse("Wat is in een paar zinnen de hoofdconclusie van bevinding 3?"))
     later = retriever.run("Waar gaat het rapport over?", history=["Hoe doorbreek ik de silo's tussen ministeries?"])
     assert {p.chunk.part for p in later.passages} - {"samenvatting", "conclusie"}
     from rag.conversation import is_followup

@@ -766,9 +766,13 @@ def test_near_misses_of_blind_holdout19_and_20_ask_for_what_the_text_lacks(quest
     ("Bij wie moet ik beginnen als ik samenwerking zoek?", None),
     ("Ik lees over de Generatietoets. Welke vragen stelt het rapport daarover?", None),
     ("Which questions does it ask about the role of the top?", None),
+    ("What concrete measures did the National Citizens' Assembly on Climate recommend?", "their_list"),
+    ("Wie is dat precies, en via welk kanaal bereik ik hem of haar?", "contact"),
+    ("What concrete measures does the report recommend for the top?", None),
+    ("Hoe bereik ik die doelen met minder middelen?", None),
     ("Wat is de bijdrage van de ambtelijke top?", None),
 ])
-def test_near_misses_of_blind_holdout22_to_24_ask_for_what_the_text_lacks(question, kind):
+def test_near_misses_of_blind_holdout22_to_25_ask_for_what_the_text_lacks(question, kind):
     from rag.facts import fact_asks
     from rag.query import detect_language
 
@@ -990,6 +994,7 @@ def test_subjects_the_report_discusses_are_not_out_of_scope():
     # Blind holdout23: another country's law asked by its adjective, and reporting wrongdoing.
     assert out_of_scope_terms("Hoe werkt die Welshe wet precies?", corpus) == ["welsh"]
     assert out_of_scope_terms("Wat is de maximale eigen bijdrage voor Wmo-voorzieningen?", corpus) == ["wmo"]
+    assert out_of_scope_terms("How do I get to the PBL office, and can I park there?", corpus) == ["can i park", "park there"]
     assert out_of_scope_terms("Welke rechtsbescherming heb ik volgens de Wet bescherming klokkenluiders?", corpus) == [
         "klokkenluid", "rechtsbescherming"]
 

@@ -88,8 +88,8 @@ class Block:
 
 
 #: How a reader names a part of a report (the ids are lower-case; findings' chapters are "h1" …).
-PART_NAMES = {"titelpagina": "Titelpagina", "colofon": "Colofon", "voorwoord": "Voorwoord",
-              "infographic": "Infographic", "samenvatting": "Samenvatting", "conclusie": "Conclusie", "inleiding": "Inleiding",
+PART_NAMES = {"titelpagina": "Titelpagina", "colofon": "Colofon", "voorwoord": "Voorwoord", "infographic": "Infographic",
+              "samenvatting": "Samenvatting", "conclusie": "Conclusie", "inleiding": "Inleiding",
               "reflectie": "Reflectie", "verantwoording": "Verantwoording", "referenties": "Literatuur"}
 
 

@@ -198,10 +198,12 @@ def about_the_report(chunk: Chunk) -> bool:
                 and bool(chunk.section_path) and chunk.section_path[0].lower() in _REPORT_SECTIONS))
 
 
-_PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "infographic": "de infographic", "samenvatting": "de samenvatting", "conclusie": "de conclusie",
-                      "inleiding": "de inleiding", "reflectie": "de reflectie", "verantwoording": "de verantwoording"},
-               "en": {"voorwoord": "the foreword", "infographic": "the infographic", "samenvatting": "the summary", "conclusie": "the conclusion",
-                      "inleiding": "the introduction", "reflectie": "the reflection", "verantwoording": "the account of methods"}}
+_PART_LABEL = {"nl": {"voorwoord": "het voorwoord", "infographic": "de infographic", "samenvatting": "de samenvatting",
+                      "conclusie": "de conclusie", "inleiding": "de inleiding", "reflectie": "de reflectie",
+                      "verantwoording": "de verantwoording"},
+               "en": {"voorwoord": "the foreword", "infographic": "the infographic", "samenvatting": "the summary",
+                      "conclusie": "the conclusion", "inleiding": "the introduction", "reflectie": "the reflection",
+                      "verantwoording": "the account of methods"}}
 
 
 @dataclass

@@ -770,6 +770,9 @@ def test_near_misses_of_blind_holdout19_and_20_ask_for_what_the_text_lacks(quest
     ("Wie is dat precies, en via welk kanaal bereik ik hem of haar?", "contact"),
     ("What concrete measures does the report recommend for the top?", None),
     ("Hoe bereik ik die doelen met minder middelen?", None),
+    ("Is de Generatietoets al eens geëvalueerd?", "evaluated"),
+    ("Is het klimaatbeleid al eens geëvalueerd?", None),
+    ("Has the climate policy ever been evaluated?", None),
     ("Wat is de bijdrage van de ambtelijke top?", None),
 ])
 def test_near_misses_of_blind_holdout22_to_25_ask_for_what_the_text_lacks(question, kind):
@@ -779,7 +782,8 @@ def test_near_misses_of_blind_holdout22_to_25_ask_for_what_the_text_lacks(questi
     text = ("De Toekomstambassadeur van IenW brengt de belangen van de toekomst in. We spraken met directeuren-generaal "
             "van vier ministeries. De bevindingen zijn getoetst op een symposium met meer dan 100 deelnemers. "
             "Het kabinet besloot het fonds te schrappen. De Generatietoets helpt beleidsmakers de lange termijn mee te "
-            "wegen. Gemeenten doen mee aan City Deals.")
+            "wegen. Gemeenten doen mee aan City Deals. In de lerende evaluatie van het klimaatbeleid zagen we dat "
+            "samenwerken loont.")
     found = [f.name for f in fact_asks() if f.missing_in(question, text, detect_language(question))]
     assert found == ([kind] if kind else []), found
 

@@ -9,6 +9,8 @@ that offsets point into. What it repairs:
 - figure residue (``Figuur 5`` with its caption, ``Bron: PBL/VU``, empty captions);
 - the table of contents (lines ending in a tab and a page number);
 - tables as tab-separated lines: each row becomes one line that carries its column headers;
+- short lines that look like headings but are not: a letter's place and date (its signatures below keep a
+  line each), and the lines a paragraph ending in ":" announces;
 - bracketed numbers (``[7]``, ``[1, 2]``) become ``(7)``, ``(1, 2)``: answers cite passages with
   ``[n]`` markers, so a quoted sentence must not carry one of its own (a footnote reference, or a
   planted "cite [7] as the source") that would read as — and be checked as — a citation.

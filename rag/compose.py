@@ -419,7 +419,9 @@ def _announced_line(text: str, start: int, end: int, depth: int = 6) -> bool:
     Broerse, Directeur …") — and the next lines of the same series, up to ``depth``."""
     if (start and text[start - 1] != "\n") or text[end:end + 1] not in ("", "\n"):
         return False
-    prev_end = len(text[:start].rstrip())
+    prev_end = start
+    while prev_end and text[prev_end - 1].isspace():  # back over the line break(s), without copying the text
+        prev_end -= 1
     if not prev_end:
         return False
     prev_start = text.rfind("\n", 0, prev_end) + 1

@@ -113,7 +113,7 @@ class FactAsk:
 
 
 # The second of two nouns asked about together ("gesprekken en deelnemers", "meetings or participants").
-_COORDINATED = re.compile(r"\s+(?:en|of|and|or)\s+(?!(?:de|het|een|die|dat|ze|zij|we|wij|the|a|an|they|we|it|is|zijn|was|waren|are|were|hoe|wat|how|what|wie|who|waar|where|wanneer|when|welke|which|waarom|why)\b)(\w{4,})\b", re.I)
+_COORDINATED = re.compile(r"\s+(?:en|of|and|or)\s+(?!(?:de|het|een|die|dat|ze|zij|we|wij|the|a|an|they|it|is|zijn|was|waren|are|were|hoe|wat|how|what|wie|who|waar|where|wanneer|when|welke|which|waarom|why)\b)(\w{4,})\b", re.I)
 
 
 # An organisation a question names: a kind of body with its name ("directie Klimaat", "ministerie van

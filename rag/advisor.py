@@ -39,7 +39,8 @@ from rag.grounding import GroundingChecker
 from rag.grounding import calibration as grounding_calibration
 from rag.lesson import FINDING_NAMED, MORE_EXAMPLES, LessonBuilder
 from rag.query import (TEXTBOX_REF, Query, analyse, asking_stems, asks_about_the_report, asks_for_a_lesson,
-                       asks_who_made_the_report, detect_language, lesson_theme, meta_question)
+                       asks_who_made_the_report, asks_who_signed_the_foreword, detect_language, lesson_theme,
+                       meta_question)
 from rag.retrieve import Filters, HybridRetriever, RetrievalResult
 from wijzer.settings import REPO_ROOT, Settings
 
@@ -286,7 +287,7 @@ class Advisor:
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
         chosen_filters = filters  # the user's, for the audit record (a finding asked about is in the notes)
-        overview = about_box = colophon = False
+        overview = about_box = colophon = signed = False
         box = None
         about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
         if about is not None and not (filters and filters.chapters and about not in filters.chapters):
@@ -314,6 +315,13 @@ class Advisor:
             notes.append("Gelezen als vraag over het rapport als geheel." if detect_language(question) == "nl"
                          else "Read as a question about the report as a whole.")
         elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
+              and asks_who_signed_the_foreword(question) and "voorwoord" in self._parts):
+            # "Wie schreef het voorwoord?": its signatures, which no question's words match closely.
+            filters = replace(filters or Filters(), parts=["voorwoord"])
+            signed = True
+            notes.append("Gelezen als vraag naar wie het voorwoord ondertekenden." if detect_language(question) == "nl"
+                         else "Read as a question about who signed the foreword.")
+        elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
               and (label := asks_who_made_the_report(question)) and Kind.FRONT_MATTER.value in self._kinds):
             # "Wie heeft het rapport geschreven?": the authors and the contact address stand only in the
             # colophon, which is otherwise not retrieved (its names and addresses answer no other question);
@@ -335,7 +343,7 @@ class Advisor:
                          "Read as a request for an example from the report, on no subject in particular.")
         # A question about a finding, about what the report is about or who made it, is a new topic,
         # however short (else a short question is a follow-up).
-        result, history = self.retrieve(asked, None if (about is not None or overview or about_box or colophon)
+        result, history = self.retrieve(asked, None if (about is not None or overview or about_box or colophon or signed)
                                         else conversation,
                                         filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
@@ -350,6 +358,8 @@ class Advisor:
             # The words it asks about all stand in the text box it names: that is the answer's place,
             # however far the question's wording is from any one sentence.
             verdict = replace(verdict, covered=True, reason="")
+        if signed and verdict.reason == "low_similarity":
+            verdict = replace(verdict, covered=True, reason="")  # the foreword answers it, as its signatures
         if not result.passages:  # filters that no passage meets: nothing to answer from
             verdict = replace(verdict, covered=False, reason="empty_filter")
         subject = self._filter_subject(filters)
@@ -573,6 +583,11 @@ class Advisor:
         return self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
                                    off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history),
                                    known_words=known, report_text=self._corpus_text)
+
+    @cached_property
+    def _parts(self) -> frozenset[str]:
+        """The parts of a document the index has (a corpus without a foreword routes no question to one)."""
+        return frozenset(c.part for c in self.retriever.chunks if c.part)
 
     @cached_property
     def _kinds(self) -> frozenset[str]:

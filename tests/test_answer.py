@@ -1122,6 +1122,26 @@ def test_a_list_item_is_quoted_whole(advisor):
     assert "(Rli), 2025" not in tools.text and "(WRR), 2025" not in tools.text, tools.text[:1200]
 
 
+@pytest.mark.parametrize("question", ["Wie schreef het voorwoord?", "Who wrote the foreword?",
+                                      "Wie tekenen voor het voorwoord, en namens welke instellingen?"])
+def test_who_signed_the_foreword_is_answered_from_it(advisor, question):
+    """Its signatures are lines no question matches closely: these were refused (0.816–0.838 against
+    0.858). Asked who wrote or signed it, the foreword answers, with both names."""
+    a = advisor.ask(question)
+    assert not a.refused and "Broerse" in a.text and "Hekkert" in a.text, a.text[:600]
+    assert a.passages and all(p["part"] == "voorwoord" for p in a.passages)
+
+
+def test_only_who_wrote_or_signed_the_foreword_is_routed_to_it():
+    from rag.query import asks_who_signed_the_foreword
+
+    assert asks_who_signed_the_foreword("Door wie is het voorwoord ondertekend?")
+    assert asks_who_signed_the_foreword("Who signed the preface of the report?")
+    assert not asks_who_signed_the_foreword("Wie wordt er in het voorwoord genoemd?")  # no writing
+    assert not asks_who_signed_the_foreword("Wat schrijft het voorwoord over verkokering?")  # not who
+    assert not asks_who_signed_the_foreword("Wie schreef het rapport? Wat staat er in het voorwoord?")
+
+
 def test_lines_without_a_full_stop_are_quoted_where_a_line_announces_them(advisor):
     """The foreword's signatures stand under its place and date, the areas the top can steer on under
     "… kan sturen op verandering in:"; neither has a full stop, and neither was ever quoted, so "Wie

@@ -163,6 +163,9 @@ class Advisor:
         self.checker = GroundingChecker(get_embedder(settings.embedder))
         self.lessons = LessonBuilder(self.retriever.snapshot)
         self._corpus_text = "\n".join(d.get("text", "") for d in self.retriever.snapshot.documents.values())
+        # What an answer can come from: a subject that only the reference list names ("… IPBES secretariat, Bonn,
+        # Germany") is not one the report treats.
+        self._answerable_text = "\n".join(c.text for c in self.retriever.chunks if c.kind != Kind.REFERENCE.value)
         self._model = None  # the generative model, made on first use (settings.generator)
 
     @property
@@ -578,7 +581,7 @@ class Advisor:
             rare += [w for w in self._domain_words(history[0], analyse(history[0])) if w not in rare]
         # A subject the report does not cover counts where the question asks about it, not where a
         # story mentions it in passing ("… maar in mijn functioneringsgesprek telt het niet mee").
-        off_scope = out_of_scope_terms(" ".join(q.asked), self._corpus_text)
+        off_scope = out_of_scope_terms(" ".join(q.asked), self._answerable_text)
         known = not self.retriever.snapshot.lexical.unknown_terms(" ".join(q.asked), ignore=asking_stems())
         return self.coverage.judge(result, history_best=topic, rare_terms=rare, off_scope=off_scope,
                                    off_topic=self.offtopics.nearest(result.query_vector), followup=bool(history),

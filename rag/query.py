@@ -407,7 +407,7 @@ def without_report(text: str, min_words: int = 1) -> str:
 
 # A sentence that passes a question on ("Mijn leidinggevende vraagt me uit te zoeken …", "Ik vraag me af of …").
 _INDIRECT_ASK = re.compile(r"\b(vraa?g(t|en)? (me|mij|ik me|ik mij|zich|we ons|wij ons) af|vroeg (ik )?(me|mij) af|"
-                           r"zit(ten)? (me|mij|ons) af te vragen|(wil|willen|wilde) (graag )?weten|I'?d like to know|"
+                           r"zit(ten)? (me|mij|ons) af te vragen|(wil|willen|wilde) ((ik|we|wij) )?(graag |precies |even |eigenlijk )?weten|I'?d like to know|"
                            r"(me|mij|ons) (uit te zoeken|na te gaan)|ben(nen)? (erg )?benieuwd|"
                            r"(I|we) (wonder|would like to know|want to know|need to (find out|know))|wondering|"
                            r"asked (me|us) to (find out|check|look into))\b", re.I)

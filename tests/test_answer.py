@@ -773,6 +773,7 @@ def test_near_misses_of_blind_holdout19_and_20_ask_for_what_the_text_lacks(quest
     ("Ik lees over de Generatietoets. Welke vragen stelt het rapport daarover?", None),
     ("Which questions does it ask about the role of the top?", None),
     ("What concrete measures did the National Citizens' Assembly on Climate recommend?", "their_list"),
+    ("Which specific recommendations did that assembly make?", "their_list"),  # blind holdout27
     ("Wie is dat precies, en via welk kanaal bereik ik hem of haar?", "contact"),
     ("What concrete measures does the report recommend for the top?", None),
     ("Hoe bereik ik die doelen met minder middelen?", None),
@@ -1005,6 +1006,7 @@ def test_subjects_the_report_discusses_are_not_out_of_scope():
     assert out_of_scope_terms("Hoe werkt die Welshe wet precies?", corpus) == ["welsh"]
     assert out_of_scope_terms("Wat is de maximale eigen bijdrage voor Wmo-voorzieningen?", corpus) == ["wmo"]
     assert out_of_scope_terms("How do I get to the PBL office, and can I park there?", corpus) == ["can i park", "park there"]
+    assert out_of_scope_terms("Can you write my out-of-office reply for the August break?", corpus) == ["out-of-office"]
     assert out_of_scope_terms("Welke rechtsbescherming heb ik volgens de Wet bescherming klokkenluiders?", corpus) == [
         "klokkenluid", "rechtsbescherming"]
 
@@ -1035,6 +1037,17 @@ def test_what_a_story_asks_not_what_it_mentions_decides_the_scope(advisor):
     assert analyse(passed_on).asked[0].startswith("Mijn leidinggevende vraagt me uit te zoeken")
     verdict = advisor.ask(passed_on)
     assert verdict.refused and verdict.config["coverage"]["reason"] == "missing_fact:count"
+    # So does "wil ik precies weten …" (blind holdout27: the amount it asks was not looked for).
+    money = ("Onze provincie rekent voor het gebiedsprogramma al jaren op geld uit een fonds van het Rijk voor de "
+             "omvorming van het platteland. Voor onze begroting wil ik precies weten hoeveel geld er in dat fonds "
+             "zit en welk deel voor onze provincie is gereserveerd. Staat dat ergens?")
+    assert analyse(money).asked[0].startswith("Voor onze begroting wil ik precies weten")
+    assert advisor.ask(money).config["coverage"]["reason"] == "missing_fact:amount"
+    # A country the report names only in its reference list ("IPBES secretariat, Bonn, Germany") is not
+    # one it treats (blind holdout27).
+    germany = advisor.ask("How does Germany organise cooperation between the federal government and the Länder on "
+                          "rural transitions, and which lessons does the report draw from that?")
+    assert germany.refused and germany.config["coverage"]["reason"] == "out_of_scope:germany"
     # A question for "those figures" asks for what the story named, two sentences up; "dit soort werk"
     # points back too, but at the work, not at the story's "hoeveel nota's".
     figures = ("We want to reuse this study in our own evaluation. Our board insists on knowing how the interview "

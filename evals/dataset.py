@@ -5,7 +5,7 @@
 ```python
 from evals.dataset import load_dataset, passage_hits
 items = load_dataset("evals/datasets/dev.jsonl")
-passage_hits("… de tekst van een passage …", items[0].gold_quotes)   # None | "exact" | "partial"
+passage_hits("… de tekst van een passage …", items[0].gold_quotes)   # None | "exact" | "cells" | "partial"
 ```
 """
 
@@ -158,13 +158,33 @@ def _longest_run(quote_words: list[str], passage_words: list[str]) -> int:
     return best
 
 
+def _cells_in_order(quote: str, text: str) -> bool:
+    """Do all cells of a quote copied from a table row (tab-separated in the corpus file) stand in the
+    passage, in order? A passage shows a row as "Kolom: cel | Kolom: cel", so a quote spanning cells
+    never stands in it verbatim, though the passage holds every word of it."""
+    cells = [_norm(c) for c in quote.split("\t") if _norm(c)]
+    if len(cells) < 2:
+        return False
+    at = 0
+    for cell in cells:
+        found = text.find(cell, at)
+        if found < 0:
+            return False
+        at = found + len(cell)
+    return True
+
+
 def passage_hits(passage: str, gold_quotes: list[str]) -> str | None:
-    """``exact`` when a gold quote stands in the passage (whitespace-normalised), ``partial`` when
-    at least 80 % of a quote's words stand in it as one contiguous run, else ``None``."""
+    """``exact`` when a gold quote stands in the passage (whitespace-normalised); ``cells`` when a quote
+    spanning table cells (tabs in the corpus file) has each of its cells in the passage, in order;
+    ``partial`` when at least 80 % of a quote's words stand in it as one contiguous run; else ``None``."""
     text = _norm(passage)
     for quote in gold_quotes:
         if _norm(quote) and _norm(quote) in text:
             return "exact"
+    for quote in gold_quotes:
+        if _cells_in_order(quote, text):
+            return "cells"
     words = _WORDS.findall(text)
     for quote in gold_quotes:
         qw = _WORDS.findall(_norm(quote))

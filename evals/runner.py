@@ -239,7 +239,7 @@ def run_eval(
         summary["latency"] = {stage: _latency(v) for stage, v in latencies.items()}
         summary["latency_samples"] = {stage: [round(x, 2) for x in v] for stage, v in latencies.items()}
         summary["match_rules"] = {
-            rule: sum(1 for r in rows if r["match_rule"] == rule) for rule in ("exact", "partial")
+            rule: sum(1 for r in rows if r["match_rule"] == rule) for rule in ("exact", "cells", "partial")
         }
         if answer_rows:
             summary.update(_answer_metrics(rows, items))

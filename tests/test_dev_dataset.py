@@ -151,3 +151,15 @@ def test_development_set_coverage(dev_rows):
     assert REQUIRED_SECTIONS <= sections, f"sections missing: {sorted(REQUIRED_SECTIONS - sections)}"
     long_stories = sum(250 <= len(r["question"]) <= 600 for r in rows)
     assert long_stories >= MIN_LONG_STORIES, f"only {long_stories} long situational questions"
+
+
+def test_hit_rule_for_a_quote_spanning_table_cells():
+    from evals.dataset import passage_hits
+
+    row = ("Bevindingen: (5) Stel samenwerken aan transformatieopgaven voorop | Aansluiten: Werken in thematische "
+           "netwerken | Vernieuwen: Samenwerken structureel en juridisch verankeren")
+    assert passage_hits(row, ["Werken in thematische netwerken\tSamenwerken structureel en juridisch verankeren"]) == "cells"
+    # The cells must stand in the row in the quote's order, and a quote without tabs is no quote of cells.
+    assert passage_hits(row, ["Samenwerken structureel en juridisch verankeren\tWerken in thematische netwerken"]) is None
+    assert passage_hits(row, ["Werken in thematische netwerken Samenwerken structureel"]) is None
+    assert passage_hits(row, ["Werken in thematische netwerken"]) == "exact"

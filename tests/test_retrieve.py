@@ -284,15 +284,23 @@ def test_eval_runner_reports_metrics(retriever, report_index, tmp_path):
          "gold_section": "samenvatting", "must_mention": [], "turn_of": "t1"},
         {"id": "t3", "persona": "civil_servant", "lang": "nl", "question": "Hoeveel verlofdagen heb ik?",
          "answerable": False, "gold_quotes": [], "gold_section": None, "must_mention": [], "turn_of": None},
+        # A quote copied from a table row spans cells (tabs in the corpus file); the passage shows the row
+        # as "Kolom: cel | Kolom: cel", so only the cell rule can match it.
+        {"id": "t4", "persona": "trainer", "lang": "nl",
+         "question": "Welke strategieën van aansluiten en vernieuwen noemt tabel 2 bij bevinding 5?",
+         "answerable": True, "gold_quotes": ["Werken in thematische netwerken\tSamenwerken structureel en juridisch verankeren"],
+         "gold_section": "reflectie", "must_mention": [], "turn_of": None},
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     report = run_eval(data, report_index, configs=["default", "lexical"], retriever=retriever, answers=False)
     for key in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "items"):
         assert key in report
-    assert report["configs"]["default"]["n"] == 2
+    assert report["configs"]["default"]["n"] == 3
     item = report["items"][0]
     assert item["id"] == "t1" and len(item["retrieved"]) == 10 and "scores" in item["retrieved"][0]
     assert item["rank"] is not None and item["match_rule"] in {"exact", "partial"}
+    table = next(i for i in report["items"] if i["id"] == "t4")
+    assert table["rank"] is not None and table["match_rule"] == "cells"
 
 
 def test_app_page_answers_with_sources(report_index, monkeypatch):

@@ -5,7 +5,7 @@
 ```python
 from evals.dataset import load_dataset, passage_hits
 items = load_dataset("evals/datasets/dev.jsonl")
-passage_hits("… de tekst van een passage …", items[0].gold_quotes)   # None | "exact" | "cells" | "partial"
+passage_hits("… de tekst van een passage …", items[0].gold_quotes)   # None | "exact" | "cells" | "caption" | "partial"
 ```
 """
 
@@ -174,9 +174,11 @@ def _cells_in_order(quote: str, text: str) -> bool:
     return True
 
 
-def passage_hits(passage: str, gold_quotes: list[str]) -> str | None:
+def passage_hits(passage: str, gold_quotes: list[str], captions: list[str] | tuple[str, ...] = ()) -> str | None:
     """``exact`` when a gold quote stands in the passage (whitespace-normalised); ``cells`` when a quote
     spanning table cells (tabs in the corpus file) has each of its cells in the passage, in order;
+    ``caption`` when a quote stands in the caption of the table or text box the passage belongs to
+    (``captions``: "Tabel 2. Overzicht van …", shown with the passage but not part of its text);
     ``partial`` when at least 80 % of a quote's words stand in it as one contiguous run; else ``None``."""
     text = _norm(passage)
     for quote in gold_quotes:
@@ -185,6 +187,9 @@ def passage_hits(passage: str, gold_quotes: list[str]) -> str | None:
     for quote in gold_quotes:
         if _cells_in_order(quote, text):
             return "cells"
+    for quote in gold_quotes:
+        if _norm(quote) and any(_norm(quote) in _norm(c) for c in captions):
+            return "caption"
     words = _WORDS.findall(text)
     for quote in gold_quotes:
         qw = _WORDS.findall(_norm(quote))

@@ -192,7 +192,8 @@ def run_eval(
                 for stage, ms in result.timings_ms.items():
                     latencies[stage].append(ms)
                 retrieved = [{"chunk_id": p.chunk.id, "text": p.chunk.text, "location": p.chunk.context_label(display=True),
-                              "kind": p.chunk.kind, "part": p.chunk.part, "scores": p.scores, "ranks": p.ranks}
+                              "kind": p.chunk.kind, "part": p.chunk.part, "captions": p.chunk.captions,
+                              "scores": p.scores, "ranks": p.ranks}
                              for p in result.passages]
             latencies["search"].append((time.perf_counter() - t) * 1000)
             if name == "default" and answers:
@@ -216,7 +217,7 @@ def run_eval(
             rank, rule = None, None
             if item.answerable:
                 for n, r in enumerate(retrieved, start=1):
-                    rule = passage_hits(r["text"], item.gold_quotes)
+                    rule = passage_hits(r["text"], item.gold_quotes, r.get("captions", ()))
                     if rule:
                         rank = n
                         break
@@ -239,7 +240,7 @@ def run_eval(
         summary["latency"] = {stage: _latency(v) for stage, v in latencies.items()}
         summary["latency_samples"] = {stage: [round(x, 2) for x in v] for stage, v in latencies.items()}
         summary["match_rules"] = {
-            rule: sum(1 for r in rows if r["match_rule"] == rule) for rule in ("exact", "cells", "partial")
+            rule: sum(1 for r in rows if r["match_rule"] == rule) for rule in ("exact", "cells", "caption", "partial")
         }
         if answer_rows:
             summary.update(_answer_metrics(rows, items))

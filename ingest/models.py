@@ -139,6 +139,17 @@ class Chunk:
         digest = hashlib.sha1(f"{doc_id}\x1f{start}\x1f{text}".encode("utf-8")).hexdigest()
         return f"{doc_id[:24]}-{digest[:12]}"
 
+    @property
+    def captions(self) -> list[str]:
+        """The captions of the text box and table the passage stands in ("Tabel 2. Overzicht van …"): shown
+        with it wherever it is placed, though not part of its text."""
+        out = []
+        if self.textbox:
+            out.append(f"Tekstkader {self.textbox}. {self.textbox_title or ''}".strip())
+        if self.table:
+            out.append(f"Tabel {self.table}. {self.table_title or ''}".strip())
+        return out
+
     def context_label(self, display: bool = False) -> str:
         """(Part ›) chapter › section › text box (› its sub-heading) or table: what a reader needs to place
         the passage; the part only where a finding is discussed outside its own chapter. ``display``:
@@ -154,11 +165,10 @@ class Chunk:
         for heading in self.section_path[: len(self.section_path) - len(inner)]:
             if heading and heading not in parts:
                 parts.append(heading)
-        if self.textbox:
-            parts.append(f"Tekstkader {self.textbox}. {self.textbox_title or ''}".strip())
+        box, table = (self.captions[:1] if self.textbox else []), (self.captions[-1:] if self.table else [])
+        parts.extend(box)
         parts.extend(h for h in inner if h and h not in parts)
-        if self.table:
-            parts.append(f"Tabel {self.table}. {self.table_title or ''}".strip())
+        parts.extend(table)
         return " › ".join(parts)
 
     def line_at(self, offset: int) -> int | None:

@@ -163,3 +163,26 @@ def test_hit_rule_for_a_quote_spanning_table_cells():
     assert passage_hits(row, ["Samenwerken structureel en juridisch verankeren\tWerken in thematische netwerken"]) is None
     assert passage_hits(row, ["Werken in thematische netwerken Samenwerken structureel"]) is None
     assert passage_hits(row, ["Werken in thematische netwerken"]) == "exact"
+
+
+def test_hit_rule_for_a_quote_of_a_caption():
+    from evals.dataset import passage_hits
+
+    row = "Bevindingen: (1) Voorzie systeemkeuzes van perspectief | Aansluiten: Systeemkeuzes legitimeren"
+    caption = ("Tabel 2. Overzicht van veranderstrategieën uit de hoofdstukken: aansluiten en vernieuwen, en de rol "
+               "van de ambtelijke top daarbij")
+    quote = "Overzicht van veranderstrategieën uit de hoofdstukken: aansluiten en vernieuwen"
+    assert passage_hits(row, [quote], captions=[caption]) == "caption"
+    assert passage_hits(row, [quote]) is None  # the caption is not the passage's text
+    assert passage_hits(row, ["Systeemkeuzes legitimeren"], captions=[caption]) == "exact"
+
+
+def test_chunk_captions_name_box_and_table():
+    from ingest.models import Chunk
+
+    chunk = Chunk(id="x", doc_id="d", doc_title="D", text="t", start=0, end=1, part="reflectie", chapter=None,
+                  chapter_title=None, section="Reflectie", section_path=["Reflectie"], textbox=None,
+                  textbox_title=None, table=2, table_title="Overzicht van veranderstrategieën", kind="table",
+                  strategy=None, practices=[])
+    assert chunk.captions == ["Tabel 2. Overzicht van veranderstrategieën"]
+    assert chunk.context_label(display=True).endswith("Reflectie › Tabel 2. Overzicht van veranderstrategieën")

@@ -290,17 +290,25 @@ def test_eval_runner_reports_metrics(retriever, report_index, tmp_path):
          "question": "Welke strategieën van aansluiten en vernieuwen noemt tabel 2 bij bevinding 5?",
          "answerable": True, "gold_quotes": ["Werken in thematische netwerken\tSamenwerken structureel en juridisch verankeren"],
          "gold_section": "reflectie", "must_mention": [], "turn_of": None},
+        # A quote of the table's caption: shown with the passage, not part of its text.
+        {"id": "t5", "persona": "trainer", "lang": "nl",
+         "question": "Is er een overzichtstabel van de veranderstrategieën per bevinding, met de rol van de ambtelijke top?",
+         "answerable": True, "gold_quotes": ["Overzicht van veranderstrategieën uit de hoofdstukken: aansluiten en vernieuwen"],
+         "gold_section": "reflectie", "must_mention": [], "turn_of": None},
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     report = run_eval(data, report_index, configs=["default", "lexical"], retriever=retriever, answers=False)
     for key in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "items"):
         assert key in report
-    assert report["configs"]["default"]["n"] == 3
+    assert report["configs"]["default"]["n"] == 4
     item = report["items"][0]
     assert item["id"] == "t1" and len(item["retrieved"]) == 10 and "scores" in item["retrieved"][0]
     assert item["rank"] is not None and item["match_rule"] in {"exact", "partial"}
     table = next(i for i in report["items"] if i["id"] == "t4")
     assert table["rank"] is not None and table["match_rule"] == "cells"
+    caption = next(i for i in report["items"] if i["id"] == "t5")
+    assert caption["rank"] is not None and caption["match_rule"] == "caption"
+    assert caption["retrieved"][caption["rank"] - 1]["captions"][0].startswith("Tabel 2.")
 
 
 def test_app_page_answers_with_sources(report_index, monkeypatch):

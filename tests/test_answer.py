@@ -327,7 +327,11 @@ def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
     "question",
     ["Hoeveel verlofdagen heb ik per jaar als rijksambtenaar?", "How do I reset my VPN password at home?",
      "Mag ik een relatiegeschenk van een brancheorganisatie aannemen, of zegt de gedragscode daar iets over?",
-     "Hoe vraag ik als rijksambtenaar een detachering aan bij een provincie? Welke regeling geldt daarvoor?"],
+     "Hoe vraag ik als rijksambtenaar een detachering aan bij een provincie? Welke regeling geldt daarvoor?",
+     # The story names the laptop and the shared drive; only the question's own "drive mapping" is asked
+     # (blind holdout28: answered from the reflection).
+     "My new laptop won't connect to the committee's shared drive and the IT helpdesk keeps closing my "
+     "ticket. How do I fix the drive mapping?"],
 )
 def test_off_topic_is_refused_with_nearest_topics(advisor, question):
     a = advisor.ask(question)
@@ -483,6 +487,9 @@ def test_small_words_count_up_to_ninety_characters():
     ("Since the report came out, which cross-domain teams has the cabinet set up, and for which themes?",
      "what happened after its publication"),
     ("Per wanneer gaat de nieuwe regeling voor de gebiedsprogramma's in werking?", "noemt geen datum"),
+    # Blind holdout28: "sinds welke datum" did not count as asking for one.
+    ("Sinds welke datum geldt de regel dat 20 procent van de gemeentelijke aanbestedingen circulair moet zijn?",
+     "noemt geen datum"),
     ("Which civil servants worked on the City Deals? I'd like to thank them by name in my talk.",
      "does not give a name"),
     ("Wat levert een City Deal per geïnvesteerde euro op aan nieuwe woningen?", "noemt geen bedrag"),
@@ -556,6 +563,8 @@ def test_asked_facts_of_offices_dates_and_years_and_every_ask_counts():
     assert missing("Sinds wanneer bestaat de cursus?") == []
     cited_only = "De cursus duurt vier dagdelen (Spruit et al. 2025)."
     assert [f.name for f in fact_asks() if f.missing_in("In welk jaar begon de cursus?", cited_only)] == ["year"]
+    assert [f.name for f in fact_asks() if f.missing_in("Sinds welke datum geldt de cursus?", cited_only)] == ["year"]
+    assert missing("Vanaf welke datum bestaat de cursus?") == []  # a year counts, as for "since when"
     assert missing("Hoeveel dagdelen duurt de cursus?") == []
     assert missing("Weet je hoeveel die kost en hoeveel dagdelen het zijn?") == ["amount"]  # "die" is no subject
     assert missing("Hoeveel dagdelen en hoeveel deelnemers telt de cursus?") == ["count"]  # both asked

@@ -176,7 +176,7 @@ def _question_noise_data() -> dict:
 @lru_cache(maxsize=1)
 def _question_noise() -> dict[str, tuple[re.Pattern, ...]]:
     data = _question_noise_data()
-    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "about_frames", "definition_frames", "lesson_frames", "lesson_requests", "meta_help", "meta_thanks")}
+    return {key: tuple(re.compile(p, re.I) for p in data.get(key, [])) for key in ("patterns", "manner", "about_frames", "definition_frames", "lesson_frames", "lesson_requests", "meta_help", "meta_thanks")}
 
 
 _POINTERS = frozenset("it this that dat dit die deze daar hier hem haar ze zij them they".split())
@@ -398,6 +398,13 @@ def without_report_references(text: str) -> str:
     return " ".join(text.split())
 
 
+def without_manner(text: str) -> str:
+    """``text`` without the words that say how briefly to answer (question_noise.toml, ``manner``)."""
+    for pattern in _question_noise()["manner"]:
+        text = pattern.sub(" ", text)
+    return " ".join(text.split())
+
+
 def without_report(text: str, min_words: int = 1) -> str:
     """``text`` without its references to the report, when it has some and at least ``min_words``
     words are left to match; else "" (nothing to take out, or the report itself is the subject)."""
@@ -508,6 +515,10 @@ def analyse(text: str, long_question_chars: int = 200, noise_min_chars: int = 15
         # (A longer question loses the report's words above; dropping the whole sentence there too
         # moved one item of 401 out of the top 5.)
         search_text = " ".join(s for s in _spans(text) if s not in pointers)
+    brief = without_manner(search_text or text)
+    if brief != " ".join((search_text or text).split()) and tokenize(brief):
+        search_text = brief
+        search_sentences = [t for t in (without_manner(s) for s in search_sentences or sentences) if len(t) >= 15]
     stems = set(tokenize(text))
     named_terms = [term for term, term_stems in _report_terms() if term_stems <= stems]
     return Query(text=text, lang=detect_language(text), sentences=sentences,

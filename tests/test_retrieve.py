@@ -230,6 +230,12 @@ def test_query_understanding():
         assert analyse(question).match_text == matched, question
     kept = "Wij werken in silo's. Wat zegt het rapport daarover, en welk risico noemt het?"
     assert analyse(kept).match_text == kept  # its second half names something
+    # How briefly to answer names no topic ("kort" matched "kortetermijnkwesties"); the parts and intents
+    # the words name stay.
+    brief = analyse("Wat is in het kort de eindconclusie?")
+    assert brief.match_text == "Wat is de eindconclusie?" and "conclusie" in brief.parts
+    assert analyse("In a nutshell: why do climate goals stall?").match_text == ": why do climate goals stall?"
+    assert analyse("in het kort?").match_text == "in het kort?"  # nothing else to match
     # "Aan het eind" names the report's end only when it is the report's.
     assert analyse("Welke voorbeelden haalt het rapport aan het eind aan?").parts == ["conclusie", "reflectie"]
     assert analyse("We laten bewoners pas aan het eind meepraten. Hoe kan dat beter?").parts == []

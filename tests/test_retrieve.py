@@ -230,6 +230,15 @@ def test_query_understanding():
         assert analyse(question).match_text == matched, question
     kept = "Wij werken in silo's. Wat zegt het rapport daarover, en welk risico noemt het?"
     assert analyse(kept).match_text == kept  # its second half names something
+    # The glossary's bridges match whole words where a word part would match others: "steeds" is no
+    # oath ("eed"), "agriculture" no culture, "welk ministerie" no silo ("elk ministerie"), "copilot" no pilot.
+    for question in ("Waarom lopen we steeds vast?", "Onder welk ministerie valt het?", "Mag ik Copilot gebruiken?"):
+        assert analyse(question).expansions == [], question
+    assert analyse("What does agriculture need?").expansions == ["landelijk gebied stikstof landbouw"]
+    assert analyse("Wat zegt de ambtseed, en mag ik als ambtenaar nee zeggen tegen de eed?").expansions == ["tegenspraak ambtseed"]
+    assert analyse("Wie vallen er onder 'de top'?").expansions == ["ambtelijke top"]
+    # What the study is based on is its method.
+    assert "method" in analyse("Op welke vier praktijken bij het Rijk is de studie gebaseerd?").intents
     # How briefly to answer names no topic ("kort" matched "kortetermijnkwesties"); the parts and intents
     # the words name stay.
     brief = analyse("Wat is in het kort de eindconclusie?")

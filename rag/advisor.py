@@ -290,7 +290,7 @@ class Advisor:
         # "Wat zegt bevinding 4?" names the finding and nothing else: its own words match nothing, so the
         # finding's title is what is retrieved, within the finding.
         chosen_filters = filters  # the user's, for the audit record (a finding asked about is in the notes)
-        overview = about_box = colophon = signed = False
+        overview = about_box = colophon = signed = concluded = False
         box = None
         about = self.lessons.finding_asked(question) if mode is not Mode.LESMATERIAAL else None
         if about is not None and not (filters and filters.chapters and about not in filters.chapters):
@@ -313,10 +313,19 @@ class Advisor:
             # match the methods ("rapporten", "adviezen"). It is answered with every finding and what the
             # summary says it asks for (``LessonBuilder.overview``), or, without such a summary, from the
             # parts that sum the report up (the overview intent's, rag/data/intents.toml).
-            filters = replace(filters or Filters(), parts=parts)
-            overview = True
-            notes.append("Gelezen als vraag over het rapport als geheel." if detect_language(question) == "nl"
-                         else "Read as a question about the report as a whole.")
+            if "part_conclusion" in analyse(question).intents and "conclusie" in parts:
+                # "Wat is de hoofdconclusie?" asks for the conclusion itself, which its own chapter gives:
+                # answered from there, not with the report at a glance (three read sets' such questions
+                # got one of their nine key terms from the glance).
+                filters = replace(filters or Filters(), parts=["conclusie"])
+                concluded = True
+                notes.append("Gelezen als vraag naar de conclusie van het rapport." if detect_language(question) == "nl"
+                             else "Read as a question about the report's conclusion.")
+            else:
+                filters = replace(filters or Filters(), parts=parts)
+                overview = True
+                notes.append("Gelezen als vraag over het rapport als geheel." if detect_language(question) == "nl"
+                             else "Read as a question about the report as a whole.")
         elif (mode is not Mode.LESMATERIAAL and not (filters and filters.to_dict())
               and asks_who_signed_the_foreword(question) and "voorwoord" in self._parts):
             # "Wie schreef het voorwoord?": its signatures, which no question's words match closely.
@@ -346,7 +355,8 @@ class Advisor:
                          "Read as a request for an example from the report, on no subject in particular.")
         # A question about a finding, about what the report is about or who made it, is a new topic,
         # however short (else a short question is a follow-up).
-        result, history = self.retrieve(asked, None if (about is not None or overview or about_box or colophon or signed)
+        result, history = self.retrieve(asked, None if (about is not None or overview or about_box or colophon or signed
+                                                        or concluded)
                                         else conversation,
                                         filters, asked=question)
         timings["retrieval"] = result.timings_ms.get("total", 0.0)
@@ -361,8 +371,9 @@ class Advisor:
             # The words it asks about all stand in the text box it names: that is the answer's place,
             # however far the question's wording is from any one sentence.
             verdict = replace(verdict, covered=True, reason="")
-        if signed and verdict.reason == "low_similarity":
-            verdict = replace(verdict, covered=True, reason="")  # the foreword answers it, as its signatures
+        if (signed or concluded) and verdict.reason == "low_similarity":
+            # The foreword answers it, as its signatures; the conclusion, as the report's own.
+            verdict = replace(verdict, covered=True, reason="")
         if not result.passages:  # filters that no passage meets: nothing to answer from
             verdict = replace(verdict, covered=False, reason="empty_filter")
         subject = self._filter_subject(filters)

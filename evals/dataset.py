@@ -163,11 +163,15 @@ def _cells_in_order(quote: str, text: str) -> bool:
     passage, in order? A passage shows a row as "Kolom: cel | Kolom: cel", so a quote spanning cells
     never stands in it verbatim, though the passage holds every word of it."""
     cells = [_norm(c) for c in quote.split("\t") if _norm(c)]
-    if len(cells) < 2:
+    # A cell of one short word would stand anywhere.
+    if len(cells) < 2 or any(len(c.split()) < 2 and len(c) < 10 for c in cells):
         return False
     at = 0
     for cell in cells:
         found = text.find(cell, at)
+        # Not as a column name ("Aansluiten: …"), which every row repeats.
+        while found >= 0 and text.startswith(":", found + len(cell)):
+            found = text.find(cell, found + 1)
         if found < 0:
             return False
         at = found + len(cell)
@@ -176,9 +180,11 @@ def _cells_in_order(quote: str, text: str) -> bool:
 
 def passage_hits(passage: str, gold_quotes: list[str], captions: list[str] | tuple[str, ...] = ()) -> str | None:
     """``exact`` when a gold quote stands in the passage (whitespace-normalised); ``cells`` when a quote
-    spanning table cells (tabs in the corpus file) has each of its cells in the passage, in order;
-    ``caption`` when a quote stands in the caption of the table or text box the passage belongs to
-    (``captions``: "Tabel 2. Overzicht van …", shown with the passage but not part of its text);
+    spanning table cells (tabs in the corpus file) has each of its cells (two words or ten characters at
+    least) in the passage, in order;
+    ``caption`` when a quote of at least three words stands in the caption of the table or text box the
+    passage belongs to (``captions``: "Tabel 2. Overzicht van …", shown with the passage but not part of
+    its text);
     ``partial`` when at least 80 % of a quote's words stand in it as one contiguous run; else ``None``."""
     text = _norm(passage)
     for quote in gold_quotes:
@@ -188,7 +194,8 @@ def passage_hits(passage: str, gold_quotes: list[str], captions: list[str] | tup
         if _cells_in_order(quote, text):
             return "cells"
     for quote in gold_quotes:
-        if _norm(quote) and any(_norm(quote) in _norm(c) for c in captions):
+        # At least three words ("Tabel 2" or "van" would be in every caption of its kind).
+        if len(_norm(quote).split()) >= 3 and any(_norm(quote) in _norm(c) for c in captions):
             return "caption"
     words = _WORDS.findall(text)
     for quote in gold_quotes:

@@ -402,7 +402,9 @@ def without_manner(text: str) -> str:
     """``text`` without the words that say how briefly to answer (question_noise.toml, ``manner``)."""
     for pattern in _question_noise()["manner"]:
         text = pattern.sub(" ", text)
-    return " ".join(text.split())
+    # What the phrase leaves of its punctuation: "In a nutshell: why …", "het rapport, kort gezegd, over …".
+    text = re.sub(r"([,;:])\s*(?=[,;:?.!])", "", text)
+    return re.sub(r"^[\s,;:–-]+", "", " ".join(text.split()))
 
 
 def without_report(text: str, min_words: int = 1) -> str:

@@ -163,6 +163,8 @@ def test_hit_rule_for_a_quote_spanning_table_cells():
     assert passage_hits(row, ["Samenwerken structureel en juridisch verankeren\tWerken in thematische netwerken"]) is None
     assert passage_hits(row, ["Werken in thematische netwerken Samenwerken structureel"]) is None
     assert passage_hits(row, ["Werken in thematische netwerken"]) == "exact"
+    # Column names stand in every row, and a cell of a letter anywhere: neither makes a hit.
+    assert passage_hits(row, ["Aansluiten\tVernieuwen"]) is None and passage_hits(row, ["a\tb"]) is None
 
 
 def test_hit_rule_for_a_quote_of_a_caption():
@@ -174,6 +176,7 @@ def test_hit_rule_for_a_quote_of_a_caption():
     quote = "Overzicht van veranderstrategieën uit de hoofdstukken: aansluiten en vernieuwen"
     assert passage_hits(row, [quote], captions=[caption]) == "caption"
     assert passage_hits(row, [quote]) is None  # the caption is not the passage's text
+    assert passage_hits(row, ["Tabel 2"], captions=[caption]) is None  # in every caption of a table 2
     assert passage_hits(row, ["Systeemkeuzes legitimeren"], captions=[caption]) == "exact"
 
 

@@ -5,7 +5,8 @@
 ```python
 from evals.dataset import load_dataset, passage_hits
 items = load_dataset("evals/datasets/dev.jsonl")
-passage_hits("… de tekst van een passage …", items[0].gold_quotes)   # None | "exact" | "cells" | "caption" | "partial"
+passage_hits("… de tekst van een passage …", items[0].gold_quotes)   # None | "exact" | "partial"
+passage_hits(text, quotes, captions=["Tabel 2. …"])          # also "cells" | "caption"
 ```
 """
 
@@ -178,25 +179,28 @@ def _cells_in_order(quote: str, text: str) -> bool:
     return True
 
 
-def passage_hits(passage: str, gold_quotes: list[str], captions: list[str] | tuple[str, ...] = ()) -> str | None:
-    """``exact`` when a gold quote stands in the passage (whitespace-normalised); ``cells`` when a quote
-    spanning table cells (tabs in the corpus file) has each of its cells (two words or ten characters at
-    least) in the passage, in order;
-    ``caption`` when a quote of at least three words stands in the caption of the table or text box the
-    passage belongs to (``captions``: "Tabel 2. Overzicht van …", shown with the passage but not part of
-    its text);
-    ``partial`` when at least 80 % of a quote's words stand in it as one contiguous run; else ``None``."""
+def passage_hits(passage: str, gold_quotes: list[str], captions: list[str] | tuple[str, ...] | None = None) -> str | None:
+    """The rule of EVAL_SCHEMA.md: ``exact`` when a gold quote stands in the passage (whitespace-normalised),
+    ``partial`` when at least 80 % of a quote's words stand in it as one contiguous run, else ``None``.
+
+    With ``captions`` (those of the table or text box the passage stands in, "Tabel 2. Overzicht van …"; may
+    be empty) two rules for tables and text boxes come first, which the schema's rule cannot see: ``cells``
+    when a quote spanning table cells (tabs in the corpus file) has each of its cells (two words or ten
+    characters at least) in the passage, in order — a passage shows a row as "Kolom: cel | Kolom: cel"; and
+    ``caption`` when a quote of at least three words stands in one of the captions, which are shown with the
+    passage but are not its text. The runner reports those beside the schema's figures, not in them."""
     text = _norm(passage)
     for quote in gold_quotes:
         if _norm(quote) and _norm(quote) in text:
             return "exact"
-    for quote in gold_quotes:
-        if _cells_in_order(quote, text):
-            return "cells"
-    for quote in gold_quotes:
-        # At least three words ("Tabel 2" or "van" would be in every caption of its kind).
-        if len(_norm(quote).split()) >= 3 and any(_norm(quote) in _norm(c) for c in captions):
-            return "caption"
+    if captions is not None:
+        for quote in gold_quotes:
+            if _cells_in_order(quote, text):
+                return "cells"
+        for quote in gold_quotes:
+            # At least three words ("Tabel 2" or "van" would be in every caption of its kind).
+            if len(_norm(quote).split()) >= 3 and any(_norm(quote) in _norm(c) for c in captions):
+                return "caption"
     words = _WORDS.findall(text)
     for quote in gold_quotes:
         qw = _WORDS.findall(_norm(quote))

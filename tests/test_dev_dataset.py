@@ -158,13 +158,17 @@ def test_hit_rule_for_a_quote_spanning_table_cells():
 
     row = ("Bevindingen: (5) Stel samenwerken aan transformatieopgaven voorop | Aansluiten: Werken in thematische "
            "netwerken | Vernieuwen: Samenwerken structureel en juridisch verankeren")
-    assert passage_hits(row, ["Werken in thematische netwerken\tSamenwerken structureel en juridisch verankeren"]) == "cells"
+    cells = "Werken in thematische netwerken\tSamenwerken structureel en juridisch verankeren"
+    assert passage_hits(row, [cells], captions=[]) == "cells"
+    assert passage_hits(row, [cells]) is None  # the schema's rule alone does not see it
     # The cells must stand in the row in the quote's order, and a quote without tabs is no quote of cells.
-    assert passage_hits(row, ["Samenwerken structureel en juridisch verankeren\tWerken in thematische netwerken"]) is None
-    assert passage_hits(row, ["Werken in thematische netwerken Samenwerken structureel"]) is None
+    assert passage_hits(row, ["Samenwerken structureel en juridisch verankeren\tWerken in thematische netwerken"],
+                        captions=[]) is None
+    assert passage_hits(row, ["Werken in thematische netwerken Samenwerken structureel"], captions=[]) is None
     assert passage_hits(row, ["Werken in thematische netwerken"]) == "exact"
     # Column names stand in every row, and a cell of a letter anywhere: neither makes a hit.
-    assert passage_hits(row, ["Aansluiten\tVernieuwen"]) is None and passage_hits(row, ["a\tb"]) is None
+    assert passage_hits(row, ["Aansluiten\tVernieuwen"], captions=[]) is None
+    assert passage_hits(row, ["a\tb"], captions=[]) is None
 
 
 def test_hit_rule_for_a_quote_of_a_caption():

@@ -328,11 +328,14 @@ def test_eval_runner_reports_metrics(retriever, report_index, tmp_path):
     item = report["items"][0]
     assert item["id"] == "t1" and len(item["retrieved"]) == 10 and "scores" in item["retrieved"][0]
     assert item["rank"] is not None and item["match_rule"] in {"exact", "partial"}
+    # The schema's rule decides the metrics; the rules for table cells and captions are reported beside them.
     table = next(i for i in report["items"] if i["id"] == "t4")
-    assert table["rank"] is not None and table["match_rule"] == "cells"
+    assert table["rank"] is None and table["rank_table_rules"] is not None and table["match_rule_table_rules"] == "cells"
     caption = next(i for i in report["items"] if i["id"] == "t5")
-    assert caption["rank"] is not None and caption["match_rule"] == "caption"
-    assert caption["retrieved"][caption["rank"] - 1]["captions"][0].startswith("Tabel 2.")
+    assert caption["rank"] is None and caption["match_rule_table_rules"] == "caption"
+    assert caption["retrieved"][caption["rank_table_rules"] - 1]["captions"][0].startswith("Tabel 2.")
+    default = report["configs"]["default"]
+    assert default["table_rules"]["items_ranked_higher"] == 2 and default["table_rules"]["hit@5"] > default["hit@5"]
 
 
 def test_app_page_answers_with_sources(report_index, monkeypatch):

@@ -165,10 +165,12 @@ class Chunk:
         for heading in self.section_path[: len(self.section_path) - len(inner)]:
             if heading and heading not in parts:
                 parts.append(heading)
-        box, table = (self.captions[:1] if self.textbox else []), (self.captions[-1:] if self.table else [])
-        parts.extend(box)
+        captions = self.captions  # the text box's first, then the table's
+        if self.textbox:
+            parts.append(captions[0])
         parts.extend(h for h in inner if h and h not in parts)
-        parts.extend(table)
+        if self.table:
+            parts.append(captions[-1])
         return " › ".join(parts)
 
     def line_at(self, offset: int) -> int | None:

@@ -13,8 +13,8 @@ Four checks, all must pass:
    view, who holds an office or led something, how to reach them, a ranking, what happened
    afterwards, a comparison abroad, how research material was coded, what a law requires, a
    document's literal text, another edition of the report, exactly what another party recommended,
-   what another report by its title says — is covered only if the top passages that score near the first
-   contain that kind of fact (next to what is asked about, where the question names it;
+   what another report by its title says, what the report says about a name it never uses — is
+   covered only if the top passages that score near the first contain that kind of fact (next to what is asked about, where the question names it;
    rag/data/facts.toml); nothing about the time after the report appeared is. This catches
    near-misses ("how much is in the Klimaatfonds?", "who is the government representative?") whose
    topic the report does discuss.
@@ -203,9 +203,10 @@ class CoverageJudge:
             top_text = evidence_text(result.passages)
             # In a long story only its questions ask for something; the rest tells the situation.
             for fact in fact_asks():
-                if any(fact.missing_in(a, top_text, q.lang) and not fact.stated_in(a, report_text, q.lang)
-                       for a in q.asked):
-                    label = fact.label_nl if q.lang == "nl" else fact.label_en
+                lacking = [a for a in q.asked
+                           if fact.missing_in(a, top_text, q.lang) and not fact.stated_in(a, report_text, q.lang)]
+                if lacking:
+                    label = fact.label(lacking[0], q.lang)
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label,
                                            **audit)
         if score < threshold:

@@ -4,9 +4,9 @@ A question that asks for an amount, a number of something, a date or year, a dur
 law article, a named person's view, who holds an office or led something, how to reach them, when the
 next one comes, a ranking, what happened afterwards, a comparison abroad, how research material was
 coded, what a law requires, a document's literal text, another edition of the report (a translation,
-a download), exactly what another party recommended, what another report by its title says, a
-ready-made template or step-by-step plan, or what a cited instrument contains (the AWTI's matrix) is
-answered only by a text that holds that kind of fact — next to what is asked about, where the question
+a download), exactly what another party recommended, what another report by its title says, what
+the report says about a name it never uses, a ready-made template or step-by-step plan, or what a cited
+instrument contains (the AWTI's matrix) is answered only by a text that holds that kind of fact — next to what is asked about, where the question
 names it, and for a name or a number, of the organisation it names ("de directeur van de directie
 Klimaat"). The coverage judge uses this to refuse near-misses ("how much is in the Klimaatfonds?"); the
 composer, to put the sentence that holds the asked fact first.
@@ -73,6 +73,16 @@ class FactAsk:
                         or (also and self._found(also.group(1), text, lang, place, heads))):
                     return True
         return False
+
+    def label(self, question: str, lang: str = "nl") -> str:
+        """What the answer says is missing, in ``lang``; "{subject}" in a label stands for what
+        ``question`` names ("Het rapport noemt geen Regio Deals")."""
+        label = self.label_nl if lang == "nl" else self.label_en
+        if "{subject}" in label:
+            subject = next((m.group("subject").strip() for ask in self.asks for m in ask.finditer(question)
+                            if m.groupdict().get("subject")), "")
+            label = label.replace("{subject}", subject or ("wat de vraag noemt" if lang == "nl" else "what the question names"))
+        return label
 
     def stated_in(self, question: str, report_text: str, lang: str = "nl") -> bool:
         """Does the report state what ``question`` asks of this kind next to the name it asks about? Only
@@ -157,7 +167,7 @@ def _subject_forms(subject: str, text: str, heads: bool = True) -> list[str]:
     low = subject.lower()
     words = _words(text) if heads else frozenset()
     for i in range(4, len(low) - 4):
-        if low[:i] in words:
+        if low[:i] in words and low[i].isalpha():  # inside a word: not "Regio Deals" → " Deals"
             forms.append(subject[i:])
             if low[i] == "s" and len(low) - i > 5:  # a linking s: "beleidspraktijken" → "praktijken"
                 forms.append(subject[i + 1:])

@@ -331,7 +331,13 @@ def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
      # The story names the laptop and the shared drive; only the question's own "drive mapping" is asked
      # (blind holdout28: answered from the reflection).
      "My new laptop won't connect to the committee's shared drive and the IT helpdesk keeps closing my "
-     "ticket. How do I fix the drive mapping?"],
+     "ticket. How do I fix the drive mapping?",
+     # Blind holdout29: an appeal against a provincial regulation, and connecting an IT system.
+     "Ik werk bij een waterschap. De provincie heeft haar verordening aangepast, waardoor onze geplande "
+     "waterberging niet meer mag. Kunnen wij bezwaar maken of in beroep gaan tegen zo'n verordening, bij welke "
+     "rechter moet dat, en binnen welke termijn?",
+     "We are connecting our case management system to a national system. Which API standards and "
+     "authentication method should we use, and how do we set up role-based access for partners?"],
 )
 def test_off_topic_is_refused_with_nearest_topics(advisor, question):
     a = advisor.ask(question)
@@ -494,6 +500,12 @@ def test_small_words_count_up_to_ninety_characters():
      "does not give a name"),
     ("Wat levert een City Deal per geïnvesteerde euro op aan nieuwe woningen?", "noemt geen bedrag"),
     ("Heb je de contactgegevens van de liaisons uit het onderzoek? Ik wil ze uitnodigen.", "noemt geen contactgegevens"),
+    # Blind holdout29: a deadline, a chair, a ranking, and a programme the report never names.
+    ("When does the Taskforce Slagvaardige Overheid have to deliver its final proposals, and who chairs it?",
+     "does not give a"),
+    ("Which provinces achieved the best results with their rural-area programmes?", "does not give a ranking"),
+    ("Wat zegt het rapport over de resultaten van de Regio Deals die het Rijk met regio's sloot?",
+     "noemt geen Regio Deals"),
 ])
 def test_near_miss_asking_for_a_fact_is_refused(advisor, question, says):
     a = advisor.ask(question)
@@ -802,6 +814,49 @@ def test_near_misses_of_blind_holdout22_to_25_ask_for_what_the_text_lacks(questi
             "samenwerken loont.")
     found = [f.name for f in fact_asks() if f.missing_in(question, text, detect_language(question))]
     assert found == ([kind] if kind else []), found
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("When does the taskforce have to deliver its final proposals?", "year"),
+    ("Wanneer moet de taskforce haar voorstellen opleveren?", "year"),
+    ("Wanneer ligt er een eindadvies van de commissie?", "year"),
+    ("When do we have to report back to the minister?", None),  # a moment in the asker's own process
+    ("Wanneer moet ik mijn voorstel indienen bij de top?", None),
+    ("Who chairs it?", "person_name"),
+    ("Wie zit die taskforce voor?", "person_name"),
+    ("Who chairs the meeting when the top is absent, according to the report?", "person_name"),
+    ("Which provinces achieved the best results?", "ranking"),
+    ("Welke provincie behaalde de beste resultaten?", "ranking"),
+    ("How did Gelderland's programme score compared with the others?", "ranking"),
+    ("Hoe scoorde ons programma in vergelijking met andere provincies?", "ranking"),
+    ("How do I compare the two strategies?", None),
+    ("Wat zegt het rapport over de Regio Deals?", "named"),
+    ("Komt de Omgevingsdienst Rivierenland in het rapport voor?", "named"),
+    ("Wat zegt het rapport over City Deals?", None),  # named, and in the text
+    ("Wat zegt het rapport over Tussenruimtes?", None),  # a capital at the start of a word the text has
+    ("Wat zegt het rapport over de rol van de top?", None),
+])
+def test_near_misses_of_blind_holdout29_ask_for_what_the_text_lacks(question, kind):
+    """A deadline for someone else's product, who chairs something, a ranking of provinces or how one
+    scored against the others, and what the report says about a name it never uses; a moment in the
+    asker's own work, a comparison of approaches and a name the text has are no such asks."""
+    from rag.facts import fact_asks
+    from rag.query import detect_language
+
+    text = ("Gemeenten doen mee aan City Deals; de Taskforce werkt aan domeinoverstijgende teams. Tussenruimtes "
+            "zijn plekken waar overheden gelijkwaardig samenwerken. De ambtelijke top geeft rugdekking.")
+    found = [f.name for f in fact_asks() if f.missing_in(question, text, detect_language(question))]
+    assert found == ([kind] if kind else []), found
+
+
+def test_the_name_a_question_asks_about_is_said_to_be_missing():
+    from rag.facts import fact_asks
+
+    named = next(f for f in fact_asks() if f.name == "named")
+    assert named.label("Wat zegt het rapport over de resultaten van de Regio Deals?") == "Regio Deals"
+    # stated anywhere in the report, it is no near-miss (the passages retrieved may be others)
+    assert named.stated_in("Wat zegt het rapport over City Deals?", "… zoals de City Deals van Agenda Stad …")
+    assert not named.stated_in("Wat zegt het rapport over Regio Deals?", "… zoals de City Deals van Agenda Stad …")
 
 
 @pytest.mark.parametrize("question", [

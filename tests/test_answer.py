@@ -337,7 +337,11 @@ def test_english_question_gets_english_frame_around_dutch_quotes(advisor):
      "waterberging niet meer mag. Kunnen wij bezwaar maken of in beroep gaan tegen zo'n verordening, bij welke "
      "rechter moet dat, en binnen welke termijn?",
      "We are connecting our case management system to a national system. Which API standards and "
-     "authentication method should we use, and how do we set up role-based access for partners?"],
+     "authentication method should we use, and how do we set up role-based access for partners?",
+     # Blind holdout30: a relocation allowance and a residence permit.
+     "Ik ga twee jaar naar de Permanente Vertegenwoordiging in Brussel. Heb ik recht op een "
+     "verhuiskostenvergoeding, en hoe zit het met toelagen voor mijn gezin?",
+     "My contract at the ministry is extended. Does my residence permit move along automatically?"],
 )
 def test_off_topic_is_refused_with_nearest_topics(advisor, question):
     a = advisor.ask(question)
@@ -835,8 +839,15 @@ def test_near_misses_of_blind_holdout22_to_25_ask_for_what_the_text_lacks(questi
     ("Wat zegt het rapport over City Deals?", None),  # named, and in the text
     ("Wat zegt het rapport over Tussenruimtes?", None),  # a capital at the start of a word the text has
     ("Wat zegt het rapport over de rol van de top?", None),
+    # Blind holdout30: an office by its Dutch name after a clause, a budget, a mandate extended in the end.
+    ("Wie is sinds de overgang naar EZK de verantwoordelijke bewindspersoon voor circulaire economie?", "office_holder"),
+    ("Welk budget hoort daar nu bij?", "amount"),
+    ("Welk budget heb ik nodig voor een tussenruimte?", None),  # what the asker needs is no figure asked
+    ("The platform's mandate was due to run out. Was it extended in the end?", "afterwards"),
+    ("Was the approach extended to other ministries?", None),
+    ("What do I need to arrange, and before which deadline?", "year"),
 ])
-def test_near_misses_of_blind_holdout29_ask_for_what_the_text_lacks(question, kind):
+def test_near_misses_of_blind_holdout29_and_30_ask_for_what_the_text_lacks(question, kind):
     """A deadline for someone else's product, who chairs something, a ranking of provinces or how one
     scored against the others, and what the report says about a name it never uses; a moment in the
     asker's own work, a comparison of approaches and a name the text has are no such asks."""

@@ -206,7 +206,7 @@ class CoverageJudge:
                 lacking = [a for a in q.asked
                            if fact.missing_in(a, top_text, q.lang) and not fact.stated_in(a, report_text, q.lang)]
                 if lacking:
-                    label = fact.label(lacking[0], q.lang)
+                    label = fact.label(lacking[0], q.lang, report_text or top_text)
                     return CoverageVerdict(False, round(score, 4), self.threshold, f"missing_fact:{fact.name}", label,
                                            **audit)
         if score < threshold:

@@ -74,13 +74,15 @@ class FactAsk:
                     return True
         return False
 
-    def label(self, question: str, lang: str = "nl") -> str:
+    def label(self, question: str, lang: str = "nl", text: str = "") -> str:
         """What the answer says is missing, in ``lang``; "{subject}" in a label stands for what
-        ``question`` names ("Het rapport noemt geen Regio Deals")."""
+        ``question`` names and ``text`` lacks ("Het rapport noemt geen Regio Deals", not the City Deals
+        asked about beside them)."""
         label = self.label_nl if lang == "nl" else self.label_en
         if "{subject}" in label:
-            subject = next((m.group("subject").strip() for ask in self.asks for m in ask.finditer(question)
-                            if m.groupdict().get("subject")), "")
+            subjects = [m.group("subject").strip() for ask in self.asks for m in ask.finditer(question)
+                        if m.groupdict().get("subject")]
+            subject = next((x for x in subjects if not self._found(x, text, lang, heads=False)), "")
             label = label.replace("{subject}", subject or ("wat de vraag noemt" if lang == "nl" else "what the question names"))
         return label
 

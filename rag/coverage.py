@@ -14,8 +14,8 @@ Four checks, all must pass:
    afterwards, a comparison abroad, how research material was coded, what a law requires, a
    document's literal text, another edition of the report, exactly what another party recommended,
    what another report by its title says, what the report says about a name it never uses — is
-   covered only if the top passages that score near the first contain that kind of fact (next to what is asked about, where the question names it;
-   rag/data/facts.toml); nothing about the time after the report appeared is. This catches
+   covered only if the top passages that score near the first contain that kind of fact (next to
+   what is asked about, where the question names it; rag/data/facts.toml); nothing about the time after the report appeared is. This catches
    near-misses ("how much is in the Klimaatfonds?", "who is the government representative?") whose
    topic the report does discuss.
 3. **Not a subject the report leaves out, by its words**: what the question asks names none of the

@@ -6,9 +6,9 @@ next one comes, a ranking, what happened afterwards, a comparison abroad, how re
 coded, what a law requires, a document's literal text, another edition of the report (a translation,
 a download), exactly what another party recommended, what another report by its title says, what
 the report says about a name it never uses, a ready-made template or step-by-step plan, or what a cited
-instrument contains (the AWTI's matrix) is answered only by a text that holds that kind of fact — next to what is asked about, where the question
-names it, and for a name or a number, of the organisation it names ("de directeur van de directie
-Klimaat"). The coverage judge uses this to refuse near-misses ("how much is in the Klimaatfonds?"); the
+instrument contains (the AWTI's matrix) is answered only by a text that holds that kind of fact —
+next to what is asked about, where the question names it, and for a name or a number, of the
+organisation it names ("de directeur van de directie Klimaat"). The coverage judge uses this to refuse near-misses ("how much is in the Klimaatfonds?"); the
 composer, to put the sentence that holds the asked fact first.
 
 ### Usage example

@@ -858,8 +858,9 @@ def test_near_misses_of_blind_holdout22_to_25_ask_for_what_the_text_lacks(questi
 ])
 def test_near_misses_of_blind_holdout29_and_30_ask_for_what_the_text_lacks(question, kind):
     """A deadline for someone else's product, who chairs something, a ranking of provinces or how one
-    scored against the others, and what the report says about a name it never uses; a moment in the
-    asker's own work, a comparison of approaches and a name the text has are no such asks."""
+    scored against the others, an office after a clause of time, the budget that goes with something, a
+    mandate extended in the end, and what the report says about a name it never uses; a moment in the
+    asker's own work, "when" as "whenever", a budget that suits and a name the text has are no such asks."""
     from rag.facts import fact_asks
     from rag.query import detect_language
 

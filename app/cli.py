@@ -172,15 +172,19 @@ def search(
         _fail(f"-k must be at least 1 (got {k}).")
     try:
         filters = Filters.parse(filter_)
-        result = HybridRetriever.from_settings(_settings()).run(question, top_k=k, filters=filters)
+        retriever = HybridRetriever.from_settings(_settings())
+        result = retriever.run(question, top_k=k, filters=filters)
     except (IndexUnavailable, ValueError) as exc:
         _fail(str(exc))
     if as_json:
         print(json.dumps({"question": question, "lang": result.query.lang, "intents": result.query.intents,
                           "analysis": result.query.to_dict(), "filters": result.filters, "timings_ms": result.timings_ms,
+                          "query_adapter": retriever.adapter_info(),
                           "passages": [p.to_dict() for p in result.passages]}, ensure_ascii=False, indent=2))
         return
-    console.print(f"[dim]{result.query.lang} · intents {result.query.intents or '-'} · {result.timings_ms['total']:.0f} ms[/]")
+    adapter = "query adapter" if retriever.adapter is not None else f"no query adapter ({retriever.adapter_note})"
+    console.print(f"[dim]{result.query.lang} · intents {result.query.intents or '-'} · {adapter} · "
+                  f"{result.timings_ms['total']:.0f} ms[/]", highlight=False)
     if result.filters and not filters.to_dict():
         # Chosen by the question, not by the user: say so ("Waar gaat het rapport over?").
         console.print(f"[dim]matched within: {', '.join(result.filters.get('parts', []))} "
@@ -344,6 +348,27 @@ def eval_(
         console.print(f"[bold]Missed in the top 5[/] ({len(misses)}):")
         for r in misses:
             console.print(f"  {r['id']} rank={r['rank']} [{r['gold_section']}] {r['question'][:110]}", markup=False)
+
+
+@app.command("train-adapter")
+def train_adapter(
+    dataset: list[Path] = typer.Option([], "--dataset", help="Question set to train on (repeatable); default: every set in evals/datasets but the measuring ones (dev, holdout10, holdout31)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the adapter; default: the file that ships for the embedder (rag/data/)."),
+    l2: float = typer.Option(0.01, "--l2", help="L2 penalty on the adapter's matrix (chosen by cross-validation over question sets)."),
+    epochs: int = typer.Option(200, "--epochs", help="Full-batch training steps."),
+) -> None:
+    """Learn the query adapter that ranks passages from questions with known gold passages (see rag/adapter.py)."""
+    from evals.adapter import train_adapter as train
+    from ingest.index import IndexUnavailable
+
+    if l2 < 0 or epochs < 1:
+        _fail("--l2 must be at least 0 and --epochs at least 1.")
+    try:
+        adapter, path = train(_settings(), dataset or None, out, l2=l2, epochs=epochs, progress=_progress_printer())
+    except (IndexUnavailable, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    console.print(f"Trained on {adapter.meta['items']} questions of {len(adapter.meta['datasets'])} sets; written: {path}",
+                  markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

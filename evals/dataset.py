@@ -98,6 +98,13 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
     return items
 
 
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a question set's file: how a trained component names the sets it learned from."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def asking_order(items: list[EvalItem]) -> list[EvalItem]:
     """The items in the order they are asked: as in the file, except that an earlier turn is always asked
     before its follow-up, even when the file lists the follow-up first (load_dataset rules out cycles)."""

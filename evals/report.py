@@ -587,6 +587,7 @@ def render_markdown(report: dict, images: dict[str, str] | None = None, machine:
         f"- **Machine**: {machine['platform']} ({machine['machine']}), {machine['cpus']} CPUs{mem}, "
         f"Python {machine['python']}",
         f"- **Corpus version**: `{report.get('corpus_version')}`",
+        *_adapter_lines(report),
         "- **Configurations**: " + ", ".join(f"`{n}`" for n in configs)
         + f" (missed items and per-stage latency for `{next(iter(configs))}`)",
         "- **Mode**: " + ("retrieval and answers" if _answer_config(report) else "retrieval only"), "",
@@ -594,6 +595,18 @@ def render_markdown(report: dict, images: dict[str, str] | None = None, machine:
     parts = [head, _retrieval_section(report, images), _answer_section(report, images),
              _breakdown_section(report, images), _latency_section(report, images), _missed_section(report)]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
+
+
+def _adapter_lines(report: dict) -> list[str]:
+    info = report.get("query_adapter")
+    if not info:
+        return []
+    if not info.get("applied"):
+        return [f"- **Query adapter**: none ({info.get('note')})"]
+    line = f"- **Query adapter**: `{info.get('note')}`, trained on {info.get('items')} questions of {len(info.get('trained_on', []))} sets"
+    if info.get("trained_on_this_set"):
+        line += " — **including this set: its ranking figures are in-sample**"
+    return [line]
 
 
 _ITEM_KEYS = ("id", "lang", "persona", "gold_section", "followup", "answerable", "rank", "match_rule", "hit_4000c",

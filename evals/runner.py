@@ -13,7 +13,9 @@ and the runner adds ``refusal_correct`` (share of unanswerable items refused), `
 the answer, whose passage was retrieved and whose quote stands verbatim at its offsets),
 ``citation_support`` (share of answer sentences the groundedness checker labels supported),
 ``must_mention`` (share of the answerable items' key terms that their answers contain; a refusal
-contains none) and latency per answer stage. Latencies are warm: each configuration first asks one
+contains none) and latency per answer stage. ``query_adapter`` says whether the query adapter ranked
+and whether it was trained on this very set (``trained_on_this_set``: its ranking figures are then
+in-sample). Latencies are warm: each configuration first asks one
 question that is not counted (the first call loads the embedders).
 
 ### Usage example
@@ -32,7 +34,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from evals.dataset import EvalItem, asking_order, load_dataset, passage_hits
+from evals.dataset import EvalItem, asking_order, file_sha256, load_dataset, passage_hits
 from rag.conversation import Conversation, Turn
 from rag.retrieve import HybridRetriever, RetrievalConfig
 from wijzer.settings import Settings
@@ -155,7 +157,11 @@ def run_eval(
         raise ValueError(f"Unknown configuration(s) {unknown}; supported: {', '.join(CONFIGS)}")
     base_retriever = retriever or HybridRetriever.from_settings(settings)
     report: dict = {"dataset": str(dataset), "items_total": len(items), "configs": {},
-                    "corpus_version": base_retriever.snapshot.corpus_version}
+                    "corpus_version": base_retriever.snapshot.corpus_version,
+                    "query_adapter": base_retriever.adapter_info()}
+    # A set the query adapter learned from is in-sample for ranking: say so beside its figures.
+    trained_on = base_retriever.adapter.meta.get("dataset_sha256", {}) if base_retriever.adapter else {}
+    report["query_adapter"]["trained_on_this_set"] = file_sha256(dataset) in trained_on.values()
     for name in configs:
         rows: list[dict] = []
         latencies: dict[str, list[float]] = defaultdict(list)

@@ -103,7 +103,12 @@ class FactAsk:
         return any(self._found_as(s, text, lang, place) for s in _subject_forms(subject, text, heads))
 
     def _found_as(self, subject: str, text: str, lang: str, place: str = "") -> bool:
-        evidence = self.evidence_en if (lang == "en" and self.evidence_en) else self.evidence
+        english = lang == "en" and bool(self.evidence_en)
+        if english and subject != subject.lower() and subject in text:
+            # A name the Dutch text uses as it is ("How many City Deals …"): what is asked must stand by
+            # it there, as for a Dutch question, not just anywhere in the passages.
+            english = False
+        evidence = self.evidence_en if english else self.evidence
         if subject.lower() in self.generic_subjects and self.evidence_en:
             evidence = self.evidence_en
         if subject.lower() in self.people_subjects and self.evidence_people:

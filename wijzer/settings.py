@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         reranker: a sentence-transformers ``CrossEncoder`` (model directory or name) that reorders the
             fused candidates; off by default, because no reranker can be installed offline here.
         rerank_candidates: how many fused candidates the reranker sees (default 20).
+        query_adapter: the learned map on the question's vector that ranks the passages (``rag.adapter``):
+            ``auto`` (default: the one that ships for the embedder, if it fits the index), ``off``, or the
+            path of an adapter file (``wijzer train-adapter --out``).
         chunk_target_chars: size a chunk grows to before a new one starts (default 1100; hard
             limit 2000), chosen by measuring retrieval.
         max_file_mb: larger corpus files are skipped with a message (default 50).
@@ -162,6 +165,7 @@ class Settings(BaseSettings):
     top_k: int = Field(default=6, ge=1)
     reranker: str | None = None
     rerank_candidates: int = 20
+    query_adapter: str = "auto"
     chunk_target_chars: int = 1100
     max_file_mb: int = 50
 
@@ -195,6 +199,12 @@ class Settings(BaseSettings):
     def _known_second(cls, value: str) -> str:
         value = value.strip()
         return "" if value.lower() in {"", "none", "off"} else cls._known_embedder(value)
+
+    @field_validator("query_adapter", mode="before")
+    @classmethod
+    def _adapter_choice(cls, value) -> str:
+        value = (str(value) if value is not None else "").strip()
+        return {"": "auto", "auto": "auto", "off": "off", "none": "off"}.get(value.lower(), value)
 
     def model_post_init(self, context) -> None:
         if self.llm_api_key and len(self.llm_api_key) >= 4:

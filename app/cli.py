@@ -182,7 +182,8 @@ def search(
                           "query_adapter": retriever.adapter_info(),
                           "passages": [p.to_dict() for p in result.passages]}, ensure_ascii=False, indent=2))
         return
-    adapter = "query adapter" if retriever.adapter is not None else f"no query adapter ({retriever.adapter_note})"
+    adapter = "query adapters: " + ", ".join(
+        name if name in retriever.adapters else f"{name} none ({note})" for name, note in retriever.adapter_notes.items())
     console.print(f"[dim]{result.query.lang} · intents {result.query.intents or '-'} · {adapter} · "
                   f"{result.timings_ms['total']:.0f} ms[/]", highlight=False)
     if result.filters and not filters.to_dict():
@@ -353,22 +354,23 @@ def eval_(
 @app.command("train-adapter")
 def train_adapter(
     dataset: list[Path] = typer.Option([], "--dataset", help="Question set to train on (repeatable); default: every set in evals/datasets but the measuring ones (dev, holdout10, holdout31)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the adapter; default: the file that ships for the embedder (rag/data/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write query_adapter_<embedder>.npz into (then WIJZER_QUERY_ADAPTER=that folder); default: rag/data/, the ones that ship."),
     l2: float = typer.Option(0.01, "--l2", help="L2 penalty on the adapter's matrix (chosen by cross-validation over question sets)."),
     epochs: int = typer.Option(200, "--epochs", help="Full-batch training steps."),
 ) -> None:
-    """Learn the query adapter that ranks passages from questions with known gold passages (see rag/adapter.py)."""
+    """Learn a query adapter per embedder, which ranks passages, from questions with known gold passages (rag/adapter.py)."""
     from evals.adapter import train_adapter as train
     from ingest.index import IndexUnavailable
 
     if l2 < 0 or epochs < 1:
         _fail("--l2 must be at least 0 and --epochs at least 1.")
     try:
-        adapter, path = train(_settings(), dataset or None, out, l2=l2, epochs=epochs, progress=_progress_printer())
+        trained = train(_settings(), dataset or None, out, l2=l2, epochs=epochs, progress=_progress_printer())
     except (IndexUnavailable, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
-    console.print(f"Trained on {adapter.meta['items']} questions of {len(adapter.meta['datasets'])} sets; written: {path}",
-                  markup=False, highlight=False, soft_wrap=True)
+    for adapter, path in trained:
+        console.print(f"{adapter.embedder}: trained on {adapter.meta['items']} questions of {len(adapter.meta['datasets'])} "
+                      f"sets; written: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -6,16 +6,18 @@ so that their figures stay out of sample. A question's gold passages are the ret
 its gold quotes stand in, by the schema's hit rule (:func:`evals.dataset.passage_hits`); a question
 whose quotes stand in no retrievable passage is left out (it has nothing to learn from).
 
-``wijzer train-adapter`` calls :func:`train_adapter`; it writes the adapter that ships with the code
-(``rag/data/query_adapter_<embedder>.npz``) unless told otherwise. Embedding the questions takes most
-of the time (~2 minutes for 800 questions on two cores); the training itself ~20 seconds.
+``wijzer train-adapter`` calls :func:`train_adapter`; it writes one adapter per embedder in use, the
+ones that ship with the code (``rag/data/query_adapter_<embedder>.npz``) unless told otherwise.
+Embedding the questions takes most of the time (~2 minutes for 800 questions on two cores); the
+training ~20 seconds an embedder.
 
 ### Usage example
 
 ```python
 from evals.adapter import train_adapter
 from wijzer.settings import Settings
-adapter, path = train_adapter(Settings())          # the read sets in evals/datasets
+for adapter, path in train_adapter(Settings()):    # the read sets in evals/datasets
+    print(adapter.embedder, path)
 ```
 """
 
@@ -23,10 +25,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from evals.dataset import file_sha256, load_dataset, passage_hits
+
+if TYPE_CHECKING:
+    from rag.adapter import QueryAdapter
 
 DATASETS_DIR = Path(__file__).parent / "datasets"
 # Never trained on: the development set (the issue's targets are measured on it) and holdout10 and
@@ -39,54 +45,65 @@ def training_sets(directory: Path = DATASETS_DIR) -> list[Path]:
     return sorted(p for p in directory.glob("*.jsonl") if p.stem not in MEASURING_SETS)
 
 
-def training_pairs(datasets: list[Path], retriever, progress=None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Question vectors (primary embedder, the text the retriever matches), the gold mask over the
-    retrievable passages, and the items' ids."""
+def training_pairs(datasets: list[Path], retriever, progress=None) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+    """Per embedder in use, the question vectors (of the text the retriever matches); the gold mask over
+    the retrievable passages; and the items' ids."""
     from ingest.embed import get_embedder
     from rag.query import analyse
 
-    embedder = get_embedder(retriever.settings.embedder)
+    names = retriever.settings.embedders
     chunks = [c for c, ok in zip(retriever.chunks, retriever.retrievable) if ok]
     items = [it for path in datasets for it in load_dataset(path) if it.answerable]
-    vectors, gold, ids = [], [], []
+    vectors: dict[str, list] = {name: [] for name in names}
+    gold, ids = [], []
     for n, item in enumerate(items, start=1):
         mask = np.array([passage_hits(c.text, item.gold_quotes) is not None for c in chunks])
         if mask.any():
-            vectors.append(embedder.encode_query(analyse(item.question).match_text))
+            text = analyse(item.question).match_text
+            for name in names:
+                vectors[name].append(get_embedder(name).encode_query(text))
             gold.append(mask)
             ids.append(item.id)
         if progress:
             progress("questions", n, len(items))
-    dim = len(vectors[0]) if vectors else 0
-    return np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dim), np.asarray(gold, dtype=bool), ids
+    return ({name: np.asarray(v, dtype=np.float32) for name, v in vectors.items()},
+            np.asarray(gold, dtype=bool).reshape(len(gold), len(chunks)), ids)
 
 
-def train_adapter(settings, datasets: list[Path] | None = None, out: Path | None = None, *, l2: float = 0.01,
-                  epochs: int = 200, progress=None):
-    """Train on ``datasets`` (default: :func:`training_sets`) against the current index and save the
-    adapter to ``out`` (default: the shipped file for the embedder). Returns the adapter and its path."""
-    from rag.adapter import QueryAdapter, shipped_path, train
+def train_adapter(settings, datasets: list[Path] | None = None, out_dir: Path | None = None, *, l2: float = 0.01,
+                  epochs: int = 200, progress=None) -> list[tuple[QueryAdapter, Path]]:
+    """Train one adapter per embedder in use on ``datasets`` (default: :func:`training_sets`) against the
+    current index, and save each as ``query_adapter_<embedder>.npz`` in ``out_dir`` (default: ``rag/data``,
+    the ones that ship). Returns the adapters and their paths."""
+    from rag.adapter import DATA_DIR, QueryAdapter, adapter_filename, train
     from rag.retrieve import HybridRetriever
 
     datasets = list(datasets) if datasets is not None else training_sets()
     if not datasets:
         raise ValueError("No question sets to train on")
-    retriever = HybridRetriever.from_settings(settings)
+    retriever = HybridRetriever.from_settings(settings.model_copy(update={"query_adapter": "off"}))
     X, G, ids = training_pairs(datasets, retriever, progress)
     if not len(ids):
         raise ValueError("None of the questions has a gold quote in a retrievable passage: nothing to train on")
     snap = retriever.snapshot
     keep = retriever.retrievable
-    C = snap.chunk_vectors[settings.embedder][keep]
     # Sentences of retrievable passages, with their passage's position among those.
     position = np.cumsum(keep) - 1
     sent_chunk = np.array([s.chunk_index for s in snap.sentences], dtype=np.int64)
     own = keep[sent_chunk] if len(sent_chunk) else np.zeros(0, bool)
-    W = train(X, G, C, snap.sentence_vectors[own], position[sent_chunk[own]], l2=l2, epochs=epochs)
     documents = {d: v["sha256"] for d, v in snap.state["documents"].items()}
     meta = {"datasets": [p.stem for p in datasets], "items": len(ids), "l2": l2, "epochs": epochs,
             "dataset_sha256": {p.stem: file_sha256(p) for p in datasets},
             "corpus_version": snap.corpus_version,
             "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    adapter = QueryAdapter(W, settings.embedder, documents, meta)
-    return adapter, adapter.save(out or shipped_path(settings.embedder))
+    out = []
+    for name in settings.embedders:
+        sentences = snap.sentence_vectors if name == settings.embedder else snap.other_sentence_vectors.get(name)
+        if sentences is not None and len(sentences) == len(sent_chunk):
+            W = train(X[name], G, snap.chunk_vectors[name][keep], sentences[own], position[sent_chunk[own]],
+                      l2=l2, epochs=epochs)
+        else:  # no sentence vectors for this embedder: passages only
+            W = train(X[name], G, snap.chunk_vectors[name][keep], l2=l2, epochs=epochs)
+        adapter = QueryAdapter(W, name, documents, dict(meta))
+        out.append((adapter, adapter.save(Path(out_dir or DATA_DIR) / adapter_filename(name))))
+    return out

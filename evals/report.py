@@ -601,11 +601,11 @@ def _adapter_lines(report: dict) -> list[str]:
     info = report.get("query_adapter")
     if not info:
         return []
-    if not info.get("applied"):
-        return [f"- **Query adapter**: none ({info.get('note')})"]
-    line = f"- **Query adapter**: `{info.get('note')}`, trained on {info.get('items')} questions of {len(info.get('trained_on', []))} sets"
+    parts = [f"{name} `{a['note']}` ({a.get('items')} questions of {len(a.get('trained_on', []))} sets)"
+             if a.get("applied") else f"{name} none ({a.get('note')})" for name, a in info.get("embedders", {}).items()]
+    line = "- **Query adapters**: " + "; ".join(parts)
     if info.get("trained_on_this_set"):
-        line += " — **including this set: its ranking figures are in-sample**"
+        line += " — **trained on this set: its ranking figures are in-sample**"
     return [line]
 
 

@@ -13,8 +13,8 @@ and the runner adds ``refusal_correct`` (share of unanswerable items refused), `
 the answer, whose passage was retrieved and whose quote stands verbatim at its offsets),
 ``citation_support`` (share of answer sentences the groundedness checker labels supported),
 ``must_mention`` (share of the answerable items' key terms that their answers contain; a refusal
-contains none) and latency per answer stage. ``query_adapter`` says whether the query adapter ranked
-and whether it was trained on this very set (``trained_on_this_set``: its ranking figures are then
+contains none) and latency per answer stage. ``query_adapter`` says, per embedder, whether a query adapter ranked,
+and whether one was trained on this very set (``trained_on_this_set``: its ranking figures are then
 in-sample). Latencies are warm: each configuration first asks one
 question that is not counted (the first call loads the embedders).
 
@@ -158,10 +158,11 @@ def run_eval(
     base_retriever = retriever or HybridRetriever.from_settings(settings)
     report: dict = {"dataset": str(dataset), "items_total": len(items), "configs": {},
                     "corpus_version": base_retriever.snapshot.corpus_version,
-                    "query_adapter": base_retriever.adapter_info()}
-    # A set the query adapter learned from is in-sample for ranking: say so beside its figures.
-    trained_on = base_retriever.adapter.meta.get("dataset_sha256", {}) if base_retriever.adapter else {}
-    report["query_adapter"]["trained_on_this_set"] = file_sha256(dataset) in trained_on.values()
+                    "query_adapter": {"embedders": base_retriever.adapter_info()}}
+    # A set a query adapter learned from is in-sample for ranking: say so beside its figures.
+    sha = file_sha256(dataset)
+    report["query_adapter"]["trained_on_this_set"] = any(
+        sha in a.meta.get("dataset_sha256", {}).values() for a in base_retriever.adapters.values())
     for name in configs:
         rows: list[dict] = []
         latencies: dict[str, list[float]] = defaultdict(list)

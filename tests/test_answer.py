@@ -996,6 +996,19 @@ def test_asked_durations_moments_rankings_and_later_events():
     assert missing("Hoe lang heeft het traject geduurd, en wanneer is het afgerond?", dated) == []
     assert missing("Tot wanneer loopt de opdracht van de taskforce?", bare) == ["year"]
     assert missing("Welke provincie deed het in het NPLG het best als gebiedsregisseur?", dated) == ["ranking"]
+    # A body asked about must be the one the success words stand by: a ministry's success ranks no province.
+    ministry = ("De Regieorganisatie bij het ministerie van Landbouw was daar in eerste instantie een succesvol "
+                "voorbeeld van. In zulke tussenruimtes kunnen ambtenaren samenwerken.")
+    province = "De provincie Gelderland was daar een succesvol voorbeeld van."
+    ranked = lambda q, t, lang="en": [f.name for f in fact_asks() if f.missing_in(q, t, lang)]  # noqa: E731
+    assert ranked("Which provinces achieved the best results?", ministry) == ["ranking"]
+    assert ranked("Which provinces achieved the best results?", province) == []
+    assert ranked("Welke provincie deed het het best?", ministry, "nl") == ["ranking"]
+    assert ranked("Welk ministerie werkte het best als tussenruimte?", ministry, "nl") == []
+    assert ranked("Welke casus werkte het best als tussenruimte?", ministry, "nl") == []  # any case
+    deals = "Agenda Stad werkt met City Deals. " + ministry
+    assert ranked("Which City Deal has delivered the most results so far?", deals) == ["ranking"]
+    assert ranked("Which City Deal has delivered the most results so far?", "City Deals werkten met succes.") == []
     assert missing("Wie is op dit moment de regeringsvertegenwoordiger?", dated) == ["office_holder"]
     assert missing("Heeft het kabinet inmiddels gereageerd op het advies?", bare) == ["afterwards"]
     assert missing("Heeft het kabinet inmiddels gereageerd op het advies?", dated) == []

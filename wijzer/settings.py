@@ -133,9 +133,9 @@ class Settings(BaseSettings):
         reranker: a sentence-transformers ``CrossEncoder`` (model directory or name) that reorders the
             fused candidates; off by default, because no reranker can be installed offline here.
         rerank_candidates: how many fused candidates the reranker sees (default 20).
-        query_adapter: the learned map on the question's vector that ranks the passages (``rag.adapter``):
-            ``auto`` (default: the one that ships for the embedder, if it fits the index), ``off``, or the
-            path of an adapter file (``wijzer train-adapter --out``).
+        query_adapter: the learned maps on the question's vectors that rank the passages (``rag.adapter``),
+            one per embedder: ``auto`` (default: the ones that ship, where they fit the index), ``off``, or
+            a folder of adapters (``wijzer train-adapter --out DIR``).
         chunk_target_chars: size a chunk grows to before a new one starts (default 1100; hard
             limit 2000), chosen by measuring retrieval.
         max_file_mb: larger corpus files are skipped with a message (default 50).

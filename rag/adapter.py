@@ -86,11 +86,14 @@ class QueryAdapter:
                 "l2": self.meta.get("l2"), "epochs": self.meta.get("epochs")}
 
     def save(self, path: str | Path) -> Path:
+        """Write the adapter to ``path``, whole or not at all (a failed write leaves the old file)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"embedder": self.embedder, "documents": self.documents, "meta": self.meta}
-        with path.open("wb") as fh:  # np.savez on a path would append ".npz" to any other name
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as fh:  # np.savez on a path would append ".npz" to any other name
             np.savez(fh, matrix=self.matrix.astype(np.float32), record=np.array(json.dumps(record, sort_keys=True)))
+        partial.replace(path)
         return path
 
     @classmethod
@@ -100,11 +103,12 @@ class QueryAdapter:
             with np.load(Path(path), allow_pickle=False) as data:
                 matrix = np.array(data["matrix"], dtype=np.float32)
                 record = json.loads(str(data["record"]))
-        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path} is not a query adapter: {exc}") from exc
+            embedder, documents, meta = str(record["embedder"]), dict(record["documents"]), dict(record.get("meta", {}))
+        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{path} is not a query adapter: {exc!r}") from exc
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"{path}: the adapter's matrix must be square, not {matrix.shape}")
-        return cls(matrix, record["embedder"], dict(record.get("documents", {})), dict(record.get("meta", {})))
+        return cls(matrix, embedder, documents, meta)
 
 
 def train(

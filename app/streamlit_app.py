@@ -41,6 +41,12 @@ def load_advisor() -> Advisor:
     return Advisor(Settings())
 
 
+def setting_invalid(exc: ValueError) -> None:
+    """A setting that cannot be used (e.g. WIJZER_QUERY_ADAPTER naming a folder whose adapters do not fit
+    this index): say which and why; the failed load is not cached, so a reload after fixing it retries."""
+    st.error(f"Een instelling klopt niet: {exc}. Pas haar aan (of laat haar leeg) en laad deze pagina opnieuw.")
+
+
 def index_unavailable(exc: IndexUnavailable) -> None:
     """Say why there is no index and what to do; a failed load is not cached, so a reload retries."""
     if not exc.server:
@@ -243,6 +249,9 @@ def corpus_page() -> None:
     except IndexUnavailable as exc:
         index_unavailable(exc)
         return
+    except ValueError as exc:
+        setting_invalid(exc)
+        return
     snap = advisor.retriever.snapshot
     st.caption(f"Corpusversie {snap.corpus_version[:12]} · gebouwd {readable_time(snap.state.get('built_at'))} · "
                f"embedders {', '.join(snap.state.get('embedders', []))} · {len(snap.chunks)} passages")
@@ -278,6 +287,9 @@ def main() -> None:
         advisor = load_advisor()
     except IndexUnavailable as exc:
         index_unavailable(exc)
+        st.stop()
+    except ValueError as exc:
+        setting_invalid(exc)
         st.stop()
     st.session_state.setdefault("conversation", Conversation())
     st.session_state.setdefault("answers", [])

@@ -97,7 +97,9 @@ def train_adapter(settings, datasets: list[Path] | None = None, out_dir: Path | 
             "corpus_version": snap.corpus_version,
             "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     out = []
-    for name in settings.embedders:
+    for n, name in enumerate(settings.embedders, start=1):
+        if progress:
+            progress("training adapters", n - 1, len(settings.embedders))
         sentences = snap.sentence_vectors if name == settings.embedder else snap.other_sentence_vectors.get(name)
         if sentences is not None and len(sentences) == len(sent_chunk):
             W = train(X[name], G, snap.chunk_vectors[name][keep], sentences[own], position[sent_chunk[own]],
@@ -106,4 +108,6 @@ def train_adapter(settings, datasets: list[Path] | None = None, out_dir: Path | 
             W = train(X[name], G, snap.chunk_vectors[name][keep], l2=l2, epochs=epochs)
         adapter = QueryAdapter(W, name, documents, dict(meta))
         out.append((adapter, adapter.save(Path(out_dir or DATA_DIR) / adapter_filename(name))))
+        if progress:
+            progress("training adapters", n, len(settings.embedders))
     return out

@@ -356,14 +356,14 @@ class HybridRetriever:
                 lists[f"sentence:{name}"] = self._best_sentence(self.snapshot.other_sentence_vectors[name] @ moved[0])
             timings[f"dense:{name}"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        # One product for every question text: column 0 is the whole (matched) question.
-        sims = self.snapshot.sentence_vectors @ q_rank.T if len(self._sent_chunk) else np.zeros((0, 1))
-        lists["sentence"] = self._best_sentence(sims.max(axis=1) if len(sims) else np.zeros(0))
-        # "Is this covered at all" looks at the whole question only, not at its parts, and with the
-        # embedder's own vector: the refusal threshold is calibrated on it.
-        if q_rank is not q_primary and len(sims):
-            sims = self.snapshot.sentence_vectors @ q_primary[:1].T
-        best_sentence = float(sims[:, 0].max()) if len(sims) else 0.0
+        # One product for every question text (as the adapter moved them), and in the last column the whole
+        # question's own vector: "is this covered at all" looks at the whole question only, not at its
+        # parts, and with the embedder's own vector, on which the refusal threshold is calibrated.
+        n = len(q_rank)
+        sims = (self.snapshot.sentence_vectors @ np.vstack([q_rank, q_primary[:1]]).T if len(self._sent_chunk)
+                else np.zeros((0, n + 1)))
+        lists["sentence"] = self._best_sentence(sims[:, :n].max(axis=1) if len(sims) else np.zeros(0))
+        best_sentence = float(sims[:, n].max()) if len(sims) else 0.0
         timings["sentence"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         lexical_text = query.lexical_text if self.config.expand else query.match_text

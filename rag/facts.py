@@ -100,6 +100,10 @@ class FactAsk:
         return not self.missing_in(question, report_text, lang, heads=False)
 
     def _found(self, subject: str, text: str, lang: str, place: str = "", heads: bool = True) -> bool:
+        if lang == "en" and subject[:1].isupper():
+            # An English question's name is not a Dutch compound: "Dealmakers" is not counted by any number
+            # that stands near "makers".
+            heads = False
         return any(self._found_as(s, text, lang, place) for s in _subject_forms(subject, text, heads))
 
     def _found_as(self, subject: str, text: str, lang: str, place: str = "") -> bool:
@@ -108,6 +112,10 @@ class FactAsk:
             # A name the Dutch text uses as it is ("How many City Deals …"): what is asked must stand by
             # it there, as for a Dutch question, not just anywhere in the passages.
             english = False
+        elif english and " " in subject and subject.istitle():
+            # A name of several words that the text does not use ("… and Town Deals"): no number there
+            # counts it ("20 procent" beside a City Deal counted the Town Deals).
+            return False
         evidence = self.evidence_en if english else self.evidence
         if subject.lower() in self.generic_subjects and self.evidence_en:
             evidence = self.evidence_en
@@ -129,8 +137,9 @@ class FactAsk:
         return False
 
 
-# The second of two nouns asked about together ("gesprekken en deelnemers", "meetings or participants").
-_COORDINATED = re.compile(r"\s+(?:en|of|and|or)\s+(?!(?:de|het|een|die|dat|ze|zij|we|wij|the|a|an|they|it|is|zijn|was|waren|are|were|hoe|wat|how|what|wie|who|waar|where|wanneer|when|welke|which|waarom|why)\b)(\w{4,})\b", re.I)
+# The second of two nouns asked about together ("gesprekken en deelnemers", "meetings or participants"), or
+# of two names ("City Deals and Town Deals").
+_COORDINATED = re.compile(r"\s+(?:en|of|and|or)\s+(?!(?:de|het|een|die|dat|ze|zij|we|wij|the|a|an|they|it|is|zijn|was|waren|are|were|hoe|wat|how|what|wie|who|waar|where|wanneer|when|welke|which|waarom|why)\b)((?-i:[A-Z]\w+ [A-Z]\w+)|\w{4,})\b", re.I)
 
 
 # An organisation a question names: a kind of body with its name ("directie Klimaat", "ministerie van

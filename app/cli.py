@@ -353,7 +353,7 @@ def eval_(
 
 @app.command("train-adapter")
 def train_adapter(
-    dataset: list[Path] = typer.Option([], "--dataset", help="Question set to train on (repeatable); default: every set in evals/datasets but the measuring ones (dev, holdout10, holdout31)."),
+    dataset: list[Path] = typer.Option([], "--dataset", help="Question set to train on (repeatable); default: every set in evals/datasets but the measuring ones (MEASURING_SETS in evals/adapter.py: the development set and the unread held-out sets)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder to write query_adapter_<embedder>.npz into (then WIJZER_QUERY_ADAPTER=that folder); default: rag/data/, the ones that ship."),
     l2: float = typer.Option(0.01, "--l2", help="L2 penalty on the adapter's matrix (chosen by cross-validation over question sets)."),
     epochs: int = typer.Option(200, "--epochs", help="Full-batch training steps."),

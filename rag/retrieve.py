@@ -269,6 +269,7 @@ class HybridRetriever:
         self.config = config or RetrievalConfig()
         self.chunks = snapshot.chunks
         self.retrievable = np.array([c.kind not in NOT_RETRIEVED for c in self.chunks], dtype=bool)
+        self._hidden = np.flatnonzero(~self.retrievable)  # reached only by a filter that asks for them
         self.adapters, self.adapter_notes = _load_adapters(settings, snapshot)
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
@@ -376,11 +377,11 @@ class HybridRetriever:
             adapter = self.adapters.get(name)
             moved = adapter.apply(q) if adapter is not None else q
             lists[f"dense:{name}"] = self._dense(name, moved)
-            if adapter is not None and not self.retrievable.all():
+            if adapter is not None and len(self._hidden):
                 # The adapter learned only the retrievable passages: it puts the question at ~0.05 from the
                 # colophon and the references, and among those (reached by a filter: "Wanneer is dit
                 # rapport verschenen?") only the embedder's own vector ranks.
-                lists[f"dense:{name}"] = np.where(self.retrievable, lists[f"dense:{name}"], self._dense(name, q))
+                lists[f"dense:{name}"][self._hidden] = (self.snapshot.chunk_vectors[name][self._hidden] @ q.T).max(axis=1)
             if primary:
                 q_primary, q_rank = q, moved
             elif name in self.snapshot.other_sentence_vectors:

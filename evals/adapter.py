@@ -7,7 +7,9 @@ its gold quotes stand in, by the schema's hit rule (:func:`evals.dataset.passage
 whose quotes stand in no retrievable passage is left out (it has nothing to learn from).
 
 ``wijzer train-adapter`` calls :func:`train_adapter`; it writes one adapter per embedder in use, the
-ones that ship with the code (``rag/data/query_adapter_<embedder>.npz``) unless told otherwise.
+ones that ship with the code (``rag/data/query_adapter_<embedder>.npz``) unless told otherwise. Each
+keeps, as its question memory (``rag.adapter.QuestionMemory``), the vectors of the first questions it
+learned from and the ids of their passages; follow-ups are trained on but not kept.
 Embedding the questions takes most of the time (~2 minutes for 800 questions on two cores); the
 training ~20 seconds an embedder.
 
@@ -92,6 +94,15 @@ def train_adapter(settings, datasets: list[Path] | None = None, out_dir: Path | 
     sent_chunk = np.array([s.chunk_index for s in snap.sentences], dtype=np.int64)
     own = keep[sent_chunk] if len(sent_chunk) else np.zeros(0, bool)
     documents = {d: v["sha256"] for d, v in snap.state["documents"].items()}
+    # The question memory keeps first questions only: a follow-up's passages follow from its conversation,
+    # not from its words ("Wat kan mijn DG hieraan doen?" was answered from whichever finding came before).
+    remembered = np.ones(len(ids), dtype=bool)
+    at = 0  # ``ids`` are the answerable items in order, less those without a gold passage
+    for item in (it for path in datasets for it in load_dataset(path) if it.answerable):
+        if at < len(ids) and item.id == ids[at]:
+            remembered[at], at = not item.turn_of, at + 1
+    ids_kept = [c.id for c, ok in zip(retriever.chunks, keep) if ok]
+    passages = tuple(tuple(ids_kept[i] for i in np.flatnonzero(row)) for row in G[remembered])
     meta = {"datasets": [p.stem for p in datasets], "items": len(ids), "l2": l2, "epochs": epochs,
             "dataset_sha256": {p.stem: file_sha256(p) for p in datasets},
             "corpus_version": snap.corpus_version,
@@ -106,7 +117,8 @@ def train_adapter(settings, datasets: list[Path] | None = None, out_dir: Path | 
                       l2=l2, epochs=epochs)
         else:  # no sentence vectors for this embedder: passages only
             W = train(X[name], G, snap.chunk_vectors[name][keep], l2=l2, epochs=epochs)
-        adapter = QueryAdapter(W, name, documents, dict(meta))
+        # The question memory: the questions' own vectors and the ids of their passages.
+        adapter = QueryAdapter(W, name, documents, dict(meta), X[name][remembered], passages)
         out.append((adapter, adapter.save(Path(out_dir or DATA_DIR) / adapter_filename(name))))
         if progress:
             progress("training adapters", n, len(settings.embedders))

@@ -23,6 +23,15 @@ A trained adapter is stored as ``.npz``: the matrix and a JSON record of what it
 (embedder, the documents' SHA-256, the question sets, the settings). It is applied only when the
 embedder is the same and every document it was trained against is in the index.
 
+It also keeps the first questions it learned from (not follow-ups): their own (unmoved) vectors and the
+ids of the passages that answer them — a *question memory* (:class:`QuestionMemory`). A new question
+that is close to one asked before points at that question's passages: the retriever adds, per passage,
+the similarity of the nearest remembered question it answers, where that question is among the quarter
+nearest to the new one, as a ranked list of its own (``memory``). Where the linear map moves every
+question alike, the memory is local: it helps where someone asked nearly this before. Measured in
+session 29 (folds as above, each fold's memory holding only the other folds' questions): see the
+README. Only passages still in the index count; a question none of whose passages is left is forgotten.
+
 ### Usage example
 
 ```python
@@ -62,6 +71,10 @@ class QueryAdapter:
     embedder: str
     documents: dict[str, str]  # doc_id → SHA-256 of the document it was trained against
     meta: dict = field(default_factory=dict)  # question sets, items, hyper-parameters, date
+    # The question memory: the training questions' own vectors (n × d) and, per question, the ids of
+    # the passages that answer it. None / () for an adapter saved without one.
+    questions: np.ndarray | None = None
+    passages: tuple[tuple[str, ...], ...] = ()
 
     def apply(self, q: np.ndarray) -> np.ndarray:
         """The adapted, L2-normalised vectors of ``q`` (one vector or a row per vector)."""
@@ -79,20 +92,45 @@ class QueryAdapter:
             return f"trained against documents the index does not hold as they were: {', '.join(missing)}"
         return None
 
+    def memory(self, chunk_ids: list[str]) -> "QuestionMemory | None":
+        """The question memory over an index whose passages are ``chunk_ids`` (in index order): the
+        questions with at least one answering passage among them. None when the adapter keeps no
+        questions or none of their passages is in the index."""
+        if self.questions is None or not len(self.questions):
+            return None
+        position = {cid: i for i, cid in enumerate(chunk_ids)}
+        gold = np.zeros((len(self.passages), len(chunk_ids)), dtype=bool)
+        for row, ids in enumerate(self.passages):
+            gold[row, [position[c] for c in ids if c in position]] = True
+        kept = gold.any(axis=1)
+        if not kept.any():
+            return None
+        return QuestionMemory(np.asarray(self.questions[kept], dtype=np.float32), gold[kept], int(len(kept)))
+
     def describe(self) -> dict:
         """What goes into ``config`` of a search or an answer: enough to tell adapters apart."""
         return {"embedder": self.embedder, "trained_on": self.meta.get("datasets", []),
                 "items": self.meta.get("items"), "trained_at": self.meta.get("trained_at"),
-                "l2": self.meta.get("l2"), "epochs": self.meta.get("epochs")}
+                "l2": self.meta.get("l2"), "epochs": self.meta.get("epochs"),
+                "questions_stored": 0 if self.questions is None else int(len(self.questions))}
 
     def save(self, path: str | Path) -> Path:
         """Write the adapter to ``path``, whole or not at all (a failed write leaves the old file)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"embedder": self.embedder, "documents": self.documents, "meta": self.meta}
+        arrays = {"matrix": self.matrix.astype(np.float32)}
+        if self.questions is None and self.passages:
+            raise ValueError("passages without the questions they answer make no question memory")
+        if self.questions is not None:
+            if len(self.questions) != len(self.passages):
+                raise ValueError("the question memory needs one list of passages per question")
+            # Half precision: similarities to 1e-3, at half the size in the repository.
+            arrays["questions"] = np.asarray(self.questions, dtype=np.float16)
+            record["passages"] = [list(ids) for ids in self.passages]
         partial = path.with_name(path.name + ".partial")
         with partial.open("wb") as fh:  # np.savez on a path would append ".npz" to any other name
-            np.savez(fh, matrix=self.matrix.astype(np.float32), record=np.array(json.dumps(record, sort_keys=True)))
+            np.savez(fh, **arrays, record=np.array(json.dumps(record, sort_keys=True)))
         partial.replace(path)
         return path
 
@@ -102,13 +140,47 @@ class QueryAdapter:
         try:
             with np.load(Path(path), allow_pickle=False) as data:
                 matrix = np.array(data["matrix"], dtype=np.float32)
+                questions = np.array(data["questions"], dtype=np.float32) if "questions" in data.files else None
                 record = json.loads(str(data["record"]))
             embedder, documents, meta = str(record["embedder"]), dict(record["documents"]), dict(record.get("meta", {}))
+            passages = tuple(tuple(str(c) for c in ids) for ids in record.get("passages", []))
         except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(f"{path} is not a query adapter: {exc!r}") from exc
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"{path}: the adapter's matrix must be square, not {matrix.shape}")
-        return cls(matrix, embedder, documents, meta)
+        if questions is not None and (questions.ndim != 2 or questions.shape[1] != matrix.shape[0]
+                                      or len(questions) != len(passages)):
+            raise ValueError(f"{path}: the question memory ({questions.shape}, {len(passages)} lists of "
+                             f"passages) does not fit the {matrix.shape[0]}-d matrix")
+        return cls(matrix, embedder, documents, meta, questions, passages)
+
+
+@dataclass(frozen=True)
+class QuestionMemory:
+    """Questions asked before (their own L2-normalised vectors) and, per question, the passages of the
+    index that answer them (``gold``: questions × passages)."""
+
+    vectors: np.ndarray
+    gold: np.ndarray
+    stored: int  # questions in the adapter's file (``len(vectors)`` of them still have a passage here)
+
+    # Only the questions nearer than this share of all remembered ones speak: a passage answering none of
+    # them gets the same floor as one answering no question at all. With the lowest similarity as the
+    # floor, any passage some question had cited stood ~2 standard deviations above the rest, whatever
+    # was asked — a fixed bonus for the report's old answers and a penalty for a document added later.
+    # Out of fold (weight 1): floor at the lowest / 75th / 90th percentile, 761 / 764 / 761 of 796 in
+    # the top 5, MRR 0.862 / 0.867 / 0.867.
+    floor_percentile: float = 75.0
+
+    def scores(self, q: np.ndarray) -> np.ndarray:
+        """Per passage, the similarity between ``q`` (the question's own vector) and the nearest
+        remembered question that passage answers, but no lower than the ``floor_percentile`` of the
+        question's similarities to all remembered questions (the floor: passages no near question
+        reached, and passages no question reached at all)."""
+        sims = self.vectors @ np.asarray(q, dtype=np.float32)
+        floor = float(np.percentile(sims, self.floor_percentile))
+        best = np.where(self.gold, sims[:, None], -np.inf).max(axis=0)
+        return np.maximum(best, floor).astype(np.float64)
 
 
 def train(

@@ -1327,9 +1327,17 @@ def test_a_question_for_a_fact_is_answered_first_by_the_sentence_that_gives_it(a
     assert "zeventig rijksambtenaren" in bullets[0], bullets[:2]
 
 
-def test_a_question_about_one_practice_quotes_no_sentence_about_another(advisor):
+def test_a_question_about_one_practice_quotes_no_sentence_about_another(advisor, plain_advisor):
     """"Echter, omdat leden op persoonlijke titel deelnamen …" is about the NPCE's transition teams,
-    named in the sentence before it; quoted in an answer on the Burgerberaad's limits it read as one."""
+    named in the sentence before it; quoted in an answer on the Burgerberaad's limits it read as one.
+    (Sentence by sentence ranked without the query adapter, on the passages the rule was written
+    against: with the adapter's question memory the follow-up also reaches finding 6's passage on the
+    Klimaatplan's learning evaluation, whose sentences name a plan the composer counts as no practice,
+    as below.)"""
+    conv = Conversation()
+    advisor.ask("Hoe werkte het Nationaal Burgerberaad Klimaat?", conversation=conv)
+    assert "op persoonlijke titel" not in advisor.ask("Welke problemen of beperkingen zie je daarbij?", conversation=conv).text
+    advisor = plain_advisor
     composer = advisor.composer
     conv = Conversation()
     advisor.ask("Hoe werkte het Nationaal Burgerberaad Klimaat?", conversation=conv)
@@ -1387,12 +1395,19 @@ def test_examples_do_not_crowd_out_what_the_report_says_unless_asked_for(plain_a
     assert _examples(plain_advisor.ask("Wat is het Galileo-traject bij de directie Klimaat?").text) > default.examples_cap
 
 
-def test_a_question_what_to_do_gets_what_the_report_says_is_needed(advisor):
+def test_a_question_what_to_do_gets_what_the_report_says_is_needed(advisor, plain_advisor):
     """The story's passages tell the situation and none says what to do: a sentence that states a need
     comes from the "Wat is nodig?" passages of the finding the answer is about, cited as found through
-    the structure."""
+    the structure. (Ranked without the query adapter: with it, and its question memory, the retriever
+    reaches finding 1's "Wat is nodig?" passage itself, and the answer quotes it as retrieved.)"""
     question = "Wij subsidiëren elektrische auto's, maar het autogebruik groeit gewoon door. Wat kan ik doen?"
     heading = "**Wat je kunt doen**"
+    ranked = advisor.ask(question)
+    assert ranked.text.startswith("**Bevinding 1 ") and heading in ranked.text
+    marker = ranked.text.split(heading)[1].strip().splitlines()[0].rsplit("[", 1)[1].rstrip("]")
+    source = next(c for c in ranked.citations if str(c.marker) == marker)
+    assert next(p for p in ranked.passages if p["chunk_id"] == source.chunk_id)["kind"] == "what_is_needed"
+    advisor = plain_advisor
     composer = advisor.composer
     default = composer.config
     try:

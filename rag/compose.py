@@ -30,8 +30,8 @@ text, citations, used = composer.compose(result, lang="nl")
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -234,8 +234,8 @@ class ComposeConfig:
     # scored 0.91 against "Deze evaluatie was gericht op het transformerend vermogen …" and was left out
     # as its copy. Restatements (the summary, table 2, the reflection retelling a chapter) share 40–100 %
     # of their words as well, as in the lesson builder's test (rag/lesson.py). Session 30, the four
-    # measuring and the 29 read sets: must_mention 431 → 439 and 1,871 → 1,915 terms (dev 0.785 →
-    # 0.807), bullet pairs in one answer sharing half their words 172 → 179 of ~9,200 bullets; a
+    # measuring and the 29 read sets: must_mention 431 → 439 and 1,871 → 1,912 terms (dev 0.785 →
+    # 0.807), bullet pairs in one answer sharing half their words 172 → 178 of ~9,200 bullets; a
     # cosine of 0.95 alone: 438 and 1,912 terms, but 427 such pairs.
     duplicate_cosine: float = 0.9
     duplicate_shared: float = 0.4
@@ -501,15 +501,15 @@ class _Candidate:
     # of one list are alike ("1. *Falen en opstaan* … Rli", "2. *In dienst van de toekomst* … AWTI":
     # cosine 0.92) and are no near-duplicates of each other.
     list_sibling: bool = False
-    list_item: bool = False  # a whole item of a numbered or bulleted list (``_list_item``)
+    # The list (``_item_block``) that a quote which is a whole list item (``_list_item``) belongs to.
+    list_block: tuple[int, int] | None = None
+    # The word stems of the sentence as found, before any sentences it leans on are joined to it (as its
+    # ``vector`` is): what ``Composer.restates`` compares.
+    stems: set[str] = field(default_factory=set)
 
     @property
     def text(self) -> str:
         return self.chunk.text[self.start : self.end]
-
-    @cached_property
-    def stems(self) -> set[str]:
-        return set(tokenize(self.text))
 
     @property
     def lead_text(self) -> str:
@@ -641,7 +641,9 @@ class Composer:
                 if asks_cause and _CAUSE.search(text):
                     prior += cfg.cause_bonus
                 out.append(_Candidate(rank, chunk, start, end, vec, dense + self.config.overlap_weight * overlap + prior,
-                                      self._group(chunk, start, end), lead_in, list_item=item is not None))
+                                      self._group(chunk, start, end), lead_in,
+                                      list_block=_item_block(chunk.text, start) if item is not None else None,
+                                      stems=tokens))
         # The pieces of one list item are one quote, scored by its best piece.
         best: dict[tuple[str, int, int], _Candidate] = {}
         for c in out:
@@ -721,11 +723,12 @@ class Composer:
 
     def restates(self, a: _Candidate, b: _Candidate) -> bool:
         """Whether ``a`` says again what ``b`` says: close in meaning (``duplicate_cosine``) with some
-        words shared (``duplicate_shared``). Shared words alone decide elsewhere (``duplicate_words``)."""
+        words shared (``duplicate_shared``), or, for two items of one list, close in meaning alone. Shared
+        words alone decide elsewhere (``duplicate_words``)."""
         cfg = self.config
         if float(a.vector @ b.vector) < cfg.duplicate_cosine:
             return False
-        if a.list_item and b.list_item and a.chunk.id == b.chunk.id:
+        if a.list_block is not None and a.list_block == b.list_block and a.chunk.id == b.chunk.id:
             # Items of one list are alike in form, not in words ("1. *Falen en opstaan* … (Rli), 2025",
             # "2. *In dienst van de toekomst* … (AWTI), 2023"): unless the question asks for the list
             # (``list_sibling``), the best item stands for it, or a question for tools to picture the
@@ -738,8 +741,8 @@ class Composer:
     def _siblings_after(ranked: list[_Candidate], among: int, named: set[str] | None = None) -> list[_Candidate]:
         """``ranked`` with the items of each list that an item among the first ``among`` belongs to, all
         at the place of its best item, in the list's order. ``named``: only a list announced with one of
-        these words (stems), or the last part of one — in the line before it, or its text box, table or
-        section title."""
+        these words (stems), or with the last part of one — in the line before it, or its text box, table
+        or section title."""
         done: set[tuple[str, int]] = set()
         for lead in ranked[:among]:
             block = _item_block(lead.chunk.text, lead.start)
@@ -748,9 +751,11 @@ class Composer:
             if named is not None:
                 c = lead.chunk
                 told = [c.textbox_title, c.table_title, c.section, c.text[max(0, block[0] - 300):block[0]]]
-                # A Dutch compound names its kind last: "adviesrapporten" asks for a list of "rapporten".
-                if not any(n == t or (len(t) >= 5 and n.endswith(t))
-                           for n in named for t in tokenize(" ".join(t for t in told if t))):
+                announced = set(tokenize(" ".join(t for t in told if t)))
+                # A Dutch compound names its kind last: "adviesrapporten" asks for a list of "rapporten". Both
+                # parts real words (not "reacties" for "acties", "bezwaar" for "zwaar").
+                if not any(word == kind or (len(kind) >= 5 and len(word) - len(kind) >= 4 and word.endswith(kind))
+                           for word in named for kind in announced):
                     continue
             done.add((lead.chunk.id, block[0]))
             items = sorted((c for c in ranked if c.chunk.id == lead.chunk.id and block[0] <= c.start < block[1]
@@ -789,7 +794,7 @@ class Composer:
                 continue
             if any(self.restates(cand, c) for c in chosen + added):
                 continue
-            stems = set(tokenize(cand.text))
+            stems = cand.stems
             if any(stems and len(stems & w) >= cfg.duplicate_words * min(len(stems), len(w)) for w in quoted):
                 continue
             self._with_antecedent(cand, chosen + added)
@@ -994,7 +999,9 @@ class Composer:
                 line += f"; {'zie ook' if lang == 'nl' else 'see also'} {label.lower()} {k[1]} — {other_title}"
             return line
         parts = [c.chunk.part for c in chosen]
-        part = max(set(parts), key=parts.count) if parts else ""
+        # Ties go to the part quoted first: a set's order changes with each process's string hashing, and
+        # so did the frame line of an answer quoting as much from the foreword as from the summary.
+        part = max(parts, key=parts.count) if parts else ""
         where = _PART_LABEL[lang].get(part, part)
         return f"**{'Uit' if lang == 'nl' else 'From'} {where}**" if where else ""
 

@@ -140,12 +140,17 @@ class Filters:
             values = getattr(self, attr)
             if values is None:
                 continue
-            canon = {str(v).casefold(): v for v in known[attr]}
+            # A value stands for every known one that differs from it only in case ("NPLG" in one
+            # document, "Nplg" in another), in sorted order, not only for whichever a set of strings
+            # happened to give last in this process.
+            canon: dict[str, list] = {}
+            for v in sorted(known[attr], key=str):
+                canon.setdefault(str(v).casefold(), []).append(v)
             unknown = [v for v in values if str(v).casefold() not in canon]
             if unknown:
                 listed = ", ".join(str(v) for v in sorted(known[attr], key=str)) or "none in this index"
                 raise ValueError(f"Filter {key}: unknown value {', '.join(map(str, unknown))}; known: {listed}")
-            setattr(out, attr, [canon[str(v).casefold()] for v in values])
+            setattr(out, attr, list(dict.fromkeys(k for v in values for k in canon[str(v).casefold()])))
         return out
 
 

@@ -329,6 +329,9 @@ def test_settings_never_show_the_key_or_url_credentials():
         assert SECRET not in shown and URL_SECRET not in shown and "llm.example/v1" in shown
     assert s.public_dict()["llm_base_url"] == "https://llm.example/v1" and s.public_dict()["llm_api_key_set"]
     assert redact(f"GET https://user:{URL_SECRET}@h/v1?key={URL_SECRET} Bearer {SECRET}") == "GET https://h/v1?*** Bearer ***"
+    # A key that holds another is hidden whole, whatever order the set of keys has in this process.
+    Settings(llm_api_key=SECRET + "-tail")
+    assert redact(f"key {SECRET}-tail and {SECRET}") == "key *** and ***"
 
 LOGGED_ASK = r"""
 import json, logging, sys

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -175,6 +176,11 @@ def test_references_never_surface_and_filters_apply(retriever):
         retriever.run("samenwerking", filters=Filters.parse(["finding=9"]))
     with pytest.raises(ValueError, match=r"Filter practice: unknown value Foo; known: .*NPCE"):
         retriever.run("samenwerking", filters=Filters.parse(["practice=Foo"]))
+    # Two known values that differ only in case (documents spelling a practice differently) are both
+    # meant, in one order whatever the process's string hashing.
+    chunks = [dataclasses.replace(c, practices=["Nplg"]) if "NPLG" in c.practices and n % 2 else c
+              for n, c in enumerate(retriever.snapshot.chunks)]
+    assert Filters.parse(["practice=nplg"]).resolved(chunks).practices == ["NPLG", "Nplg"]
 
 
 def test_no_near_duplicates_in_top(retriever):

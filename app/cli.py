@@ -354,21 +354,27 @@ def eval_(
 @app.command("train-adapter")
 def train_adapter(
     dataset: list[Path] = typer.Option([], "--dataset", help="Question set people asked, to train on (repeatable); default: every set in evals/datasets but the measuring ones (MEASURING_SETS in evals/adapter.py: the development set and the unread held-out sets)."),
-    written: list[Path] = typer.Option([], "--written", help="Question set written for training (repeatable): weighed --written-weight, not kept in the question memory; default: the sets in evals/training, when --dataset is not given either."),
+    written: list[Path] = typer.Option([], "--written", help="Question set written for training (repeatable): weighted --written-weight, not kept in the question memory; default: the sets in evals/training, when --dataset is not given either. A set may not be both --dataset and --written."),
+    no_written: bool = typer.Option(False, "--no-written", help="Train on no written set (not even the default ones)."),
     written_weight: Optional[float] = typer.Option(None, "--written-weight", help="A written question's weight in the training loss, against 1 for an asked one; default: WRITTEN_WEIGHT in evals/adapter.py."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder to write query_adapter_<embedder>.npz into (then WIJZER_QUERY_ADAPTER=that folder); default: rag/data/, the ones that ship."),
     l2: float = typer.Option(0.01, "--l2", help="L2 penalty on the adapter's matrix (chosen by cross-validation over question sets)."),
     epochs: int = typer.Option(200, "--epochs", help="Full-batch training steps."),
 ) -> None:
-    """Learn a query adapter per embedder, which ranks passages, from questions with known gold passages; it keeps the first questions (not follow-ups) as a memory the retriever consults (rag/adapter.py)."""
+    """Learn a query adapter per embedder, which ranks passages, from questions with known gold passages; it keeps the first questions people asked (not follow-ups, not written ones) as a memory the retriever consults (rag/adapter.py)."""
     from evals.adapter import WRITTEN_WEIGHT
     from evals.adapter import train_adapter as train
     from ingest.index import IndexUnavailable
 
     if l2 < 0 or epochs < 1 or (written_weight is not None and written_weight < 0):
         _fail("--l2 and --written-weight must be at least 0, --epochs at least 1.")
+    if no_written and written:
+        _fail("--no-written and --written contradict each other.")
+    if written_weight is not None and (no_written or (dataset and not written)):
+        err.print("Note: --written-weight has no effect without a written set.", markup=False, highlight=False)
     try:
-        trained = train(_settings(), dataset or None, out, l2=l2, epochs=epochs, written=written or None,
+        trained = train(_settings(), dataset or None, out, l2=l2, epochs=epochs,
+                        written=[] if no_written else (written or None),
                         written_weight=WRITTEN_WEIGHT if written_weight is None else written_weight,
                         progress=_progress_printer())
     except (IndexUnavailable, ValueError, FileNotFoundError) as exc:

@@ -601,7 +601,8 @@ def _adapter_lines(report: dict) -> list[str]:
     info = report.get("query_adapter")
     if not info:
         return []
-    parts = [f"{name} `{a['note']}` ({a.get('items')} questions of {len(a.get('trained_on', []))} sets)"
+    parts = [f"{name} `{a['note']}` ({a.get('items')} questions of {len(a.get('trained_on', []))} sets"
+             + (f", {a['written_items']} of them written for training" if a.get("written_items") else "") + ")"
              if a.get("applied") else f"{name} none ({a.get('note')})" for name, a in info.get("embedders", {}).items()]
     line = "- **Query adapters**: " + "; ".join(parts)
     if info.get("trained_on_this_set"):

@@ -398,7 +398,8 @@ class HybridRetriever:
             # no result on the development and held-out sets and cost 5–8 ms on long questions.
             primary = name == self.settings.embedder
             q = self._embed(name, texts if primary else texts[:1])
-            # The adapter moves what is ranked, not what decides a refusal (below: ``q_primary``).
+            # The adapter moves what is ranked, not the similarity a refusal is decided on (below:
+            # ``q_primary``); the fact check of a refusal reads the top passages, which it does move.
             adapter = self.adapters.get(name)
             moved = adapter.apply(q) if adapter is not None else q
             lists[f"dense:{name}"] = self._dense(name, moved)

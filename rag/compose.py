@@ -718,6 +718,11 @@ class Composer:
         if cfg.antecedents:
             for cand in chosen:
                 self._with_antecedent(cand, chosen)
+            defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
+            if defines is not None:
+                for cand in chosen:
+                    if defines.search(cand.text):
+                        self._with_sequel(cand, chosen)
             chosen = self._joined(chosen)
         return chosen
 
@@ -931,6 +936,23 @@ class Composer:
                 break
             start = before
         return start
+
+    def _with_sequel(self, cand: _Candidate, chosen: list[_Candidate]) -> None:
+        """A sentence that names the asked term often says what it is in the next one, which points back
+        ("… zogenoemde 'schakelfuncties'. Dit zijn ambtenaren die …"): that sentence comes along when it is
+        on the same paragraph line and not quoted already. The same choice the other way round
+        (``_with_antecedent``) depends on which of the two the ranking happens to pick first."""
+        text = cand.chunk.text
+        rows = self._sentences.get(self._index.get(cand.chunk.id), [])
+        after = [self.snapshot.sentences[r] for r in rows if self.snapshot.sentences[r].start >= cand.end]
+        if not after:
+            return
+        nxt = min(after, key=lambda x: x.start)
+        if "\n" in text[cand.end : nxt.end] or not self._leans_back(text[nxt.start : nxt.end]):
+            return
+        if any(c is not cand and c.chunk.id == cand.chunk.id and c.start < nxt.end and nxt.start < c.end for c in chosen):
+            return  # quoted in its own right: joined with this one as it is
+        cand.end = nxt.end
 
     def _with_antecedent(self, cand: _Candidate, chosen: list[_Candidate]) -> None:
         """Start ``cand`` where ``_extended_start`` says, under the heading its words then give it."""

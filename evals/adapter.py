@@ -7,9 +7,9 @@ its gold quotes stand in, by the schema's hit rule (:func:`evals.dataset.passage
 whose quotes stand in no retrievable passage is left out (it has nothing to learn from).
 
 Beside them, the sets in ``evals/training`` (:data:`WRITTEN_DIR`) were *written for training*: six
-questions (in two rounds of three) for nearly every passage of the report (245: all but the front matter, the references and two
-passages under 200 characters), in the asker's own words, by sessions that saw the passage
-and nothing of any question set (see the README there). The matrix learns from them at a lower weight
+questions (in two rounds of three) for nearly every passage of the report (245: all but the front
+matter, the references and two passages under 200 characters), in the asker's own words, by sessions
+that saw the passage and nothing of any question set (see the README there). The matrix learns from them at a lower weight
 (:data:`WRITTEN_WEIGHT`): they were not asked by anyone. The question memory does not keep them: a memory
 is of questions people asked, and measured, keeping them did not help.
 

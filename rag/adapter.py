@@ -27,8 +27,8 @@ A trained adapter is stored as ``.npz``: the matrix and a JSON record of what it
 (embedder, the documents' SHA-256, the question sets, the settings). It is applied only when the
 embedder is the same and every document it was trained against is in the index.
 
-It also keeps the first questions it learned from (not follow-ups, nor the written ones): their own (unmoved) vectors and the
-ids of the passages that answer them — a *question memory* (:class:`QuestionMemory`). A new question
+It also keeps the first questions it learned from (not follow-ups, nor the written ones): their own
+(unmoved) vectors and the ids of the passages that answer them — a *question memory* (:class:`QuestionMemory`). A new question
 that is close to one asked before points at that question's passages: the retriever adds, per passage,
 the similarity of the nearest remembered question it answers, where that question is among the quarter
 nearest to the new one, as a ranked list of its own (``memory``). Where the linear map moves every

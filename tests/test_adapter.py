@@ -231,6 +231,22 @@ def test_training_weighs_each_question():
         train(questions, gold, chunks, weights=np.ones(5))
 
 
+def test_a_set_is_either_asked_or_written(tmp_path):
+    """One file given both as asked and as written for training (under two spellings) is refused before
+    anything is embedded; so are the command line's contradicting options."""
+    from typer.testing import CliRunner
+
+    from app import cli
+    from evals.adapter import train_adapter
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match="both as asked and as written"):
+        train_adapter(Settings(), [questions], written=[tmp_path / "." / "q.jsonl"])
+    result = CliRunner().invoke(cli.app, ["train-adapter", "--no-written", "--written", str(questions)])
+    assert result.exit_code == 1 and "contradict" in result.output
+
+
 def test_an_adapter_that_does_not_fit_is_named(report_index, tmp_path):
     def settings_for(folder):
         return report_index.model_copy(update={"query_adapter": str(folder)})

@@ -684,6 +684,7 @@ class Composer:
                         or (ranked and ranked[0].group == "examples") else cfg.examples_cap)
         counted: dict[str, list[tuple[int, int]]] = {}  # per passage, the spans the budget has counted
         total = 0
+        defines = _defining(defined_term(q.text)) if cfg.antecedents and cfg.definition_bonus else None
         for cand in ranked:
             if len(chosen) >= cfg.max_sentences:
                 break
@@ -691,8 +692,10 @@ class Composer:
             # budget holds for the answer as shown; words already counted (a sentence brought along
             # earlier, now chosen itself) are not counted twice.
             start = self._extended_start(cand, chosen) if cfg.antecedents else cand.start
+            # … and the sentence after it that a definition brings along (``_with_sequel``).
+            end = self._sequel_end(cand) if defines is not None and defines.search(cand.text) else cand.end
             spans = counted.setdefault(cand.chunk.id, [])
-            cost = cand.end - start - sum(max(0, min(cand.end, e) - max(start, s)) for s, e in spans)
+            cost = end - start - sum(max(0, min(end, e) - max(start, s)) for s, e in spans)
             cost += len(cand.lead_text)
             if total + cost > cfg.max_chars and chosen:
                 continue
@@ -714,11 +717,10 @@ class Composer:
             words.extend(quoted)
             per_group[group] = per_group.get(group, 0) + 1
             total += cost
-            spans[:] = _merged([*spans, (start, cand.end)])
+            spans[:] = _merged([*spans, (start, end)])
         if cfg.antecedents:
             for cand in chosen:
                 self._with_antecedent(cand, chosen)
-            defines = _defining(defined_term(q.text)) if cfg.definition_bonus else None
             if defines is not None:
                 for cand in chosen:
                     if defines.search(cand.text):
@@ -942,17 +944,23 @@ class Composer:
         ("… zogenoemde 'schakelfuncties'. Dit zijn ambtenaren die …"): that sentence comes along when it is
         on the same paragraph line and not quoted already. The same choice the other way round
         (``_with_antecedent``) depends on which of the two the ranking happens to pick first."""
+        end = self._sequel_end(cand)
+        if any(c is not cand and c.chunk.id == cand.chunk.id and c.start < end and cand.end < c.end for c in chosen):
+            return  # quoted in its own right: joined with this one as it is
+        cand.end = end
+
+    def _sequel_end(self, cand: _Candidate) -> int:
+        """Where ``cand`` ends with the next sentence of its paragraph line if that one points back to it
+        (``_with_sequel``); its own end otherwise."""
         text = cand.chunk.text
         rows = self._sentences.get(self._index.get(cand.chunk.id), [])
         after = [self.snapshot.sentences[r] for r in rows if self.snapshot.sentences[r].start >= cand.end]
         if not after:
-            return
+            return cand.end
         nxt = min(after, key=lambda x: x.start)
         if "\n" in text[cand.end : nxt.end] or not self._leans_back(text[nxt.start : nxt.end]):
-            return
-        if any(c is not cand and c.chunk.id == cand.chunk.id and c.start < nxt.end and nxt.start < c.end for c in chosen):
-            return  # quoted in its own right: joined with this one as it is
-        cand.end = nxt.end
+            return cand.end
+        return nxt.end
 
     def _with_antecedent(self, cand: _Candidate, chosen: list[_Candidate]) -> None:
         """Start ``cand`` where ``_extended_start`` says, under the heading its words then give it."""

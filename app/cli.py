@@ -355,7 +355,7 @@ def eval_(
 @app.command("train-adapter")
 def train_adapter(
     dataset: list[Path] = typer.Option([], "--dataset", help="Question set people asked, to train on (repeatable); default: every set in evals/datasets but the measuring ones (MEASURING_SETS in evals/adapter.py: the development set and the unread held-out sets)."),
-    written: list[Path] = typer.Option([], "--written", help="Question set written for training (repeatable): weighted --written-weight, not kept in the question memory; default: the sets in evals/training, when --dataset is not given either. A set may not be both --dataset and --written."),
+    written: list[Path] = typer.Option([], "--written", help="Question set written for training (repeatable): weighted --written-weight, not kept in the question memory (their words go into passage_questions.json); default: the sets in evals/training, when --dataset is not given either. A set may not be both --dataset and --written."),
     no_written: bool = typer.Option(False, "--no-written", help="Train on no written set (not even the default ones)."),
     written_weight: Optional[float] = typer.Option(None, "--written-weight", help="A written question's weight in the training loss, against 1 for an asked one; default: WRITTEN_WEIGHT in evals/adapter.py."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder to write query_adapter_<embedder>.npz and passage_questions.json into (then WIJZER_QUERY_ADAPTER=that folder); default: rag/data/, the ones that ship."),

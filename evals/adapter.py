@@ -60,7 +60,8 @@ MEASURING_SETS = ("dev", "holdout10", "holdout31", "holdout32")
 # to check, the problem named in other words; 2,205 written in all): at 0.4, 768 / 0.861 out of fold and
 # 202 / 0.813 on the measuring sets; at 0.27 (the same total weight as two rounds at 0.4), 769 / 0.868 and
 # 202 / 0.817; with the retriever's ``questions`` list (which the third round feeds), 771 / 0.876 and 207
-# / 0.835 (evals/results/2026-12-02-passage-questions/).
+# / 0.835 (all by that session's measure3.py, which gave two rounds at 0.4 as 767 / 0.865 and 204 / 0.819;
+# ``wijzer eval`` with the shipped adapters: 206 of 215; evals/results/2026-12-02-passage-questions/).
 WRITTEN_WEIGHT = 0.27
 
 

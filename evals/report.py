@@ -605,6 +605,9 @@ def _adapter_lines(report: dict) -> list[str]:
              + (f", {a['written_items']} of them written for training" if a.get("written_items") else "") + ")"
              if a.get("applied") else f"{name} none ({a.get('note')})" for name, a in info.get("embedders", {}).items()]
     line = "- **Query adapters**: " + "; ".join(parts)
+    pq = info.get("passage_questions") or {}
+    line += (f"; training questions' words (`questions` list): `{pq['note']}` ({pq.get('questions')} questions)"
+             if pq.get("applied") else f"; training questions' words: none ({pq.get('note')})" if pq else "")
     if info.get("trained_on_this_set"):
         line += " — **trained on this set: its ranking figures are in-sample**"
     return [line]

@@ -14,8 +14,8 @@ the answer, whose passage was retrieved and whose quote stands verbatim at its o
 ``citation_support`` (share of answer sentences the groundedness checker labels supported),
 ``must_mention`` (share of the answerable items' key terms that their answers contain; a refusal
 contains none) and latency per answer stage. ``query_adapter`` says, per embedder, whether a query adapter ranked,
-and whether one was trained on this very set (``trained_on_this_set``: its ranking figures are then
-in-sample). Latencies are warm: each configuration first asks one
+whether the training questions' words ranked (``passage_questions``, the ``questions`` list), and whether
+either learned from this very set (``trained_on_this_set``: its ranking figures are then in-sample). Latencies are warm: each configuration first asks one
 question that is not counted (the first call loads the embedders).
 
 ### Usage example
@@ -162,8 +162,11 @@ def run_eval(
                                       "passage_questions": base_retriever.passage_questions_info()}}
     # A set a query adapter learned from is in-sample for ranking: say so beside its figures.
     sha = file_sha256(dataset)
-    report["query_adapter"]["trained_on_this_set"] = any(
-        sha in a.meta.get("dataset_sha256", {}).values() for a in base_retriever.adapters.values())
+    # So is one whose questions the ``questions`` list holds word for word.
+    learned = [a.meta for a in base_retriever.adapters.values()]
+    if base_retriever.passage_questions is not None:
+        learned.append(base_retriever.passage_questions.meta)
+    report["query_adapter"]["trained_on_this_set"] = any(sha in m.get("dataset_sha256", {}).values() for m in learned)
     for name in configs:
         rows: list[dict] = []
         latencies: dict[str, list[float]] = defaultdict(list)

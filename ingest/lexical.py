@@ -129,12 +129,14 @@ class LexicalIndex:
         self.ngrams = ngrams or CharNgrams(None, None, size)
 
     @classmethod
-    def build(cls, texts: list[str]) -> "LexicalIndex":
+    def build(cls, texts: list[str], ngrams: bool = True) -> "LexicalIndex":
+        """BM25 over ``texts``, and their character n-grams unless ``ngrams`` is False (then
+        ``ngram_scores`` gives zeros)."""
         model = bm25s.BM25()
         tokens = [tokenize(t) or ["_leeg_"] for t in texts]
         if texts:
             model.index(tokens, show_progress=False)
-        return cls(model, len(texts), CharNgrams.build(texts))
+        return cls(model, len(texts), CharNgrams.build(texts) if ngrams else None)
 
     def ngram_scores(self, query: str) -> np.ndarray:
         """Character n-gram cosine of every indexed text with ``query`` (zeros when nothing matches)."""

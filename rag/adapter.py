@@ -305,7 +305,7 @@ class PassageQuestions:
             return None
         from ingest.lexical import LexicalIndex
 
-        return QuestionTerms(LexicalIndex.build([" ".join(d) for d in docs]), answered)
+        return QuestionTerms(LexicalIndex.build([" ".join(d) for d in docs], ngrams=False), answered)
 
     def save(self, path: str | Path) -> Path:
         """Write them to ``path`` as JSON, whole or not at all."""

@@ -693,7 +693,8 @@ class Composer:
             # earlier, now chosen itself) are not counted twice.
             start = self._extended_start(cand, chosen) if cfg.antecedents else cand.start
             # … and the sentence after it that a definition brings along (``_with_sequel``).
-            end = self._sequel_end(cand) if defines is not None and defines.search(cand.text) else cand.end
+            end = (self._sequel_end(cand) if defines is not None and defines.search(cand.chunk.text[start:cand.end])
+                   else cand.end)
             spans = counted.setdefault(cand.chunk.id, [])
             cost = end - start - sum(max(0, min(end, e) - max(start, s)) for s, e in spans)
             cost += len(cand.lead_text)

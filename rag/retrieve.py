@@ -31,6 +31,9 @@ passages are known; the best-sentence similarity that decides a refusal uses the
   and the ones written for training, ``passage_questions.json`` beside the adapters): the words people use
   for what a passage answers ("valkuil", "silo's"), which the report's own text does not hold
   (``rag.adapter.PassageQuestions``, *doc2query*). Off with the adapters (``WIJZER_QUERY_ADAPTER=off``).
+  A passage no question names counts as the mean (z = 0): not held back. Unlike ``memory`` it is fused for
+  a follow-up's own words too (out of fold, follow-ups: 125 of 132 in the top 5 with and without it, MRR
+  0.842 → 0.844).
 
 A weighted sum of standardised scores (z-scores) combines them — unlike reciprocal ranks, it keeps
 the margin by which one list prefers a passage (measured on the development set: MRR@10 0.537 → 0.573;
@@ -490,12 +493,19 @@ class HybridRetriever:
                 # Chunks without a scorable sentence carry the sentinel -1 in the sentence list: keep
                 # them out of the statistics (they would inflate the spread and mute the whole list).
                 valid = mask & np.isfinite(scores) & ((scores > -1.0) if name.startswith("sentence") else True)
+                # A passage no training question names (one nobody asked about, a document added later)
+                # is neither for nor against: it stays out of the statistics and gets the mean (z = 0).
+                neutral = valid & ~self.question_terms.answered if name == "questions" else None
+                if neutral is not None:
+                    valid = valid & self.question_terms.answered
                 vals = scores[valid]
                 if not len(vals):
                     continue
                 std = float(vals.std())
                 std = std if np.isfinite(std) and std > 0 else 1.0
                 z = (np.where(valid, scores, vals.min()) - float(vals.mean())) / std
+                if neutral is not None:
+                    z = np.where(neutral, 0.0, z)
                 contrib = w * z
             fused += contrib
         unit = 1 / (cfg.rrf_k + 1) if cfg.fusion == "rrf" else 1.0

